@@ -1,0 +1,42 @@
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./app-env";
+import { onError, notFound } from "./lib/error-handler";
+import { API_DESCRIPTION, SECURITY_SCHEMES } from "./lib/openapi";
+import { createRouter } from "./lib/router";
+import { accessLog } from "./middleware/access-log";
+import { context } from "./middleware/context";
+import { corsFromConfig } from "./middleware/cors";
+import { securityHeaders } from "./middleware/security-headers";
+import { docsRouter } from "./routes/docs/docs.index";
+import { healthRouter } from "./routes/health/health.index";
+
+export const OPENAPI_INFO = {
+  title: "DocVault API",
+  version: "1.0.0",
+  description: API_DESCRIPTION,
+};
+
+export function createApp() {
+  const app = createRouter();
+
+  app.use(requestId({ headerName: "X-Request-Id" }));
+  app.use(context);
+  app.use(accessLog);
+  app.use(securityHeaders);
+  app.use(corsFromConfig);
+
+  app.route("/", healthRouter);
+  app.route("/", docsRouter);
+
+  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
+    app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+  }
+  app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
+
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+export type { AppEnv };

@@ -1,0 +1,49 @@
+// Configuration is parsed once per set of bindings, at the Worker boundary (src/index.ts): a bad
+// deployment answers a clear 500 naming the variables, instead of failing deep inside a handler.
+import { z } from "zod";
+
+const csv = z
+  .string()
+  .default("")
+  .transform((value) =>
+    value
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean),
+  );
+
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+export const ConfigSchema = z.object({
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
+  NEON_HTTP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), httpUrl.optional()),
+  S3_ENDPOINT: httpUrl,
+  S3_REGION: z.string().min(1).default("auto"),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
+  S3_ACCESS_KEY_ID: z.string().min(1),
+  S3_SECRET_ACCESS_KEY: z.string().min(1),
+  CORS_ORIGINS: csv.pipe(z.array(z.url())),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+// Bindings are one object per isolate, so parsing happens once, not once per request.
+const cache = new WeakMap<object, ConfigResult>();
+
+export function loadConfig(env: object): ConfigResult {
+  let result = cache.get(env);
+  if (!result) {
+    const parsed = ConfigSchema.safeParse(env);
+    result = parsed.success
+      ? { ok: true, config: parsed.data }
+      : // Names and reasons only: values may be secrets.
+        { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+    cache.set(env, result);
+  }
+  return result;
+}

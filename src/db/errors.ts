@@ -1,0 +1,44 @@
+// Postgres errors reach us wrapped (Drizzle's DrizzleQueryError around Neon's NeonDbError).
+// These helpers look through the wrapping for the SQLSTATE and constraint, which is all the
+// handlers need to map a conflict to 409, and tell a failing database apart from a bad query.
+
+type PgErrorFields = { code?: string; constraint?: string };
+
+function* causes(error: unknown): Generator<unknown> {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    yield current;
+    current = (current as { cause?: unknown }).cause;
+  }
+}
+
+/** The Postgres error fields of `error` or of one of its causes, if any. */
+export function pgErrorOf(error: unknown): PgErrorFields | undefined {
+  for (const e of causes(error)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return e as PgErrorFields;
+  }
+  return undefined;
+}
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const pg = pgErrorOf(error);
+  return pg?.code === "23505" && (constraint === undefined || pg.constraint === constraint);
+}
+
+/**
+ * True when the database could not be reached or failed as a service (network error, HTTP 5xx
+ * from the endpoint, or SQLSTATE classes 08/53/57 such as connection failure, out of resources,
+ * shutdown), rather than rejecting the query itself.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const pg = pgErrorOf(error);
+  if (pg?.code) return /^(08|53|57)/.test(pg.code);
+  for (const e of causes(error)) {
+    if ((e as { name?: unknown }).name === "NeonDbError") {
+      const message = String((e as { message?: unknown }).message);
+      return message.startsWith("Error connecting to database") || message.startsWith("Server error");
+    }
+  }
+  return false;
+}

@@ -1,0 +1,84 @@
+// Shared OpenAPI pieces: the problem+json schema and responses every route spreads in, the
+// security schemes, and the document's top-level description (where the contract is silent,
+// the behaviour chosen is written down here).
+import { z } from "@hono/zod-openapi";
+import { STATUS_TITLES } from "./problem";
+
+export const FieldErrorSchema = z
+  .object({
+    path: z.string().openapi({ example: "body.email" }),
+    message: z.string().openapi({ example: "Invalid email address" }),
+  })
+  .openapi("FieldError");
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: "about:blank" }),
+    title: z.string().openapi({ example: "Unprocessable Content" }),
+    status: z.number().int().openapi({ example: 422 }),
+    detail: z.string().openapi({ example: "The request did not match the schema." }),
+    errors: z.array(FieldErrorSchema).optional(),
+    request_id: z.string().optional().openapi({ description: "The X-Request-Id of the failed request." }),
+  })
+  .openapi("Problem", { description: "An RFC 9457 problem detail." });
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: "Malformed request body (invalid JSON, broken multipart).",
+  401: "Missing, invalid or expired access token.",
+  403: "Authenticated, but the role on this resource is too low.",
+  404: "No such resource, or no access to it.",
+  409: "Conflict with the current state.",
+  412: "If-Match does not match the current ETag.",
+  413: "Payload too large.",
+  415: "File type not allowed.",
+  422: "The request failed schema validation; `errors` names each failing field.",
+  429: "Rate limited; see Retry-After.",
+  503: "A dependency (database or storage) is unavailable.",
+};
+
+export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS & number;
+
+/** Problem responses for a route, by status code: `responses: { 200: …, ...problems(404, 422) }`. */
+export function problems<S extends number>(...statuses: S[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: PROBLEM_DESCRIPTIONS[status] ?? STATUS_TITLES[status] ?? "Error",
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+    ]),
+  ) as Record<S, { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } }>;
+}
+
+export const SECURITY_SCHEMES = {
+  bearerAuth: {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "Access token from POST /api/v1/auth/login.",
+  },
+  oauth2Password: {
+    type: "oauth2",
+    description: "OAuth2 password flow: Swagger UI's Authorize button logs in with email and password.",
+    flows: { password: { tokenUrl: "/api/v1/auth/login", refreshUrl: "/api/v1/auth/refresh", scopes: {} } },
+  },
+} as const;
+
+/** Security requirement for authenticated routes: either scheme carries the same bearer token. */
+export const AUTHENTICATED = [{ bearerAuth: [] }, { oauth2Password: [] }];
+
+export const API_DESCRIPTION = `
+Collaborative document management at the edge: accounts, documents with immutable versions in
+S3-compatible storage, sharing with roles, full-text search and an audit trail.
+
+**Errors** are RFC 9457 \`application/problem+json\`: \`{type, title, status, detail}\`, plus
+\`errors: [{path, message}]\` for validation failures (422) and \`request_id\` (the
+\`X-Request-Id\` response header). \`type\` is \`about:blank\`: the status code is the problem type.
+A validation error's \`path\` starts with where the value was: \`body\`, \`query\`, \`path\` or
+\`header\` (for example \`body.email\`, \`query.limit\`).
+
+**Requests** may carry \`X-Request-Id\` (letters, digits, \`-\`, \`_\`, \`=\`, at most 255
+characters); otherwise one is generated. Every response echoes it. Unknown JSON fields and query
+parameters are ignored.
+`.trim();

@@ -1,0 +1,27 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../app-env";
+import { problemResponse } from "./problem";
+
+const TARGET_NAMES: Record<string, string> = {
+  json: "body",
+  form: "body",
+  query: "query",
+  param: "path",
+  header: "header",
+  cookie: "cookie",
+};
+
+/** A sub-app whose schema failures answer the same 422 problem+json, naming every failing field. */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const where = TARGET_NAMES[result.target] ?? result.target;
+      const errors = result.error.issues.map((issue) => ({
+        path: [where, ...issue.path.map(String)].join("."),
+        message: issue.message,
+      }));
+      return problemResponse(c, 422, "The request did not match the schema.", { errors });
+    },
+  });
+}

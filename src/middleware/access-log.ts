@@ -1,0 +1,12 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../app-env";
+
+/** One structured line per request: method, route path, status, duration. No query, headers or bodies. */
+export const accessLog = createMiddleware<AppEnv>(async (c, next) => {
+  const started = Date.now();
+  await next();
+  const status = c.res.status;
+  const line = { method: c.req.method, path: c.req.path, status, duration_ms: Date.now() - started };
+  if (status >= 500) c.var.logger.error("request", line);
+  else c.var.logger.info("request", line);
+});

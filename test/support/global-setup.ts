@@ -1,0 +1,49 @@
+// Starts the stack the Worker under test talks to: an in-memory PGlite (or, when
+// DEV_POSTGRES_URL is set, a fresh database created on that PostgreSQL server) behind the local
+// Neon HTTP endpoint, and s3rver in a temporary folder. Their addresses reach the Worker as bindings.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { startLocalStack } from "../../devstack/stack.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    stackBindings: Record<string, string>;
+    databaseEngine: string;
+  }
+}
+
+async function createScratchDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `docvault_test_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export default async function setup(project: TestProject) {
+  const s3Directory = await mkdtemp(join(tmpdir(), "docvault-s3-"));
+  const serverUrl = process.env.DEV_POSTGRES_URL;
+  const scratch = serverUrl ? await createScratchDatabase(serverUrl) : undefined;
+  const stack = await startLocalStack({ postgresUrl: scratch?.url, s3Directory });
+  project.provide("stackBindings", stack.bindings);
+  project.provide("databaseEngine", stack.backend.name);
+  return async () => {
+    await stack.close();
+    await scratch?.drop();
+    await rm(s3Directory, { recursive: true, force: true });
+  };
+}

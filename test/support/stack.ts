@@ -1,0 +1,14 @@
+// Direct access to the local stack from tests running inside workerd: SQL through the same Neon
+// driver the Worker uses, and the object store through the service's own storage module.
+import { neon, neonConfig } from "@neondatabase/serverless";
+import { env } from "cloudflare:test";
+import { ObjectStorage } from "../../src/storage/object-storage";
+
+export function testSql() {
+  neonConfig.fetchEndpoint = env.NEON_HTTP_ENDPOINT;
+  return neon(env.DATABASE_URL);
+}
+
+export function testStorage() {
+  return new ObjectStorage(env);
+}

@@ -1,0 +1,46 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Two projects: "worker" runs the Worker in workerd (Cloudflare's plugin) against the local stack
+// started by the global setup; "node" runs what needs Node itself (the OpenAPI linter, the dev
+// command end to end, the local stack's own pieces).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ...inject<Record<string, string>>("stackBindings"),
+                LOG_LEVEL: "warn",
+                CORS_ORIGINS: "https://app.example.com",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "worker",
+          root: ".",
+          include: ["test/worker/**/*.test.ts"],
+          globalSetup: ["test/support/global-setup.ts"],
+          setupFiles: ["test/support/reset-state.ts"],
+          // Test files share the stack; each starts from a clean database and bucket.
+          fileParallelism: false,
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "node",
+          root: ".",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
