@@ -6,6 +6,7 @@ import type { AppEnv } from "../app-env";
 const apiHeaders = secureHeaders({
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
   crossOriginResourcePolicy: "same-origin",
+  xFrameOptions: "DENY",
 });
 
 // Swagger UI and ReDoc load their bundles from this origin (/assets), start with an inline
@@ -20,6 +21,7 @@ const docsHeaders = secureHeaders({
     connectSrc: ["'self'"],
     frameAncestors: ["'none'"],
   },
+  xFrameOptions: "DENY",
 });
 
 export const DOCS_PATHS = new Set(["/docs", "/redoc"]);

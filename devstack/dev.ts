@@ -1,0 +1,66 @@
+// `npm run dev`: the whole API on an embedded local stack, with no configuration.
+//   1. the database: PGlite persisted in .local/pglite (or DEV_POSTGRES_URL's PostgreSQL),
+//      migrated, behind a local Neon HTTP endpoint on a free port;
+//   2. s3rver persisted in .local/s3 with the bucket created, on a free port;
+//   3. `wrangler dev` on 127.0.0.1:$PORT (default 8787), wired to both through an env file.
+// Values in .dev.vars override the generated ones. Ctrl-C stops everything; data survives.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startLocalStack } from "./stack.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dataDir = join(root, ".local");
+const port = Number(process.env.PORT ?? 8787);
+const log = (line: string) => console.log(`[dev] ${line}`);
+
+await mkdir(join(dataDir, "s3"), { recursive: true });
+log(`starting the local stack (data in ${dataDir})`);
+const stack = await startLocalStack({
+  pgliteDir: join(dataDir, "pglite"),
+  postgresUrl: process.env.DEV_POSTGRES_URL || undefined,
+  s3Directory: join(dataDir, "s3"),
+  log,
+});
+log(`database endpoint ${stack.database.url}`);
+
+// Written as an env file rather than --var flags, so wrangler treats the values as secrets and
+// does not print them.
+const stackVars = join(dataDir, "stack.vars");
+await writeFile(
+  stackVars,
+  `${Object.entries(stack.bindings)
+    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+    .join("\n")}\n`,
+);
+const envFiles = [stackVars, ...(existsSync(join(root, ".dev.vars")) ? [join(root, ".dev.vars")] : [])];
+
+log(`starting wrangler dev on http://127.0.0.1:${port}`);
+const wrangler = spawn(
+  "wrangler",
+  [
+    "dev",
+    "--ip", "127.0.0.1",
+    "--port", String(port),
+    "--show-interactive-dev-session=false",
+    ...envFiles.flatMap((file) => ["--env-file", file]),
+  ],
+  { cwd: root, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+);
+log(`API: http://127.0.0.1:${port}  docs: http://127.0.0.1:${port}/docs  health: http://127.0.0.1:${port}/health`);
+
+let stopping = false;
+async function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  log("stopping");
+  if (wrangler.exitCode === null) wrangler.kill("SIGTERM");
+  await stack.close();
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+wrangler.on("exit", (code) => void stop(code ?? 0));

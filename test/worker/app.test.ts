@@ -1,0 +1,133 @@
+// Cross-cutting behaviour of every response: problem+json errors, request ids, security
+// headers, CORS from the allow-list, and the self-hosted docs.
+import { env, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+
+const BASE = "http://api.test";
+
+describe("unknown routes", () => {
+  it("answer 404 problem+json with the request id", async () => {
+    const res = await SELF.fetch(`${BASE}/api/v1/nothing-here`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ type: "about:blank", title: "Not Found", status: 404 });
+    expect(body.detail).toContain("/api/v1/nothing-here");
+    expect(body.request_id).toBe(res.headers.get("x-request-id"));
+  });
+
+  it("do not echo an unbounded path back", async () => {
+    const res = await SELF.fetch(`${BASE}/${"a".repeat(5000)}`);
+    const body = (await res.json()) as { detail: string };
+    expect(res.status).toBe(404);
+    expect(body.detail.length).toBeLessThan(300);
+  });
+});
+
+describe("request ids", () => {
+  it("are generated when absent", async () => {
+    const res = await SELF.fetch(`${BASE}/health/live`);
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("are taken from a well-formed X-Request-Id", async () => {
+    const res = await SELF.fetch(`${BASE}/health/live`, { headers: { "X-Request-Id": "client-abc_123" } });
+    expect(res.headers.get("x-request-id")).toBe("client-abc_123");
+  });
+
+  it("are replaced when the client's is malformed", async () => {
+    const res = await SELF.fetch(`${BASE}/health/live`, { headers: { "X-Request-Id": "<script>" } });
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("security headers", () => {
+  it("lock API responses down", async () => {
+    const res = await SELF.fetch(`${BASE}/health/live`);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(res.headers.get("strict-transport-security")).toContain("max-age=");
+  });
+
+  it("are on error responses too", async () => {
+    const res = await SELF.fetch(`${BASE}/missing`);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+  });
+});
+
+describe("CORS", () => {
+  it("allows a configured origin", async () => {
+    const res = await SELF.fetch(`${BASE}/health/live`, { headers: { Origin: "https://app.example.com" } });
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(res.headers.get("access-control-expose-headers")).toContain("X-Request-Id");
+  });
+
+  it("answers a preflight from a configured origin", async () => {
+    const res = await SELF.fetch(`${BASE}/health`, {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://app.example.com",
+        "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "authorization,if-match",
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(res.headers.get("access-control-allow-methods")).toContain("PUT");
+    expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("if-match");
+  });
+
+  it("gives any other origin nothing", async () => {
+    for (const origin of ["https://evil.example.com", "null", "https://app.example.com.evil.com"]) {
+      const res = await SELF.fetch(`${BASE}/health/live`, { headers: { Origin: origin } });
+      expect(res.headers.get("access-control-allow-origin")).toBeNull();
+    }
+  });
+});
+
+describe("API documentation", () => {
+  it("serves the OpenAPI 3.1 document with both security schemes", async () => {
+    const res = await SELF.fetch(`${BASE}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { securitySchemes: Record<string, { type: string; flows?: { password?: { tokenUrl: string } } }> };
+    };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/health", "/health/live"]));
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.components.securitySchemes.oauth2Password?.flows?.password?.tokenUrl).toBe("/api/v1/auth/login");
+  });
+
+  it("serves Swagger UI with its assets from this origin", async () => {
+    const res = await SELF.fetch(`${BASE}/docs`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain("/assets/swagger-ui-dist/swagger-ui-bundle.js");
+    expect(html).toContain("/openapi.json");
+    expect(html).not.toMatch(/https?:\/\/(cdn|unpkg|fonts)/);
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self' 'unsafe-inline'");
+    for (const asset of ["swagger-ui-bundle.js", "swagger-ui.css"]) {
+      // Static assets are answered before the Worker runs; the binding reaches the same files.
+      const a = await env.ASSETS.fetch(`${BASE}/assets/swagger-ui-dist/${asset}`);
+      expect(a.status).toBe(200);
+      expect((await a.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+    }
+  });
+
+  it("serves ReDoc with its bundle from this origin", async () => {
+    const res = await SELF.fetch(`${BASE}/redoc`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('spec-url="/openapi.json"');
+    expect(html).toContain("/assets/redoc/redoc.standalone.js");
+    const bundle = await env.ASSETS.fetch(`${BASE}/assets/redoc/redoc.standalone.js`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get("x-content-type-options")).toBe("nosniff");
+    expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+  });
+});

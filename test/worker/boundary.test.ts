@@ -1,0 +1,68 @@
+// The Worker's entry point, called with altered bindings: configuration is checked at the
+// boundary, and /health names each dependency that is down.
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+
+async function call(path: string, bindings: Partial<Record<keyof Env, string>>) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`http://api.test${path}`), { ...env, ...bindings } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+// Nothing listens on port 9 (discard) on loopback.
+const DEAD = "http://127.0.0.1:9";
+
+describe("configuration", () => {
+  it("is validated before any route runs, without leaking values", async () => {
+    const res = await call("/health/live", { DATABASE_URL: "not a url", S3_SECRET_ACCESS_KEY: "" });
+    expect(res.status).toBe(500);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ status: 500, title: "Internal Server Error" });
+    expect(text).not.toContain("not a url");
+    expect(text).not.toContain(env.S3_ACCESS_KEY_ID);
+  });
+
+  it("rejects a CORS origin that is not a URL", async () => {
+    const res = await call("/health/live", { CORS_ORIGINS: "https://ok.example.com, *" });
+    expect(res.status).toBe(500);
+  });
+
+  it("accepts the test configuration", async () => {
+    const res = await call("/health/live", {});
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("GET /health with a dependency down", () => {
+  it("answers 503 naming the storage", async () => {
+    const res = await call("/health", { S3_ENDPOINT: DEAD });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: "error", checks: { database: "ok", storage: "error" } });
+  });
+
+  it("answers 503 naming the storage when the bucket is missing", async () => {
+    const res = await call("/health", { S3_BUCKET: "no-such-bucket" });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: "error", checks: { database: "ok", storage: "error" } });
+  });
+
+  it("answers 503 naming the database", async () => {
+    const res = await call("/health", { NEON_HTTP_ENDPOINT: `${DEAD}/sql` });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: "error", checks: { database: "error", storage: "ok" } });
+  });
+
+  it("answers 503 naming both", async () => {
+    const res = await call("/health", { NEON_HTTP_ENDPOINT: `${DEAD}/sql`, S3_ENDPOINT: DEAD });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: "error", checks: { database: "error", storage: "error" } });
+  });
+
+  it("keeps /health/live at 200", async () => {
+    const res = await call("/health/live", { NEON_HTTP_ENDPOINT: `${DEAD}/sql`, S3_ENDPOINT: DEAD });
+    expect(res.status).toBe(200);
+  });
+});
