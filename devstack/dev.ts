@@ -3,6 +3,7 @@
 //      migrated, behind a local Neon HTTP endpoint on a free port;
 //   2. s3rver persisted in .local/s3 with the bucket created, on a free port;
 //   3. `wrangler dev` on 127.0.0.1:$PORT (default 8787), wired to both through an env file.
+// DEV_POSTGRES_URL, PORT and DEV_DATA_DIR (default .local/) are the only knobs, all optional.
 // Values in .dev.vars override the generated ones. Ctrl-C stops everything; data survives.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -12,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { startLocalStack } from "./stack.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const dataDir = join(root, ".local");
+// DEV_DATA_DIR moves the persisted data (the dev command's own test uses a temporary folder).
+const dataDir = process.env.DEV_DATA_DIR || join(root, ".local");
 const port = Number(process.env.PORT ?? 8787);
 const log = (line: string) => console.log(`[dev] ${line}`);
 
@@ -56,7 +58,11 @@ async function stop(code: number) {
   if (stopping) return;
   stopping = true;
   log("stopping");
-  if (wrangler.exitCode === null) wrangler.kill("SIGTERM");
+  if (wrangler.exitCode === null) {
+    const exited = new Promise((resolve) => wrangler.once("exit", resolve));
+    wrangler.kill("SIGTERM");
+    await exited;
+  }
   await stack.close();
   process.exit(code);
 }

@@ -31,7 +31,11 @@ export function createApp() {
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   }
-  app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: OPENAPI_INFO,
+    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+  }));
 
   app.notFound(notFound);
   app.onError(onError);

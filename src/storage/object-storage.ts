@@ -107,23 +107,27 @@ export class ObjectStorage {
     if (!res.ok && res.status !== 404) throw new DependencyError("storage", new Error(`DELETE answered ${res.status}`));
   }
 
-  /** Every key under `prefix` (ListObjectsV2, following continuation tokens). */
-  async listKeys(prefix = ""): Promise<string[]> {
+  /**
+   * Every key under `prefix`. ListObjects (V1) with `marker` = the last key seen: supported by
+   * S3, R2 and MinIO alike, and by s3rver, whose V2 continuation tokens fail on current Node.
+   */
+  async listKeys(prefix = "", options: { pageSize?: number } = {}): Promise<string[]> {
     const keys: string[] = [];
-    let token: string | undefined;
-    do {
+    let marker = "";
+    for (;;) {
       const url = new URL(this.#bucketUrl);
-      url.searchParams.set("list-type", "2");
       if (prefix) url.searchParams.set("prefix", prefix);
-      if (token) url.searchParams.set("continuation-token", token);
+      if (marker) url.searchParams.set("marker", marker);
+      if (options.pageSize) url.searchParams.set("max-keys", String(options.pageSize));
       const res = await this.#send(url.toString(), { method: "GET" });
       const xml = await res.text();
       if (!res.ok) throw new DependencyError("storage", new Error(`LIST answered ${res.status}`));
-      for (const match of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(unescapeXml(match[1] ?? ""));
-      const next = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
-      token = /<IsTruncated>true<\/IsTruncated>/.test(xml) && next ? unescapeXml(next) : undefined;
-    } while (token);
-    return keys;
+      const page = [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => unescapeXml(m[1] ?? ""));
+      keys.push(...page);
+      const last = page.at(-1);
+      if (!/<IsTruncated>true<\/IsTruncated>/.test(xml) || last === undefined) return keys;
+      marker = last;
+    }
   }
 
   /** A URL that lets its holder GET or PUT this one object until it expires. */

@@ -15,6 +15,7 @@ export const health = createRoute({
   method: "get",
   path: "/health",
   tags: ["Health"],
+  security: [],
   summary: "Readiness: database and storage",
   description:
     "Runs `select 1` on the database and a HEAD request on the storage bucket, in parallel, each " +
@@ -29,6 +30,7 @@ export const live = createRoute({
   method: "get",
   path: "/health/live",
   tags: ["Health"],
+  security: [],
   summary: "Liveness",
   description: "Answers without touching any dependency.",
   responses: {

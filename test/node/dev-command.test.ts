@@ -1,0 +1,151 @@
+// `npm run dev` end to end, as a newcomer meets it: zero configuration, the API and its docs
+// served by wrangler dev, Ctrl-C stopping everything, and the data still there after a restart.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { neon, neonConfig } from "@neondatabase/serverless";
+import { AwsClient } from "aws4fetch";
+import getPort from "get-port";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+type Running = { child: ChildProcess; output: string[]; base: string; vars: Record<string, string> };
+
+let dataDir: string;
+let port: number;
+
+async function startDev(): Promise<Running> {
+  const output: string[] = [];
+  const env = { ...process.env, PORT: String(port), DEV_DATA_DIR: dataDir, CI: "true" };
+  delete env.DEV_POSTGRES_URL; // the zero-configuration path: embedded PGlite
+  // Its own process group, so a signal reaches npm, the stack and wrangler together, like Ctrl-C.
+  const child = spawn("npm", ["run", "dev"], { cwd: process.cwd(), env, detached: true, stdio: "pipe" });
+  child.stdout?.on("data", (d) => output.push(String(d)));
+  child.stderr?.on("data", (d) => output.push(String(d)));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`npm run dev exited early:\n${output.join("")}`);
+    try {
+      const res = await fetch(`${base}/health`);
+      if (res.status === 200) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`npm run dev never became healthy:\n${output.join("")}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const vars = Object.fromEntries(
+    (await readFile(join(dataDir, "stack.vars"), "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => {
+        const at = line.indexOf("=");
+        return [line.slice(0, at), JSON.parse(line.slice(at + 1)) as string];
+      }),
+  );
+  return { child, output, base, vars };
+}
+
+async function interrupt(running: Running): Promise<void> {
+  const exited = new Promise<void>((resolve) => running.child.once("exit", () => resolve()));
+  process.kill(-(running.child.pid as number), "SIGINT");
+  await exited;
+}
+
+function canListen(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(p, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** npm returns at once on Ctrl-C while the stack shuts down behind it: allow it a few seconds. */
+async function portFreed(p: number): Promise<boolean> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (await canListen(p)) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "docvault-dev-"));
+  port = await getPort({ host: "127.0.0.1" });
+});
+
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("npm run dev", () => {
+  const marker = `persist-${Date.now()}@example.com`;
+  const objectKey = `documents/persistence-check/${Date.now()}`;
+
+  it("serves health, the OpenAPI document, Swagger UI and ReDoc with no configuration", async () => {
+    const dev = await startDev();
+    try {
+      expect(await (await fetch(`${dev.base}/health`)).json()).toEqual({
+        status: "ok",
+        checks: { database: "ok", storage: "ok" },
+      });
+      const doc = (await (await fetch(`${dev.base}/openapi.json`)).json()) as { openapi: string };
+      expect(doc.openapi).toBe("3.1.0");
+      for (const path of ["/docs", "/redoc"]) {
+        const res = await fetch(`${dev.base}${path}`);
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get("content-type")).toContain("text/html");
+      }
+      // Static assets through wrangler's asset layer, with the headers from .assets/_headers.
+      const bundle = await fetch(`${dev.base}/assets/swagger-ui-dist/swagger-ui-bundle.js`);
+      expect(bundle.status).toBe(200);
+      expect(bundle.headers.get("x-content-type-options")).toBe("nosniff");
+      expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+      const redoc = await fetch(`${dev.base}/assets/redoc/redoc.standalone.js`);
+      expect(redoc.status).toBe(200);
+
+      // Leave data behind in both stores, to find after a restart.
+      neonConfig.fetchEndpoint = dev.vars.NEON_HTTP_ENDPOINT as string;
+      const sql = neon(dev.vars.DATABASE_URL as string);
+      await sql`insert into users (email, password_hash) values (${marker}, 'x')`;
+      const s3 = new AwsClient({
+        accessKeyId: dev.vars.S3_ACCESS_KEY_ID as string,
+        secretAccessKey: dev.vars.S3_SECRET_ACCESS_KEY as string,
+        service: "s3",
+        region: dev.vars.S3_REGION as string,
+      });
+      const put = await s3.fetch(`${dev.vars.S3_ENDPOINT}/${dev.vars.S3_BUCKET}/${objectKey}`, {
+        method: "PUT",
+        body: "kept",
+      });
+      expect(put.status).toBe(200);
+    } finally {
+      await interrupt(dev);
+    }
+    // Ctrl-C stopped wrangler and the helpers: their ports are free again.
+    expect(await portFreed(port)).toBe(true);
+    expect(await portFreed(Number(new URL(dev.vars.NEON_HTTP_ENDPOINT as string).port))).toBe(true);
+    expect(await portFreed(Number(new URL(dev.vars.S3_ENDPOINT as string).port))).toBe(true);
+  });
+
+  it("keeps the data across a restart", async () => {
+    const dev = await startDev();
+    try {
+      neonConfig.fetchEndpoint = dev.vars.NEON_HTTP_ENDPOINT as string;
+      const sql = neon(dev.vars.DATABASE_URL as string);
+      expect(await sql`select email from users where email = ${marker}`).toEqual([{ email: marker }]);
+      const s3 = new AwsClient({
+        accessKeyId: dev.vars.S3_ACCESS_KEY_ID as string,
+        secretAccessKey: dev.vars.S3_SECRET_ACCESS_KEY as string,
+        service: "s3",
+        region: dev.vars.S3_REGION as string,
+      });
+      const res = await s3.fetch(`${dev.vars.S3_ENDPOINT}/${dev.vars.S3_BUCKET}/${objectKey}`);
+      expect(await res.text()).toBe("kept");
+      expect(dev.output.join("")).toContain("migrations: 0 applied");
+    } finally {
+      await interrupt(dev);
+    }
+  });
+});
