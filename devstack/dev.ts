@@ -44,8 +44,10 @@ const wrangler = spawn(
   "wrangler",
   [
     "dev",
-    "--ip", "127.0.0.1",
-    "--port", String(port),
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
     "--show-interactive-dev-session=false",
     ...envFiles.flatMap((file) => ["--env-file", file]),
   ],

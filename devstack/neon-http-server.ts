@@ -5,11 +5,25 @@
 // the server's error fields, which the driver copies onto its NeonDbError.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { BatchOptions, SqlBackend, SqlQuery } from "./sql-backend.ts";
+import { type BatchOptions, beginStatement, type SqlBackend, type SqlQuery } from "./sql-backend.ts";
 
 const ERROR_FIELDS = [
-  "severity", "code", "detail", "hint", "position", "internalPosition", "internalQuery", "where",
-  "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
+  "severity",
+  "code",
+  "detail",
+  "hint",
+  "position",
+  "internalPosition",
+  "internalQuery",
+  "where",
+  "schema",
+  "table",
+  "column",
+  "dataType",
+  "constraint",
+  "file",
+  "line",
+  "routine",
 ] as const;
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -52,11 +66,17 @@ function batchOptions(req: IncomingMessage): BatchOptions {
     return typeof v === "string" ? v : undefined;
   };
   const bool = (v: string | undefined) => (v === undefined ? undefined : v === "true");
-  return {
+  const options = {
     isolationLevel: header("neon-batch-isolation-level"),
     readOnly: bool(header("neon-batch-read-only")),
     deferrable: bool(header("neon-batch-deferrable")),
   };
+  try {
+    beginStatement(options);
+  } catch (error) {
+    throw new BadRequest((error as Error).message);
+  }
+  return options;
 }
 
 function errorBody(error: unknown): Record<string, unknown> {

@@ -1,6 +1,5 @@
 // A local S3-compatible server (s3rver) with the bucket created. It does not verify request
 // signatures: signing is covered by unit tests against AWS's published examples instead.
-import type { AddressInfo } from "node:net";
 import S3rver from "s3rver";
 
 export type S3Server = { endpoint: string; port: number; bucket: string; close(): Promise<void> };
@@ -21,8 +20,8 @@ export async function startS3Server(options: {
     directory: options.directory,
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [] }],
-  } as ConstructorParameters<typeof S3rver>[0]);
-  const address = (await server.run()) as AddressInfo;
+  });
+  const address = await server.run();
   return {
     endpoint: `http://${host}:${address.port}`,
     port: address.port,

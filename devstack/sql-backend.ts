@@ -45,20 +45,29 @@ export function beginStatement(options: BatchOptions): string {
   return parts.join(" ");
 }
 
-const identity = (value: unknown) => value;
+// Typed as PGlite's parser and serializer signatures; at run time both only pass text through.
+const identity = (value: string) => value;
 
 export class PgliteBackend implements SqlBackend {
   readonly name = "pglite";
   readonly #db: PGlite;
   // Every known type maps to identity, so values stay in PostgreSQL's text format both ways.
-  readonly #options: { rowMode: "array"; parsers: Record<number, typeof identity>; serializers: Record<number, typeof identity> };
+  readonly #options: {
+    rowMode: "array";
+    parsers: Record<number, typeof identity>;
+    serializers: Record<number, typeof identity>;
+  };
 
   private constructor(db: PGlite) {
     this.#db = db;
     const textMap = (keys: object) =>
       Object.fromEntries(Object.keys(keys).map((k) => [k, identity])) as Record<number, typeof identity>;
     const internals = db as unknown as { parsers: object; serializers: object };
-    this.#options = { rowMode: "array", parsers: textMap(internals.parsers), serializers: textMap(internals.serializers) };
+    this.#options = {
+      rowMode: "array",
+      parsers: textMap(internals.parsers),
+      serializers: textMap(internals.serializers),
+    };
   }
 
   /** `dataDir` undefined keeps the database in memory. */
@@ -79,12 +88,19 @@ export class PgliteBackend implements SqlBackend {
         await tx.exec(beginStatement(options).replace(/^BEGIN/, "SET TRANSACTION"));
       }
       const results: QueryResult[] = [];
-      for (const q of queries) results.push(this.#toResult(await tx.query(q.query, q.params as unknown[], this.#options)));
+      for (const q of queries)
+        results.push(this.#toResult(await tx.query(q.query, q.params as unknown[], this.#options)));
       return results;
     });
   }
 
-  #toResult(r: { fields: Field[]; rows: unknown[]; affectedRows?: number; rowCount?: number; command?: string }): QueryResult {
+  #toResult(r: {
+    fields: Field[];
+    rows: unknown[];
+    affectedRows?: number;
+    rowCount?: number;
+    command?: string;
+  }): QueryResult {
     const command = (r as { command?: string }).command ?? "";
     return {
       command,

@@ -1,9 +1,10 @@
 // Starts the local stack the Worker needs: a Neon-protocol SQL endpoint (PGlite or a real
 // PostgreSQL) with migrations applied, and an S3-compatible server with the bucket created.
 // Used by `npm run dev` (persistent, under .local/) and by the test suite (in memory, temporary).
-import { LOCAL_S3_CREDENTIALS, type S3Server, startS3Server } from "./s3-server.ts";
+
 import { migrate } from "./migrate.ts";
 import { type NeonHttpServer, startNeonHttpServer } from "./neon-http-server.ts";
+import { LOCAL_S3_CREDENTIALS, type S3Server, startS3Server } from "./s3-server.ts";
 import { PgliteBackend, PostgresBackend, type SqlBackend } from "./sql-backend.ts";
 
 export type LocalStack = {

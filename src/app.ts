@@ -1,6 +1,6 @@
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app-env";
-import { onError, notFound } from "./lib/error-handler";
+import { notFound, onError } from "./lib/error-handler";
 import { API_DESCRIPTION, SECURITY_SCHEMES } from "./lib/openapi";
 import { createRouter } from "./lib/router";
 import { accessLog } from "./middleware/access-log";

@@ -19,9 +19,7 @@ export const ConfigSchema = z.object({
   NEON_HTTP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), httpUrl.optional()),
   S3_ENDPOINT: httpUrl,
   S3_REGION: z.string().min(1).default("auto"),
-  S3_BUCKET: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
   S3_ACCESS_KEY_ID: z.string().min(1),
   S3_SECRET_ACCESS_KEY: z.string().min(1),
   CORS_ORIGINS: csv.pipe(z.array(z.url())),

@@ -7,13 +7,15 @@ export type Logger = Record<LogLevel, (msg: string, fields?: LogFields) => void>
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export function createLogger(minLevel: LogLevel, base: LogFields = {}): Logger {
-  const write = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
-    if (RANK[level] < RANK[minLevel]) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields });
-    if (level === "error") console.error(line);
-    else if (level === "warn") console.warn(line);
-    else console.log(line);
-  };
+  const write =
+    (level: LogLevel) =>
+    (msg: string, fields: LogFields = {}) => {
+      if (RANK[level] < RANK[minLevel]) return;
+      const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields });
+      if (level === "error") console.error(line);
+      else if (level === "warn") console.warn(line);
+      else console.log(line);
+    };
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
 }
 

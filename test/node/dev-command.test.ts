@@ -17,7 +17,7 @@ let port: number;
 
 async function startDev(): Promise<Running> {
   const output: string[] = [];
-  const env = { ...process.env, PORT: String(port), DEV_DATA_DIR: dataDir, CI: "true" };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DEV_DATA_DIR: dataDir, CI: "true" };
   delete env.DEV_POSTGRES_URL; // the zero-configuration path: embedded PGlite
   // Its own process group, so a signal reaches npm, the stack and wrangler together, like Ctrl-C.
   const child = spawn("npm", ["run", "dev"], { cwd: process.cwd(), env, detached: true, stdio: "pipe" });

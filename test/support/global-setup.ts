@@ -8,13 +8,6 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { startLocalStack } from "../../devstack/stack.ts";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    stackBindings: Record<string, string>;
-    databaseEngine: string;
-  }
-}
-
 async function createScratchDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `docvault_test_${process.pid}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: serverUrl });

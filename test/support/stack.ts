@@ -1,7 +1,8 @@
 // Direct access to the local stack from tests running inside workerd: SQL through the same Neon
 // driver the Worker uses, and the object store through the service's own storage module.
-import { neon, neonConfig } from "@neondatabase/serverless";
+
 import { env } from "cloudflare:test";
+import { neon, neonConfig } from "@neondatabase/serverless";
 import { ObjectStorage } from "../../src/storage/object-storage";
 
 export function testSql() {

@@ -3,7 +3,7 @@
 // failures (503) and unexpected errors (500 without internals).
 import { createRoute, z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
-import { onError, notFound } from "../../src/lib/error-handler";
+import { notFound, onError } from "../../src/lib/error-handler";
 import { ApiError, DependencyError } from "../../src/lib/problem";
 import { createRouter } from "../../src/lib/router";
 

@@ -1,8 +1,7 @@
 // The local Neon HTTP endpoint, driven by the real @neondatabase/serverless client from inside
 // workerd, exactly as the Worker drives Neon: values round-trip with their types, Postgres
 // errors keep their code and constraint, and a batch is one transaction.
-import { inject } from "vitest";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { testSql } from "../support/stack";
 
 const sql = testSql();
@@ -18,19 +17,19 @@ describe("type round-trips", () => {
              ${bytes}::bytea as bytes, ${["a", "b,c", 'd"e', null]}::text[] as texts,
              ${[1, 2, 3]}::int[] as ints, 9007199254740991::bigint as big, 1.5::float8 as f,
              true as yes, null::text as nothing, ''::text as empty`;
-    expect(row).toBeDefined();
-    expect(row?.id).toBe(id);
-    expect(row?.at).toBeInstanceOf(Date);
-    expect((row?.at as Date).toISOString()).toBe(when.toISOString());
-    expect(row?.doc).toEqual(doc);
-    expect(new Uint8Array(row?.bytes as ArrayLike<number>)).toEqual(bytes);
-    expect(row?.texts).toEqual(["a", "b,c", 'd"e', null]);
-    expect(row?.ints).toEqual([1, 2, 3]);
-    expect(row?.big).toBe("9007199254740991");
-    expect(row?.f).toBe(1.5);
-    expect(row?.yes).toBe(true);
-    expect(row?.nothing).toBeNull();
-    expect(row?.empty).toBe("");
+    if (!row) throw new Error("no row");
+    expect(row.id).toBe(id);
+    expect(row.at).toBeInstanceOf(Date);
+    expect((row.at as Date).toISOString()).toBe(when.toISOString());
+    expect(row.doc).toEqual(doc);
+    expect(new Uint8Array(row.bytes as ArrayLike<number>)).toEqual(bytes);
+    expect(row.texts).toEqual(["a", "b,c", 'd"e', null]);
+    expect(row.ints).toEqual([1, 2, 3]);
+    expect(row.big).toBe("9007199254740991");
+    expect(row.f).toBe(1.5);
+    expect(row.yes).toBe(true);
+    expect(row.nothing).toBeNull();
+    expect(row.empty).toBe("");
   });
 
   it("reports the command and row count with full results", async () => {
@@ -100,7 +99,9 @@ describe("batches", () => {
     expect(level?.transaction_isolation).toBe("serializable");
     expect(readOnly?.transaction_read_only).toBe("on");
     await expect(
-      sql.transaction([sql`insert into users (email, password_hash) values ('ro@example.com', 'x')`], { readOnly: true }),
+      sql.transaction([sql`insert into users (email, password_hash) values ('ro@example.com', 'x')`], {
+        readOnly: true,
+      }),
     ).rejects.toMatchObject({ code: "25006" });
   });
 });

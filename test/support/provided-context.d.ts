@@ -1,0 +1,9 @@
+// Values the global setup hands to the test projects (see global-setup.ts).
+declare module "vitest" {
+  export interface ProvidedContext {
+    stackBindings: Record<string, string>;
+    databaseEngine: string;
+  }
+}
+
+export {};
