@@ -6,8 +6,9 @@
 // DEV_POSTGRES_URL, PORT and DEV_DATA_DIR (default .local/) are the only knobs, all optional.
 // Values in .dev.vars override the generated ones. Ctrl-C stops everything; data survives.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startLocalStack } from "./stack.ts";
@@ -28,12 +29,20 @@ const stack = await startLocalStack({
 });
 log(`database endpoint ${stack.database.url}`);
 
+// Local secrets: random on first run, kept in the data folder so tokens survive a restart.
+const secretsFile = join(dataDir, "secrets.json");
+if (!existsSync(secretsFile)) {
+  const random = () => randomBytes(32).toString("base64url");
+  await writeFile(secretsFile, JSON.stringify({ JWT_SECRET: random(), PASSWORD_PEPPER: random() }), { mode: 0o600 });
+}
+const secrets = JSON.parse(await readFile(secretsFile, "utf8")) as Record<string, string>;
+
 // Written as an env file rather than --var flags, so wrangler treats the values as secrets and
 // does not print them.
 const stackVars = join(dataDir, "stack.vars");
 await writeFile(
   stackVars,
-  `${Object.entries(stack.bindings)
+  `${Object.entries({ ...stack.bindings, ...secrets })
     .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
     .join("\n")}\n`,
 );

@@ -10,6 +10,8 @@ export type AppVariables = {
   logger: Logger;
   db: Database;
   storage: ObjectStorage;
+  /** The authenticated caller; set by requireAuth on protected routes only. */
+  userId: string;
 };
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

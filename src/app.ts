@@ -7,6 +7,7 @@ import { accessLog } from "./middleware/access-log";
 import { context } from "./middleware/context";
 import { corsFromConfig } from "./middleware/cors";
 import { securityHeaders } from "./middleware/security-headers";
+import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
 
@@ -27,6 +28,7 @@ export function createApp() {
 
   app.route("/", healthRouter);
   app.route("/", docsRouter);
+  app.route("/", authRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

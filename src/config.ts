@@ -14,6 +14,13 @@ const csv = z
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
+const seconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+/** At least 32 bytes of key material (HS256 needs a 256-bit key; the pepper likewise). */
+const secretKey = z
+  .string()
+  .refine((value) => new TextEncoder().encode(value).byteLength >= 32, "must be at least 32 bytes");
+
 export const ConfigSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
   NEON_HTTP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), httpUrl.optional()),
@@ -24,6 +31,16 @@ export const ConfigSchema = z.object({
   S3_SECRET_ACCESS_KEY: z.string().min(1),
   CORS_ORIGINS: csv.pipe(z.array(z.url())),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+
+  JWT_SECRET: secretKey,
+  JWT_ISSUER: z.string().min(1).default("docvault"),
+  JWT_AUDIENCE: z.string().min(1).default("docvault-api"),
+  ACCESS_TOKEN_TTL_SECONDS: seconds(1800, 86_400),
+  REFRESH_TOKEN_TTL_SECONDS: seconds(7 * 86_400, 90 * 86_400),
+  PASSWORD_PEPPER: secretKey,
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(5),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
+  LOGIN_FAILURE_WINDOW_SECONDS: seconds(900, 86_400),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

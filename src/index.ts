@@ -1,15 +1,21 @@
-// The Worker's boundary: configuration is validated here, once per isolate, before any route runs.
+// The Worker's boundary: configuration is validated here, once per isolate, before any route or
+// scheduled job runs.
 import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { problemBody } from "./lib/problem";
+import { runScheduledMaintenance } from "./maintenance";
 
 const app = createApp();
+
+function logInvalidConfiguration(problems: string[]) {
+  console.error(JSON.stringify({ level: "error", msg: "invalid configuration", problems }));
+}
 
 export default {
   fetch(request, env, ctx) {
     const loaded = loadConfig(env);
     if (!loaded.ok) {
-      console.error(JSON.stringify({ level: "error", msg: "invalid configuration", problems: loaded.problems }));
+      logInvalidConfiguration(loaded.problems);
       const body = problemBody(500, "The service is misconfigured; the operator has been told in the logs.");
       return new Response(JSON.stringify(body), {
         status: 500,
@@ -17,5 +23,14 @@ export default {
       });
     }
     return app.fetch(request, env, ctx);
+  },
+
+  async scheduled(controller, env) {
+    const loaded = loadConfig(env);
+    if (!loaded.ok) {
+      logInvalidConfiguration(loaded.problems);
+      throw new Error("invalid configuration");
+    }
+    await runScheduledMaintenance(loaded.config, controller.cron);
   },
 } satisfies ExportedHandler<Env>;

@@ -15,6 +15,8 @@ export default defineConfig({
               bindings: {
                 ...inject<Record<string, string>>("stackBindings"),
                 LOG_LEVEL: "warn",
+                JWT_SECRET: "test-only-jwt-secret-0123456789abcdef",
+                PASSWORD_PEPPER: "test-only-password-pepper-0123456789",
                 CORS_ORIGINS: "https://app.example.com",
               },
             },

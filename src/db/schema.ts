@@ -22,8 +22,8 @@ import {
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
 
-const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "string" }).notNull().defaultNow();
-const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "string" }).notNull().defaultNow();
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 
 export const roleEnum = pgEnum("permission_role", ["READ", "EDIT", "ADMIN"]);
 
@@ -61,7 +61,7 @@ export const documents = pgTable(
     searchVector: tsvector("search_vector").notNull().default(sql`''::tsvector`),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
-    deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "string" }),
+    deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
     deletedBy: uuid("deleted_by").references(() => users.id),
   },
   (t) => [
@@ -158,9 +158,9 @@ export const refreshTokens = pgTable(
     // Every login starts a chain; reuse of a rotated token revokes the whole chain.
     chainId: uuid("chain_id").notNull(),
     tokenHash: bytea("token_hash").notNull(),
-    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "string" }).notNull(),
-    usedAt: timestamp("used_at", { withTimezone: true, mode: "string" }),
-    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "string" }),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
     createdAt: createdAt(),
   },
   (t) => [
@@ -188,5 +188,24 @@ export const activityLogs = pgTable(
     index("activity_logs_actor_idx").on(t.actorId),
     check("activity_logs_action_length", sql`char_length(${t.action}) between 1 and 100`),
     check("activity_logs_user_agent_length", sql`${t.userAgent} is null or char_length(${t.userAgent}) <= 1000`),
+  ],
+);
+
+/**
+ * Failed-login counters, one row per throttled key (`account:<email>` or `address:<ip>`). In the
+ * database, not in isolate memory or the rate-limit binding, so the limit holds across every
+ * Worker instance and location.
+ */
+export const loginThrottles = pgTable(
+  "login_throttles",
+  {
+    key: text("key").primaryKey(),
+    failures: integer("failures").notNull(),
+    windowStartedAt: timestamp("window_started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("login_throttles_window_idx").on(t.windowStartedAt),
+    check("login_throttles_failures_positive", sql`${t.failures} >= 1`),
+    check("login_throttles_key_length", sql`char_length(${t.key}) <= 300`),
   ],
 );

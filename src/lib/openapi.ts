@@ -66,7 +66,7 @@ export const SECURITY_SCHEMES = {
 } as const;
 
 /** Security requirement for authenticated routes: either scheme carries the same bearer token. */
-export const AUTHENTICATED = [{ bearerAuth: [] }, { oauth2Password: [] }];
+export const AUTHENTICATED: Record<string, string[]>[] = [{ bearerAuth: [] }, { oauth2Password: [] }];
 
 export const API_DESCRIPTION = `
 Collaborative document management at the edge: accounts, documents with immutable versions in

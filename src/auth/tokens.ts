@@ -1,0 +1,82 @@
+// Access tokens are short-lived HS256 JWTs (jose) with the algorithm pinned on verification;
+// refresh tokens are 256-bit random opaque strings of which only the SHA-256 is stored.
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import type { Config } from "../config";
+
+type TokenConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JWT_AUDIENCE" | "ACCESS_TOKEN_TTL_SECONDS">;
+
+const ALGORITHM = "HS256";
+// RFC 9068's media type for JWT access tokens; a refresh or ID token cannot pass as one.
+const TOKEN_TYPE = "at+jwt";
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+const keys = new Map<string, Uint8Array>();
+function keyOf(secret: string): Uint8Array {
+  let key = keys.get(secret);
+  if (!key) {
+    key = new TextEncoder().encode(secret);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+export async function issueAccessToken(
+  config: TokenConfig,
+  userId: string,
+): Promise<{ token: string; expiresIn: number }> {
+  const expiresIn = config.ACCESS_TOKEN_TTL_SECONDS;
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE })
+    .setSubject(userId)
+    .setIssuer(config.JWT_ISSUER)
+    .setAudience(config.JWT_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(`${expiresIn}s`)
+    .setJti(crypto.randomUUID())
+    .sign(keyOf(config.JWT_SECRET));
+  return { token, expiresIn };
+}
+
+/** Its message is safe to show the client. */
+export class InvalidTokenError extends Error {
+  override name = "InvalidTokenError";
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The user id of a valid access token; throws InvalidTokenError with a client-safe reason. */
+export async function verifyAccessToken(config: TokenConfig, token: string): Promise<{ userId: string }> {
+  try {
+    const { payload } = await jwtVerify(token, keyOf(config.JWT_SECRET), {
+      algorithms: [ALGORITHM],
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      typ: TOKEN_TYPE,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ["sub", "iat", "exp", "iss", "aud", "jti"],
+    });
+    if (typeof payload.sub !== "string" || !UUID.test(payload.sub)) {
+      throw new InvalidTokenError("The access token is invalid.");
+    }
+    return { userId: payload.sub };
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw error;
+    if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError("The access token has expired.");
+    throw new InvalidTokenError("The access token is invalid.");
+  }
+}
+
+const base64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+
+export async function hashRefreshToken(token: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+}
+
+export async function newRefreshToken(): Promise<{ token: string; hash: Uint8Array }> {
+  const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  return { token, hash: await hashRefreshToken(token) };
+}

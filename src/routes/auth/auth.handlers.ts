@@ -1,0 +1,144 @@
+import type { Context } from "hono";
+import type { AppEnv, AppRouteHandler } from "../../app-env";
+import {
+  createUser,
+  EmailTakenError,
+  findActiveUser,
+  loginLookup,
+  recordLoginFailure,
+  recordLoginSuccess,
+  revokeChain,
+  rotateRefreshToken,
+  throttleKeys,
+  type UserRecord,
+} from "../../auth/auth.store";
+import { hashPassword, verifyPassword } from "../../auth/password";
+import { hashRefreshToken, issueAccessToken, newRefreshToken } from "../../auth/tokens";
+import { clientAddress } from "../../lib/client-address";
+import { ApiError } from "../../lib/problem";
+import { unauthorized } from "../../middleware/require-auth";
+import type { login, logout, me, refresh, register } from "./auth.routes";
+
+const toUser = (u: UserRecord) => ({
+  id: u.id,
+  email: u.email,
+  full_name: u.fullName,
+  created_at: u.createdAt.toISOString(),
+});
+
+// Token responses must not be cached (RFC 6749 §5.1).
+const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
+
+async function tokensFor(c: Context<AppEnv>, userId: string, refreshToken: string) {
+  const access = await issueAccessToken(c.var.config, userId);
+  return {
+    access_token: access.token,
+    refresh_token: refreshToken,
+    token_type: "bearer" as const,
+    expires_in: access.expiresIn,
+  };
+}
+
+export const registerHandler: AppRouteHandler<typeof register> = async (c) => {
+  const body = c.req.valid("json");
+  const passwordHash = await hashPassword(body.password, c.var.config.PASSWORD_PEPPER);
+  try {
+    const user = await createUser(c.var.db, { email: body.email, fullName: body.full_name ?? null, passwordHash });
+    c.var.logger.info("user registered", { user_id: user.id });
+    return c.json(toUser(user), 201);
+  } catch (error) {
+    if (error instanceof EmailTakenError) throw new ApiError(409, "An account with this email already exists.");
+    throw error;
+  }
+};
+
+function credentials(
+  c: Context<AppEnv>,
+  form: { username?: string; password?: string },
+  json: { email?: string; password?: string },
+) {
+  const type = c.req.header("content-type") ?? "";
+  if (/^application\/x-www-form-urlencoded\b/i.test(type) && form.username && form.password) {
+    return { email: form.username, password: form.password };
+  }
+  if (/^application\/(.+\+)?json\b/i.test(type) && json.email && json.password) {
+    return { email: json.email, password: json.password };
+  }
+  throw new ApiError(422, "Send JSON {email, password} or an OAuth2 password form (username, password).", {
+    errors: [
+      { path: "body.email", message: "Required" },
+      { path: "body.password", message: "Required" },
+    ],
+  });
+}
+
+export const loginHandler: AppRouteHandler<typeof login> = async (c) => {
+  const { config, db, logger } = c.var;
+  const { email, password } = credentials(c, c.req.valid("form"), c.req.valid("json"));
+  const keys = throttleKeys(email, clientAddress(c));
+  const policy = {
+    windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    maxPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    maxPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+  };
+
+  // Round trip 1: the account and both throttle counters; refused before any hashing work.
+  const { user, retryAfter } = await loginLookup(db, email, keys, policy);
+  if (retryAfter > 0) {
+    logger.warn("login throttled", { retry_after: retryAfter });
+    throw new ApiError(429, "Too many failed login attempts. Try again later.", {
+      headers: { "Retry-After": String(retryAfter) },
+    });
+  }
+
+  const verdict = await verifyPassword(password, user?.passwordHash ?? null, config.PASSWORD_PEPPER);
+  if (!user || !verdict.ok) {
+    // Round trip 2 (failure): count it against the account and the address.
+    await recordLoginFailure(db, keys, policy);
+    logger.info("login failed");
+    throw unauthorized("Incorrect email or password.", false);
+  }
+
+  // Round trip 2 (success): start a refresh chain, clear the failures, upgrade an old hash.
+  const refreshToken = await newRefreshToken();
+  const newPasswordHash = verdict.needsRehash ? await hashPassword(password, config.PASSWORD_PEPPER) : undefined;
+  await recordLoginSuccess(db, {
+    userId: user.id,
+    keys,
+    refreshHash: refreshToken.hash,
+    ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    newPasswordHash,
+  });
+  logger.info("login", { user_id: user.id, rehashed: Boolean(newPasswordHash) });
+  return c.json(await tokensFor(c, user.id, refreshToken.token), 200, NO_STORE);
+};
+
+export const refreshHandler: AppRouteHandler<typeof refresh> = async (c) => {
+  const { refresh_token } = c.req.valid("json");
+  const next = await newRefreshToken();
+  const result = await rotateRefreshToken(
+    c.var.db,
+    await hashRefreshToken(refresh_token),
+    next.hash,
+    c.var.config.REFRESH_TOKEN_TTL_SECONDS,
+  );
+  if (result.outcome === "reused") {
+    c.var.logger.warn("refresh token reused; its login chain was revoked");
+    throw unauthorized("This refresh token was already used; the session has been revoked.", true);
+  }
+  if (result.outcome === "invalid") throw unauthorized("The refresh token is invalid, expired or revoked.", true);
+  return c.json(await tokensFor(c, result.userId, next.token), 200, NO_STORE);
+};
+
+export const logoutHandler: AppRouteHandler<typeof logout> = async (c) => {
+  const { refresh_token } = c.req.valid("json");
+  await revokeChain(c.var.db, await hashRefreshToken(refresh_token));
+  return c.body(null, 204);
+};
+
+export const meHandler: AppRouteHandler<typeof me> = async (c) => {
+  const user = await findActiveUser(c.var.db, c.var.userId);
+  // A valid token for an account that no longer exists is as good as no token.
+  if (!user) throw unauthorized("The account no longer exists.", true);
+  return c.json(toUser(user), 200);
+};

@@ -1,0 +1,16 @@
+import { createRouter } from "../../lib/router";
+import { jsonBodyLimit } from "../../middleware/body-limit";
+import { requireAuth } from "../../middleware/require-auth";
+import { loginHandler, logoutHandler, meHandler, refreshHandler, registerHandler } from "./auth.handlers";
+import { login, logout, me, refresh, register } from "./auth.routes";
+
+const router = createRouter();
+router.use("/api/v1/auth/*", jsonBodyLimit);
+router.use(me.getRoutingPath(), requireAuth);
+
+export const authRouter = router
+  .openapi(register, registerHandler)
+  .openapi(login, loginHandler)
+  .openapi(refresh, refreshHandler)
+  .openapi(logout, logoutHandler)
+  .openapi(me, meHandler);

@@ -1,0 +1,87 @@
+import { createRoute } from "@hono/zod-openapi";
+import { AUTHENTICATED, problems } from "../../lib/openapi";
+import { LoginForm, LoginJson, RefreshBody, RegisterBody, TokensSchema, UserSchema } from "./auth.schemas";
+
+const tags = ["Auth"];
+const tokens = {
+  description: "Tokens. Sent with `Cache-Control: no-store`.",
+  content: { "application/json": { schema: TokensSchema } },
+};
+
+export const register = createRoute({
+  method: "post",
+  path: "/api/v1/auth/register",
+  tags,
+  security: [],
+  summary: "Create an account",
+  description: "Emails are unique case-insensitively. Unknown fields (e.g. `first_name`) are ignored.",
+  request: { body: { required: true, content: { "application/json": { schema: RegisterBody } } } },
+  responses: {
+    201: { description: "The new user.", content: { "application/json": { schema: UserSchema } } },
+    ...problems(400, 409, 413, 415, 422, 503),
+  },
+});
+
+export const login = createRoute({
+  method: "post",
+  path: "/api/v1/auth/login",
+  tags,
+  security: [],
+  summary: "Log in (OAuth2 password flow)",
+  description:
+    "Takes an OAuth2 password-grant form (`username` = email, `password`, optional `grant_type=password`; " +
+    "what Swagger UI's Authorize button sends) or JSON `{email, password}`. Every wrong email/password " +
+    "pair answers the same 401, whether or not the account exists. After repeated failures for one account " +
+    "(default 5 in 15 minutes) or from one client address (default 50), the answer is 429 with " +
+    "`Retry-After` until the window ends; a successful login clears the account's count. Each login starts " +
+    "a new refresh-token chain.",
+  request: {
+    body: {
+      required: false,
+      content: {
+        "application/x-www-form-urlencoded": { schema: LoginForm },
+        "application/json": { schema: LoginJson },
+      },
+    },
+  },
+  responses: { 200: tokens, ...problems(400, 401, 413, 415, 422, 429, 503) },
+});
+
+export const refresh = createRoute({
+  method: "post",
+  path: "/api/v1/auth/refresh",
+  tags,
+  security: [],
+  summary: "Exchange a refresh token for new tokens",
+  description:
+    "Refresh tokens are single use: the answer carries the next one and the presented one stops working. " +
+    "Presenting an already-used refresh token again is treated as theft: 401, and every refresh token of " +
+    "that login is revoked (the user must log in again). Expired, revoked and unknown tokens are 401.",
+  request: { body: { required: true, content: { "application/json": { schema: RefreshBody } } } },
+  responses: { 200: tokens, ...problems(400, 401, 413, 415, 422, 503) },
+});
+
+export const logout = createRoute({
+  method: "post",
+  path: "/api/v1/auth/logout",
+  tags,
+  security: [],
+  summary: "Log out",
+  description:
+    "Revokes the presented refresh token and the rest of its login chain. Always 204 for a well-formed " +
+    "body, also for a token that is unknown or already revoked, so the answer reveals nothing.",
+  request: { body: { required: true, content: { "application/json": { schema: RefreshBody } } } },
+  responses: { 204: { description: "Logged out." }, ...problems(400, 413, 415, 422, 503) },
+});
+
+export const me = createRoute({
+  method: "get",
+  path: "/api/v1/auth/me",
+  tags,
+  security: AUTHENTICATED,
+  summary: "The current user",
+  responses: {
+    200: { description: "The caller.", content: { "application/json": { schema: UserSchema } } },
+    ...problems(401, 503),
+  },
+});

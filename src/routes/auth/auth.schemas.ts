@@ -1,0 +1,61 @@
+import { z } from "@hono/zod-openapi";
+
+const codePoints = (value: string) => [...value].length;
+
+export const NewPassword = z
+  .string()
+  .max(1024)
+  .refine((v) => codePoints(v) >= 12, "must be at least 12 characters")
+  .refine((v) => codePoints(v) <= 256, "must be at most 256 characters")
+  .openapi({
+    minLength: 12,
+    maxLength: 256,
+    description: "12 to 256 characters (Unicode code points), no composition rules.",
+    example: "correct horse battery staple",
+  });
+
+export const RegisterBody = z
+  .object({
+    email: z.email().max(254).openapi({ example: "ada@example.com" }),
+    password: NewPassword,
+    full_name: z.string().max(200).nullish().openapi({ example: "Ada Lovelace" }),
+  })
+  .openapi("RegisterRequest");
+
+export const UserSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string().openapi({ example: "ada@example.com" }),
+    full_name: z.string().nullable(),
+    created_at: z.iso.datetime().openapi({ example: "2026-11-25T17:06:02.123Z" }),
+  })
+  .openapi("User");
+
+export const TokensSchema = z
+  .object({
+    access_token: z.string().openapi({ description: "JWT to send as `Authorization: Bearer …`." }),
+    refresh_token: z.string().openapi({ description: "Opaque; single use: each refresh returns the next one." }),
+    token_type: z.literal("bearer"),
+    expires_in: z.number().int().openapi({ description: "Lifetime of the access token in seconds.", example: 1800 }),
+  })
+  .openapi("Tokens");
+
+// Login takes any strings: a malformed email is simply a wrong email/password pair (401).
+const LoginPassword = z.string().min(1).max(1024);
+
+export const LoginJson = z
+  .object({ email: z.string().min(1).max(254), password: LoginPassword })
+  .openapi("LoginRequest");
+
+export const LoginForm = z
+  .object({
+    username: z.string().min(1).max(254).openapi({ description: "The account's email." }),
+    password: LoginPassword,
+    grant_type: z.literal("password").optional(),
+    scope: z.string().max(1000).optional(),
+    client_id: z.string().max(200).optional(),
+    client_secret: z.string().max(200).optional(),
+  })
+  .openapi("LoginForm", { description: "OAuth2 resource owner password credentials (RFC 6749 §4.3)." });
+
+export const RefreshBody = z.object({ refresh_token: z.string().min(1).max(512) }).openapi("RefreshRequest");
