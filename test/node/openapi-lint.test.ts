@@ -11,6 +11,8 @@ const BINDINGS = {
   S3_ACCESS_KEY_ID: "id",
   S3_SECRET_ACCESS_KEY: "secret",
   LOG_LEVEL: "warn",
+  JWT_SECRET: "openapi-lint-secret-0123456789abcdef",
+  PASSWORD_PEPPER: "openapi-lint-pepper-0123456789abcdef",
 };
 
 async function servedDocument(): Promise<string> {

@@ -9,6 +9,7 @@ const tokens = {
 };
 
 export const register = createRoute({
+  operationId: "register",
   method: "post",
   path: "/api/v1/auth/register",
   tags,
@@ -23,6 +24,7 @@ export const register = createRoute({
 });
 
 export const login = createRoute({
+  operationId: "login",
   method: "post",
   path: "/api/v1/auth/login",
   tags,
@@ -48,6 +50,7 @@ export const login = createRoute({
 });
 
 export const refresh = createRoute({
+  operationId: "refreshTokens",
   method: "post",
   path: "/api/v1/auth/refresh",
   tags,
@@ -62,6 +65,7 @@ export const refresh = createRoute({
 });
 
 export const logout = createRoute({
+  operationId: "logout",
   method: "post",
   path: "/api/v1/auth/logout",
   tags,
@@ -75,6 +79,7 @@ export const logout = createRoute({
 });
 
 export const me = createRoute({
+  operationId: "getCurrentUser",
   method: "get",
   path: "/api/v1/auth/me",
   tags,

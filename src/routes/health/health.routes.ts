@@ -12,6 +12,7 @@ export const HealthSchema = z
 export const LivenessSchema = z.object({ status: z.literal("ok") }).openapi("Liveness");
 
 export const health = createRoute({
+  operationId: "getHealth",
   method: "get",
   path: "/health",
   tags: ["Health"],
@@ -27,6 +28,7 @@ export const health = createRoute({
 });
 
 export const live = createRoute({
+  operationId: "getLiveness",
   method: "get",
   path: "/health/live",
   tags: ["Health"],
