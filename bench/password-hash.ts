@@ -33,7 +33,9 @@ async function measure(path: string): Promise<{ p50: number; mean: number; min: 
 }
 
 try {
-  console.log(`password hashing in workerd (scrypt N=2^14, r=8, p=5 + HMAC pepper), ${ROUNDS} sequential requests each`);
+  console.log(
+    `password hashing in workerd (scrypt N=2^14, r=8, p=5 + HMAC pepper), ${ROUNDS} sequential requests each`,
+  );
   const noop = await measure("/noop");
   const results = {
     hash: await measure("/hash"),
@@ -42,7 +44,9 @@ try {
   };
   console.log("\noperation        p50 ms   mean ms   (request overhead subtracted)");
   for (const [name, r] of Object.entries(results)) {
-    console.log(`${name.padEnd(16)} ${(r.p50 - noop.p50).toFixed(1).padStart(6)}   ${(r.mean - noop.mean).toFixed(1).padStart(7)}`);
+    console.log(
+      `${name.padEnd(16)} ${(r.p50 - noop.p50).toFixed(1).padStart(6)}   ${(r.mean - noop.mean).toFixed(1).padStart(7)}`,
+    );
   }
   console.log(`(request overhead: p50 ${noop.p50.toFixed(2)} ms)`);
 } finally {

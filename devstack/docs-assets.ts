@@ -17,6 +17,8 @@ const files: [from: string, to: string][] = [
   [join(swaggerDir, "swagger-ui-bundle.js"), "assets/swagger-ui-dist/swagger-ui-bundle.js"],
   [join(swaggerDir, "swagger-ui.css"), "assets/swagger-ui-dist/swagger-ui.css"],
   [join(swaggerDir, "favicon-32x32.png"), "assets/swagger-ui-dist/favicon-32x32.png"],
+  // Browsers ask every origin for /favicon.ico; a PNG under that name is fine for all of them.
+  [join(swaggerDir, "favicon-32x32.png"), "favicon.ico"],
   [join(redocDir, "bundles", "redoc.standalone.js"), "assets/redoc/redoc.standalone.js"],
 ];
 

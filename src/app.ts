@@ -9,6 +9,7 @@ import { corsFromConfig } from "./middleware/cors";
 import { securityHeaders } from "./middleware/security-headers";
 import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
+import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
 
 export const OPENAPI_INFO = {
@@ -29,6 +30,7 @@ export function createApp() {
   app.route("/", healthRouter);
   app.route("/", docsRouter);
   app.route("/", authRouter);
+  app.route("/", documentsRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

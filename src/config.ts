@@ -41,6 +41,23 @@ export const ConfigSchema = z.object({
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(5),
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
   LOGIN_FAILURE_WINDOW_SECONDS: seconds(900, 86_400),
+
+  MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100 * 1024 * 1024)
+    .default(50 * 1024 * 1024),
+  MAX_DIRECT_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5 * 1024 ** 4)
+    .default(5 * 1024 ** 3),
+  DOWNLOAD_URL_TTL_SECONDS: seconds(900, 7 * 86_400),
+  UPLOAD_URL_TTL_SECONDS: seconds(900, 7 * 86_400),
+  /** Detected content types that may be stored; empty means the built-in list (src/documents/file-types.ts). */
+  ALLOWED_CONTENT_TYPES: csv,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -56,6 +56,8 @@ export const documents = pgTable(
     title: text("title").notNull(),
     description: text("description"),
     currentVersion: integer("current_version").notNull().default(1),
+    // Bumped by every change of the document (metadata, new version, deletion): the ETag.
+    revision: integer("revision").notNull().default(1),
     // Written with the title, description and tags in the same statement (tags live in
     // document_tags, which a generated column cannot read).
     searchVector: tsvector("search_vector").notNull().default(sql`''::tsvector`),
@@ -207,5 +209,39 @@ export const loginThrottles = pgTable(
     index("login_throttles_window_idx").on(t.windowStartedAt),
     check("login_throttles_failures_positive", sql`${t.failures} >= 1`),
     check("login_throttles_key_length", sql`char_length(${t.key}) <= 300`),
+  ],
+);
+
+export const uploadStatusEnum = pgEnum("upload_status", ["PENDING", "COMPLETED"]);
+
+/**
+ * Direct uploads: a presigned PUT straight to the bucket, recorded here until `complete` turns it
+ * into a document or version. Pending rows past their expiry are swept with their objects.
+ */
+export const uploads = pgTable(
+  "uploads",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    // Set when the upload becomes a new version of an existing document.
+    documentId: uuid("document_id").references(() => documents.id),
+    storageKey: text("storage_key").notNull(),
+    fileName: text("file_name").notNull(),
+    contentType: text("content_type").notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+    sha256: text("sha256"),
+    status: uploadStatusEnum("status").notNull().default("PENDING"),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    createdAt: createdAt(),
+    completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [
+    uniqueIndex("uploads_storage_key_key").on(t.storageKey),
+    index("uploads_status_expires_idx").on(t.status, t.expiresAt),
+    check("uploads_size_nonnegative", sql`${t.sizeBytes} >= 0`),
+    check("uploads_sha256_hex", sql`${t.sha256} is null or ${t.sha256} ~ '^[0-9a-f]{64}$'`),
+    check("uploads_file_name_length", sql`char_length(${t.fileName}) between 1 and 255`),
   ],
 );

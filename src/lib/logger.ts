@@ -22,11 +22,21 @@ export function createLogger(minLevel: LogLevel, base: LogFields = {}): Logger {
 /** What may be logged about an unexpected error: its kind and place, never its message's data. */
 export function describeError(error: unknown): LogFields {
   if (!(error instanceof Error)) return { error_type: typeof error };
-  const fields: LogFields = { error_name: error.name, stack: error.stack?.split("\n").slice(1, 6).join("\n") };
-  // Drizzle's wrapper puts the SQL text and parameters in its message; log the cause's SQLSTATE instead.
-  const cause = (error as { cause?: unknown }).cause;
-  const code = (cause as { code?: unknown })?.code ?? (error as { code?: unknown }).code;
+  // Stack frames only: the stack's first lines repeat the message.
+  const frames = error.stack
+    ?.split("\n")
+    .filter((line) => line.trimStart().startsWith("at "))
+    .slice(0, 6)
+    .join("\n");
+  const fields: LogFields = { error_name: error.name, stack: frames };
+  // Drizzle's wrapper puts the SQL text and its parameters in the message; log the cause's
+  // SQLSTATE and constraint instead.
+  const cause = (error as { cause?: unknown }).cause as { code?: unknown; constraint?: unknown } | undefined;
+  const code = cause?.code ?? (error as { code?: unknown }).code;
   if (typeof code === "string") fields.pg_code = code;
-  if (!error.name.startsWith("DrizzleQueryError")) fields.error_message = error.message.slice(0, 300);
+  if (typeof cause?.constraint === "string") fields.pg_constraint = cause.constraint;
+  const isQueryError = error.message.startsWith("Failed query");
+  if (isQueryError && cause instanceof Error) fields.error_message = cause.message.slice(0, 300);
+  else if (!isQueryError) fields.error_message = error.message.slice(0, 300);
   return fields;
 }

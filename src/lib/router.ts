@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
 import { problemResponse } from "./problem";
+import { toFieldErrors } from "./validation";
 
 const TARGET_NAMES: Record<string, string> = {
   json: "body",
@@ -16,11 +17,7 @@ export function createRouter() {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
-      const where = TARGET_NAMES[result.target] ?? result.target;
-      const errors = result.error.issues.map((issue) => ({
-        path: [where, ...issue.path.map(String)].join("."),
-        message: issue.message,
-      }));
+      const errors = toFieldErrors(result.error.issues, TARGET_NAMES[result.target] ?? result.target);
       return problemResponse(c, 422, "The request did not match the schema.", { errors });
     },
   });

@@ -70,9 +70,18 @@ export class ObjectStorage {
     if (!res.ok) throw new DependencyError("storage", new Error(`HEAD bucket answered ${res.status}`));
   }
 
-  async put(key: string, body: BodyInit, options: { contentType: string; contentLength?: number }): Promise<void> {
+  /**
+   * Stores an object. With `sha256` (hex) the store verifies the bytes it received against it,
+   * and a Blob or stream body is sent without being read into memory to sign it.
+   */
+  async put(
+    key: string,
+    body: BodyInit,
+    options: { contentType: string; contentLength?: number; sha256?: string },
+  ): Promise<void> {
     const headers: Record<string, string> = { "content-type": options.contentType };
     if (options.contentLength !== undefined) headers["content-length"] = String(options.contentLength);
+    if (options.sha256) headers["x-amz-content-sha256"] = options.sha256;
     const res = await this.#send(this.objectUrl(key), { method: "PUT", body, headers });
     await res.body?.cancel();
     if (!res.ok) throw new DependencyError("storage", new Error(`PUT answered ${res.status}`));

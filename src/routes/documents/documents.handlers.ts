@@ -1,0 +1,98 @@
+import type { AppRouteHandler } from "../../app-env";
+import {
+  createDocument as createDocumentRow,
+  deleteDocument as deleteDocumentRow,
+  getDocument as getDocumentRow,
+  updateDocument as updateDocumentRow,
+} from "../../documents/documents.store";
+import { normaliseTags } from "../../documents/tags";
+import { readMultipart, storeUpload } from "../../documents/upload";
+import { actorOf } from "../../lib/actor";
+import { ApiError } from "../../lib/problem";
+import { parseOr422, validationError } from "../../lib/validation";
+import { discardObject } from "./discard-object";
+import type { createDocument, deleteDocument, getDocument, updateDocument } from "./documents.routes";
+import { Description, Title } from "./documents.schemas";
+import { etagOf, revisionsFromIfMatch } from "./etag";
+
+const notFound = () => new ApiError(404, "No such document.");
+
+function tagsFrom(values: string[], path: string): string[] {
+  const result = normaliseTags(values);
+  if (!result.ok) throw validationError([{ path, message: result.message }]);
+  return result.tags;
+}
+
+export const createDocumentHandler: AppRouteHandler<typeof createDocument> = async (c) => {
+  const { config, storage, db } = c.var;
+  const { file, fields } = await readMultipart(c.req.raw, config.MAX_UPLOAD_BYTES);
+  if (!file) throw validationError([{ path: "body.file", message: "A file is required" }]);
+  const first = (name: string) => fields.get(name)?.[0];
+  const title = parseOr422(Title.optional(), first("title") || undefined, "body.title");
+  const description = parseOr422(Description.optional(), first("description") || undefined, "body.description");
+  const tags = tagsFrom(fields.get("tags") ?? [], "body.tags");
+
+  const documentId = crypto.randomUUID();
+  const stored = await storeUpload(config, storage, documentId, file);
+  try {
+    const document = await createDocumentRow(db, {
+      id: documentId,
+      title: title ?? stored.fileName.slice(0, 500),
+      description: description ?? null,
+      tags,
+      file: stored,
+      actor: actorOf(c),
+    });
+    const { revision, ...body } = document;
+    c.header("ETag", etagOf(revision));
+    c.header("Location", `/api/v1/documents/${documentId}`);
+    return c.json(body, 201);
+  } catch (error) {
+    // The row was not written: the bytes must not stay behind (the sweeper is the backstop).
+    discardObject(c, stored.storageKey);
+    throw error;
+  }
+};
+
+export const getDocumentHandler: AppRouteHandler<typeof getDocument> = async (c) => {
+  const document = await getDocumentRow(c.var.db, c.req.valid("param").id, c.var.userId);
+  if (!document) throw notFound();
+  const { revision, ...body } = document;
+  c.header("ETag", etagOf(revision));
+  return c.json(body, 200);
+};
+
+export const updateDocumentHandler: AppRouteHandler<typeof updateDocument> = async (c) => {
+  const { id } = c.req.valid("param");
+  const body = c.req.valid("json");
+  const ifMatch = c.req.valid("header")["if-match"];
+  const expected = revisionsFromIfMatch(ifMatch);
+  const tags =
+    body.tags === undefined ? undefined : tagsFrom(Array.isArray(body.tags) ? body.tags : [body.tags], "body.tags");
+  const result = await updateDocumentRow(c.var.db, {
+    id,
+    actor: actorOf(c),
+    // An If-Match that cannot match any revision fails like a stale one.
+    expectedRevisions: expected === "any" ? null : expected,
+    title: body.title,
+    description: body.description,
+    tags,
+  });
+  if (!result.ok) {
+    if (result.reason === "not_found") throw notFound();
+    if (result.reason === "forbidden") throw new ApiError(403, "Updating this document needs the EDIT role.");
+    throw new ApiError(412, "The document changed since the ETag in If-Match; fetch it again.");
+  }
+  const { revision, ...document } = result.document;
+  c.header("ETag", etagOf(revision));
+  return c.json(document, 200);
+};
+
+export const deleteDocumentHandler: AppRouteHandler<typeof deleteDocument> = async (c) => {
+  const result = await deleteDocumentRow(c.var.db, c.req.valid("param").id, actorOf(c));
+  if (!result.ok) {
+    if (result.reason === "not_found") throw notFound();
+    throw new ApiError(403, "Deleting this document needs the owner or the ADMIN role.");
+  }
+  return c.body(null, 204);
+};

@@ -1,0 +1,34 @@
+import { createRouter } from "../../lib/router";
+import { jsonBodyLimit } from "../../middleware/body-limit";
+import { requireAuth } from "../../middleware/require-auth";
+import {
+  createDocumentHandler,
+  deleteDocumentHandler,
+  getDocumentHandler,
+  updateDocumentHandler,
+} from "./documents.handlers";
+import {
+  createDocument,
+  deleteDocument,
+  downloadDocument,
+  getDocument,
+  listVersions,
+  updateDocument,
+  uploadVersion,
+} from "./documents.routes";
+import { downloadHandler, listVersionsHandler, uploadVersionHandler } from "./versions.handlers";
+
+const router = createRouter();
+router.use("/api/v1/documents", requireAuth);
+router.use("/api/v1/documents/*", requireAuth);
+// Uploads are capped by their own limit while being read; every other body is small JSON.
+router.on(["PUT"], "/api/v1/documents/*", jsonBodyLimit);
+
+export const documentsRouter = router
+  .openapi(createDocument, createDocumentHandler)
+  .openapi(getDocument, getDocumentHandler)
+  .openapi(updateDocument, updateDocumentHandler)
+  .openapi(deleteDocument, deleteDocumentHandler)
+  .openapi(downloadDocument, downloadHandler)
+  .openapi(listVersions, listVersionsHandler)
+  .openapi(uploadVersion, uploadVersionHandler);

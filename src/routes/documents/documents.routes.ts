@@ -1,0 +1,138 @@
+import { createRoute, type z } from "@hono/zod-openapi";
+import { AUTHENTICATED, problems } from "../../lib/openapi";
+import {
+  DocumentSchema,
+  DownloadQuery,
+  DownloadSchema,
+  IdParam,
+  IfMatchHeader,
+  multipartDocument,
+  multipartVersion,
+  UpdateDocumentBody,
+  VersionListSchema,
+  VersionSchema,
+} from "./documents.schemas";
+
+const tags = ["Documents"];
+const security = AUTHENTICATED;
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const etag = { ETag: { schema: { type: "string" as const }, description: "Strong validator for If-Match." } };
+
+export const createDocument = createRoute({
+  operationId: "createDocument",
+  method: "post",
+  path: "/api/v1/documents",
+  tags,
+  security,
+  summary: "Upload a document (version 1)",
+  description:
+    "Multipart upload. The size limit (MAX_UPLOAD_BYTES, default 50 MiB) is enforced on the bytes received " +
+    "(413). The type is detected from the file's first bytes and must be on the allow-list (415): PDF, " +
+    "images, Office and OpenDocument formats, RTF, and UTF-8 text (plain, Markdown, CSV, JSON); executables " +
+    "are refused whatever their name. The file name is cleaned (no path, control or bidi characters, at most " +
+    "255 characters) and used only for display and downloads.",
+  request: { body: { required: true, content: { "multipart/form-data": { schema: multipartDocument } } } },
+  responses: {
+    201: { ...json(DocumentSchema, "The new document."), headers: etag },
+    ...problems(400, 401, 413, 415, 422, 503),
+  },
+});
+
+export const getDocument = createRoute({
+  operationId: "getDocument",
+  method: "get",
+  path: "/api/v1/documents/{id}",
+  tags,
+  security,
+  summary: "A document's metadata",
+  request: { params: IdParam },
+  responses: {
+    200: { ...json(DocumentSchema, "The document."), headers: etag },
+    ...problems(401, 404, 422, 503),
+  },
+});
+
+export const updateDocument = createRoute({
+  operationId: "updateDocument",
+  method: "put",
+  path: "/api/v1/documents/{id}",
+  tags,
+  security,
+  summary: "Update title, description or tags",
+  description:
+    "Partial: only the fields sent change; `tags` replaces the set; `description: null` clears it. Needs EDIT. " +
+    "With `If-Match`, the update only happens if the document's ETag still matches (412 otherwise).",
+  request: {
+    params: IdParam,
+    headers: IfMatchHeader,
+    body: { required: true, content: { "application/json": { schema: UpdateDocumentBody } } },
+  },
+  responses: {
+    200: { ...json(DocumentSchema, "The updated document."), headers: etag },
+    ...problems(400, 401, 403, 404, 412, 413, 415, 422, 503),
+  },
+});
+
+export const deleteDocument = createRoute({
+  operationId: "deleteDocument",
+  method: "delete",
+  path: "/api/v1/documents/{id}",
+  tags,
+  security,
+  summary: "Soft-delete a document",
+  description:
+    "Needs the owner or ADMIN. The document then answers 404 everywhere and leaves every list; its rows, " +
+    "versions and stored bytes are kept for audit.",
+  request: { params: IdParam },
+  responses: { 204: { description: "Deleted." }, ...problems(401, 403, 404, 422, 503) },
+});
+
+export const downloadDocument = createRoute({
+  operationId: "downloadDocument",
+  method: "get",
+  path: "/api/v1/documents/{id}/download",
+  tags,
+  security,
+  summary: "A short-lived download URL",
+  description:
+    "A presigned GET on the object store for the current version (or `version`), valid " +
+    "DOWNLOAD_URL_TTL_SECONDS (default 15 minutes). It answers exactly the uploaded bytes with " +
+    "`Content-Disposition: attachment` and the original file name (RFC 6266). The bytes never pass " +
+    "through the API. Recorded in the activity log.",
+  request: { params: IdParam, query: DownloadQuery },
+  responses: { 200: json(DownloadSchema, "Where to download."), ...problems(401, 404, 422, 503) },
+});
+
+export const listVersions = createRoute({
+  operationId: "listVersions",
+  method: "get",
+  path: "/api/v1/documents/{id}/versions",
+  tags,
+  security,
+  summary: "Version history, newest first",
+  request: { params: IdParam },
+  responses: { 200: json(VersionListSchema, "Every version."), ...problems(401, 404, 422, 503) },
+});
+
+export const uploadVersion = createRoute({
+  operationId: "uploadVersion",
+  method: "post",
+  path: "/api/v1/documents/{id}/upload-version",
+  tags,
+  security,
+  summary: "Upload a new version",
+  description:
+    "Needs EDIT. Same checks as the first upload. Numbers go up by one and never repeat, even under " +
+    "concurrent uploads; the document's `current_version` becomes the new number.",
+  request: {
+    params: IdParam,
+    body: { required: true, content: { "multipart/form-data": { schema: multipartVersion } } },
+  },
+  responses: {
+    201: json(VersionSchema, "The new version."),
+    ...problems(400, 401, 403, 404, 413, 415, 422, 503),
+  },
+});

@@ -1,0 +1,116 @@
+import { z } from "@hono/zod-openapi";
+import { MAX_TAG_LENGTH, MAX_TAGS } from "../../documents/tags";
+
+export const RoleSchema = z.enum(["OWNER", "ADMIN", "EDIT", "READ"]).openapi("Role");
+
+export const DocumentSchema = z
+  .object({
+    id: z.uuid(),
+    title: z.string(),
+    description: z.string().nullable(),
+    tags: z.array(z.string()).openapi({ description: "Sorted, lower-case.", example: ["finance", "q3"] }),
+    owner_id: z.uuid(),
+    current_version: z.number().int(),
+    file_name: z.string().openapi({ example: "report.pdf" }),
+    content_type: z.string().openapi({ example: "application/pdf" }),
+    size_bytes: z.number().int(),
+    sha256: z.string().openapi({ description: "Hex SHA-256 of the current version's bytes." }),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    my_role: RoleSchema,
+  })
+  .openapi("Document");
+
+export const VersionSchema = z
+  .object({
+    version_number: z.number().int(),
+    file_name: z.string(),
+    content_type: z.string(),
+    size_bytes: z.number().int(),
+    sha256: z.string(),
+    comment: z.string().nullable(),
+    created_by: z.uuid(),
+    created_at: z.iso.datetime(),
+  })
+  .openapi("Version");
+
+export const VersionListSchema = z.object({ items: z.array(VersionSchema) }).openapi("VersionList");
+
+export const DocumentPageSchema = z
+  .object({
+    items: z.array(DocumentSchema),
+    total: z.number().int(),
+    page: z.number().int(),
+    limit: z.number().int(),
+  })
+  .openapi("DocumentPage");
+
+export const DownloadSchema = z
+  .object({
+    url: z
+      .url()
+      .openapi({ description: "Presigned GET on the object store; answers the exact bytes as an attachment." }),
+    expires_at: z.iso.datetime(),
+    version_number: z.number().int(),
+    file_name: z.string(),
+    content_type: z.string(),
+    size_bytes: z.number().int(),
+  })
+  .openapi("Download");
+
+export const IdParam = z.object({
+  id: z.uuid().openapi({ param: { name: "id", in: "path" }, example: "6f1c2b8e-2d7a-4a59-9c61-0b7f3f4f0a11" }),
+});
+
+export const Title = z.string().trim().min(1).max(500);
+export const Description = z.string().max(10_000);
+export const Comment = z.string().max(1000);
+const Tag = z.string().max(200);
+
+export const UpdateDocumentBody = z
+  .object({
+    title: Title.optional(),
+    description: Description.nullable().optional(),
+    tags: z
+      .union([z.array(Tag).max(200), z.string().max(20_000)])
+      .optional()
+      .openapi({
+        description: `Replaces the set: at most ${MAX_TAGS} tags of 1–${MAX_TAG_LENGTH} characters, stored trimmed, lower-case and sorted. An array, or one comma-separated string.`,
+      }),
+  })
+  .openapi("UpdateDocument");
+
+export const DownloadQuery = z.object({
+  version: z.coerce.number().int().min(1).max(2_147_483_647).optional(),
+});
+
+export const IfMatchHeader = z.object({
+  "if-match": z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: "The ETag from GET; the update is refused with 412 when the document changed since." }),
+});
+
+type SchemaObject = { type: "object"; required: string[]; properties: Record<string, Record<string, unknown>> };
+
+/** Multipart bodies are parsed by the handler (capped on received bytes), so these are documentation only. */
+export const multipartDocument: SchemaObject = {
+  type: "object",
+  required: ["file"],
+  properties: {
+    file: { type: "string", format: "binary", description: "The file; its type is detected from its bytes." },
+    title: { type: "string", minLength: 1, maxLength: 500, description: "Defaults to the file name." },
+    description: { type: "string", maxLength: 10000 },
+    tags: { type: "string", description: "Comma-separated, or repeat the field." },
+  },
+};
+
+export const multipartVersion: SchemaObject = {
+  type: "object",
+  required: ["file"],
+  properties: {
+    file: { type: "string", format: "binary" },
+    comment: { type: "string", maxLength: 1000 },
+  },
+};

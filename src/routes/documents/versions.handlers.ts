@@ -1,0 +1,72 @@
+import type { AppRouteHandler } from "../../app-env";
+import { addVersion, atLeast, getRole, listVersions, versionForDownload } from "../../documents/documents.store";
+import { contentDisposition } from "../../documents/file-names";
+import { readMultipart, storeUpload } from "../../documents/upload";
+import { actorOf } from "../../lib/actor";
+import { ApiError } from "../../lib/problem";
+import { parseOr422, validationError } from "../../lib/validation";
+import { discardObject } from "./discard-object";
+import type { downloadDocument, listVersions as listVersionsRoute, uploadVersion } from "./documents.routes";
+import { Comment } from "./documents.schemas";
+
+export const listVersionsHandler: AppRouteHandler<typeof listVersionsRoute> = async (c) => {
+  const items = await listVersions(c.var.db, c.req.valid("param").id, c.var.userId);
+  if (!items) throw new ApiError(404, "No such document.");
+  return c.json({ items }, 200);
+};
+
+export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async (c) => {
+  const { config, db, storage } = c.var;
+  const { id } = c.req.valid("param");
+  // Round trip 1: refuse before reading or storing any bytes.
+  const role = await getRole(db, id, c.var.userId);
+  if (!role) throw new ApiError(404, "No such document.");
+  if (!atLeast(role, "EDIT")) throw new ApiError(403, "Uploading a version needs the EDIT role.");
+
+  const { file, fields } = await readMultipart(c.req.raw, config.MAX_UPLOAD_BYTES);
+  if (!file) throw validationError([{ path: "body.file", message: "A file is required" }]);
+  const comment = parseOr422(Comment.optional(), fields.get("comment")?.[0] || undefined, "body.comment");
+  const stored = await storeUpload(config, storage, id, file);
+  try {
+    // Round trip 2: number, row and activity in one statement under the document's row lock.
+    const version = await addVersion(db, { id, file: stored, comment: comment ?? null, actor: actorOf(c) });
+    if (!version) {
+      discardObject(c, stored.storageKey);
+      throw new ApiError(404, "No such document.");
+    }
+    const { revision: _, ...body } = version;
+    return c.json(body, 201);
+  } catch (error) {
+    if (!(error instanceof ApiError)) discardObject(c, stored.storageKey);
+    throw error;
+  }
+};
+
+export const downloadHandler: AppRouteHandler<typeof downloadDocument> = async (c) => {
+  const { id } = c.req.valid("param");
+  const { version: versionNumber } = c.req.valid("query");
+  const found = await versionForDownload(c.var.db, { id, versionNumber: versionNumber ?? null, actor: actorOf(c) });
+  if (!found.found) {
+    throw new ApiError(404, found.hasAccess ? `Version ${versionNumber} does not exist.` : "No such document.");
+  }
+  const { version } = found;
+  const ttl = c.var.config.DOWNLOAD_URL_TTL_SECONDS;
+  const url = await c.var.storage.presign("GET", version.storage_key, {
+    expiresInSeconds: ttl,
+    query: {
+      "response-content-disposition": contentDisposition(version.file_name),
+      "response-content-type": version.content_type,
+    },
+  });
+  return c.json(
+    {
+      url,
+      expires_at: new Date(Date.now() + ttl * 1000).toISOString(),
+      version_number: version.version_number,
+      file_name: version.file_name,
+      content_type: version.content_type,
+      size_bytes: version.size_bytes,
+    },
+    200,
+  );
+};
