@@ -12,10 +12,12 @@ import {
   deleteDocument,
   downloadDocument,
   getDocument,
+  listDocuments,
   listVersions,
   updateDocument,
   uploadVersion,
 } from "./documents.routes";
+import { listDocumentsHandler } from "./list.handlers";
 import { downloadHandler, listVersionsHandler, uploadVersionHandler } from "./versions.handlers";
 
 const router = createRouter();
@@ -25,6 +27,7 @@ router.use("/api/v1/documents/*", requireAuth);
 router.on(["PUT"], "/api/v1/documents/*", jsonBodyLimit);
 
 export const documentsRouter = router
+  .openapi(listDocuments, listDocumentsHandler)
   .openapi(createDocument, createDocumentHandler)
   .openapi(getDocument, getDocumentHandler)
   .openapi(updateDocument, updateDocumentHandler)

@@ -1,11 +1,13 @@
 import { createRoute, type z } from "@hono/zod-openapi";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
 import {
+  DocumentPageSchema,
   DocumentSchema,
   DownloadQuery,
   DownloadSchema,
   IdParam,
   IfMatchHeader,
+  ListQuery,
   multipartDocument,
   multipartVersion,
   UpdateDocumentBody,
@@ -135,4 +137,18 @@ export const uploadVersion = createRoute({
     201: json(VersionSchema, "The new version."),
     ...problems(400, 401, 403, 404, 413, 415, 422, 503),
   },
+});
+
+export const listDocuments = createRoute({
+  operationId: "listDocuments",
+  method: "get",
+  path: "/api/v1/documents",
+  tags,
+  security,
+  summary: "List, search and filter documents",
+  description:
+    "Everything the caller can read (owned or shared), never deleted documents. Filters combine with AND. " +
+    "`total` counts all matches; a page past the end is empty. Unknown query parameters are ignored.",
+  request: { query: ListQuery },
+  responses: { 200: json(DocumentPageSchema, "One page."), ...problems(401, 422, 503) },
 });

@@ -114,3 +114,36 @@ export const multipartVersion: SchemaObject = {
     comment: { type: "string", maxLength: 1000 },
   },
 };
+
+const Timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).openapi({
+  description: "RFC 3339 date-time (with Z or an offset), or a date (midnight UTC).",
+  example: "2026-11-01T00:00:00Z",
+});
+
+export const ListQuery = z.object({
+  q: z
+    .string()
+    .max(500)
+    .optional()
+    .openapi({
+      description:
+        "Full-text search over title, tags and description (English stemming, web-search syntax: quotes, `-`, `OR`). " +
+        "Without `sort`, results come by relevance.",
+    }),
+  tags: z.string().max(2000).optional().openapi({ description: "Comma-separated; a document must carry all of them." }),
+  owner: z.enum(["me", "shared", "all"]).default("all").openapi({
+    description: "`me`: owned by the caller; `shared`: shared with the caller; `all`: everything the caller can read.",
+  }),
+  content_type: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: "Media type of the current version, e.g. application/pdf." }),
+  created_after: Timestamp.optional().openapi({ description: "Inclusive." }),
+  created_before: Timestamp.optional().openapi({ description: "Exclusive." }),
+  sort: z.enum(["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]).optional().openapi({
+    description: "`-` for descending. Default `-created_at` (relevance when `q` is given). Ties break on id.",
+  }),
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});

@@ -1,0 +1,30 @@
+import type { AppRouteHandler } from "../../app-env";
+import { listDocuments as listDocumentRows, type SortKey } from "../../documents/list.store";
+import { normaliseTags } from "../../documents/tags";
+import { validationError } from "../../lib/validation";
+import type { listDocuments } from "./documents.routes";
+
+const toDate = (value: string) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
+
+export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async (c) => {
+  const query = c.req.valid("query");
+  const tags = normaliseTags(query.tags ? [query.tags] : []);
+  if (!tags.ok) throw validationError([{ path: "query.tags", message: tags.message }]);
+  const sort = query.sort
+    ? { key: query.sort.replace(/^-/, "") as SortKey, descending: query.sort.startsWith("-") }
+    : undefined;
+  const q = query.q?.trim();
+  const { items, total } = await listDocumentRows(c.var.db, {
+    userId: c.var.userId,
+    q: q || undefined,
+    tags: tags.tags,
+    owner: query.owner,
+    contentType: query.content_type?.trim() || undefined,
+    createdAfter: query.created_after ? toDate(query.created_after) : undefined,
+    createdBefore: query.created_before ? toDate(query.created_before) : undefined,
+    sort,
+    page: query.page,
+    limit: query.limit,
+  });
+  return c.json({ items, total, page: query.page, limit: query.limit }, 200);
+};
