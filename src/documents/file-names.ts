@@ -4,7 +4,7 @@
 
 const MAX_LENGTH = 255;
 // C0/C1 controls, DEL, and the bidirectional overrides that can disguise an extension (U+202E…).
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
 
 export function cleanFileName(raw: string | undefined | null, fallback = "file"): string {
   let name = (raw ?? "").normalize("NFC");

@@ -13,7 +13,7 @@ export function normaliseTags(values: readonly string[]): TagResult {
       if (!tag) continue;
       if ([...tag].length > MAX_TAG_LENGTH)
         return { ok: false, message: `each tag must be at most ${MAX_TAG_LENGTH} characters` };
-      if (/[\u0000-\u001f\u007f]/.test(tag)) return { ok: false, message: "tags must not contain control characters" };
+      if (/\p{Cc}/u.test(tag)) return { ok: false, message: "tags must not contain control characters" };
       tags.add(tag);
     }
   }
