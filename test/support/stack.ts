@@ -2,11 +2,12 @@
 // driver the Worker uses, and the object store through the service's own storage module.
 
 import { env } from "cloudflare:test";
-import { neon, neonConfig } from "@neondatabase/serverless";
+import { neon } from "@neondatabase/serverless";
+import { useEndpointFor } from "../../src/db/neon-endpoint";
 import { ObjectStorage } from "../../src/storage/object-storage";
 
 export function testSql() {
-  neonConfig.fetchEndpoint = env.NEON_HTTP_ENDPOINT;
+  useEndpointFor(env.DATABASE_URL, env.NEON_HTTP_ENDPOINT);
   return neon(env.DATABASE_URL);
 }
 

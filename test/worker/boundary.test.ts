@@ -14,6 +14,12 @@ async function call(path: string, bindings: Partial<Record<keyof Env, string>>) 
 // Nothing listens on port 9 (discard) on loopback.
 const DEAD = "http://127.0.0.1:9";
 
+// Another database host, so only this Worker's client is pointed at the dead endpoint.
+const DEAD_DATABASE = {
+  DATABASE_URL: "postgresql://local:local@dead-db.localhost:5432/docvault",
+  NEON_HTTP_ENDPOINT: "http://127.0.0.1:9/sql",
+};
+
 describe("configuration", () => {
   it("is validated before any route runs, without leaking values", async () => {
     const res = await call("/health/live", { DATABASE_URL: "not a url", S3_SECRET_ACCESS_KEY: "" });
@@ -50,19 +56,19 @@ describe("GET /health with a dependency down", () => {
   });
 
   it("answers 503 naming the database", async () => {
-    const res = await call("/health", { NEON_HTTP_ENDPOINT: `${DEAD}/sql` });
+    const res = await call("/health", DEAD_DATABASE);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ status: "error", checks: { database: "error", storage: "ok" } });
   });
 
   it("answers 503 naming both", async () => {
-    const res = await call("/health", { NEON_HTTP_ENDPOINT: `${DEAD}/sql`, S3_ENDPOINT: DEAD });
+    const res = await call("/health", { ...DEAD_DATABASE, S3_ENDPOINT: DEAD });
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ status: "error", checks: { database: "error", storage: "error" } });
   });
 
   it("keeps /health/live at 200", async () => {
-    const res = await call("/health/live", { NEON_HTTP_ENDPOINT: `${DEAD}/sql`, S3_ENDPOINT: DEAD });
+    const res = await call("/health/live", { ...DEAD_DATABASE, S3_ENDPOINT: DEAD });
     expect(res.status).toBe(200);
   });
 });
