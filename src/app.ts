@@ -11,6 +11,7 @@ import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
+import { uploadsRouter } from "./routes/uploads/uploads.index";
 
 export const OPENAPI_INFO = {
   title: "DocVault API",
@@ -31,6 +32,7 @@ export function createApp() {
   app.route("/", docsRouter);
   app.route("/", authRouter);
   app.route("/", documentsRouter);
+  app.route("/", uploadsRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

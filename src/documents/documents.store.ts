@@ -118,9 +118,25 @@ export type NewFile = {
   sha256: string;
 };
 
+/** Marks a direct upload completed, as one more CTE of the statement that uses its object. */
+const completeUploadCte = (uploadId: string | undefined, onlyIf: SQL = sql`true`) =>
+  uploadId
+    ? sql`, up as (update uploads set status = 'COMPLETED', completed_at = now()
+                   where id = ${uploadId}::uuid and status = 'PENDING' and ${onlyIf})`
+    : sql``;
+
 export async function createDocument(
   db: Database,
-  input: { id: string; title: string; description: string | null; tags: string[]; file: NewFile; actor: Actor },
+  input: {
+    id: string;
+    title: string;
+    description: string | null;
+    tags: string[];
+    file: NewFile;
+    actor: Actor;
+    /** A direct upload this document completes (the unique storage key makes it happen once). */
+    uploadId?: string;
+  },
 ): Promise<DocumentView & { revision: number }> {
   const { id, file, actor } = input;
   const result = await db.execute<DocumentRow>(sql`
@@ -139,6 +155,7 @@ export async function createDocument(
     ),
     t as (insert into document_tags (document_id, tag) select ${id}::uuid, unnest(${textArray(input.tags)}) from d),
     a as (${activity(actor, "document.created", sql`${id}::uuid`, sql`jsonb_build_object('title', ${input.title}::text, 'version_number', 1, 'file_name', ${file.fileName}::text, 'size_bytes', ${file.sizeBytes}::bigint)`)})
+    ${completeUploadCte(input.uploadId)}
     select d.id, d.title, d.description, d.owner_id, d.current_version, d.revision,
            ${textArray(input.tags)} as tags, v.file_name, v.content_type, v.size_bytes, v.sha256,
            ${iso(sql`d.created_at`)} as created_at, ${iso(sql`d.updated_at`)} as updated_at, 'OWNER' as role
@@ -277,7 +294,7 @@ export async function listVersions(db: Database, id: string, userId: string): Pr
  */
 export async function addVersion(
   db: Database,
-  input: { id: string; file: NewFile; comment: string | null; actor: Actor },
+  input: { id: string; file: NewFile; comment: string | null; actor: Actor; uploadId?: string },
 ): Promise<(VersionView & { revision: number }) | null> {
   const { id, file, actor } = input;
   const result = await db.execute<VersionRow & { revision: number }>(sql`
@@ -301,6 +318,7 @@ export async function addVersion(
       returning d.revision
     ),
     a as (${activity(actor, "version.created", sql`v.document_id`, sql`jsonb_build_object('version_number', v.version_number, 'file_name', v.file_name, 'size_bytes', v.size_bytes)`)} from v)
+    ${completeUploadCte(input.uploadId, sql`exists (select 1 from v)`)}
     select ${versionColumns}, (select revision from u) as revision from v`);
   const row = result.rows[0];
   return row ? { ...toVersion(row), revision: Number(row.revision) } : null;
