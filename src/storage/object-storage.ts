@@ -133,11 +133,12 @@ export class ObjectStorage {
   }
 
   /**
-   * Every key under `prefix`. ListObjects (V1) with `marker` = the last key seen: supported by
-   * S3, R2 and MinIO alike, and by s3rver, whose V2 continuation tokens fail on current Node.
+   * Every object under `prefix`, with its last modification time. ListObjects (V1) with
+   * `marker` = the last key seen: supported by S3, R2 and MinIO alike, and by s3rver, whose V2
+   * continuation tokens fail on current Node.
    */
-  async listKeys(prefix = "", options: { pageSize?: number } = {}): Promise<string[]> {
-    const keys: string[] = [];
+  async listObjects(prefix = "", options: { pageSize?: number } = {}): Promise<{ key: string; lastModified: Date }[]> {
+    const objects: { key: string; lastModified: Date }[] = [];
     let marker = "";
     for (;;) {
       const url = new URL(this.#bucketUrl);
@@ -147,12 +148,23 @@ export class ObjectStorage {
       const res = await this.#send(url.toString(), { method: "GET" });
       const xml = await res.text();
       if (!res.ok) throw new DependencyError("storage", new Error(`LIST answered ${res.status}`));
-      const page = [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => unescapeXml(m[1] ?? ""));
-      keys.push(...page);
+      const page = [...xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)].map((m) => {
+        const entry = m[1] ?? "";
+        return {
+          key: unescapeXml(/<Key>([^<]*)<\/Key>/.exec(entry)?.[1] ?? ""),
+          lastModified: new Date(/<LastModified>([^<]*)<\/LastModified>/.exec(entry)?.[1] ?? 0),
+        };
+      });
+      objects.push(...page);
       const last = page.at(-1);
-      if (!/<IsTruncated>true<\/IsTruncated>/.test(xml) || last === undefined) return keys;
-      marker = last;
+      if (!/<IsTruncated>true<\/IsTruncated>/.test(xml) || last === undefined) return objects;
+      marker = last.key;
     }
+  }
+
+  /** Every key under `prefix`. */
+  async listKeys(prefix = "", options: { pageSize?: number } = {}): Promise<string[]> {
+    return (await this.listObjects(prefix, options)).map((o) => o.key);
   }
 
   /** A URL that lets its holder GET or PUT this one object until it expires. */
