@@ -1,0 +1,121 @@
+// GET /api/v1/documents: visibility, filters, sort and pagination (the full matrix and the
+// large-collection plans belong to the search issue; this covers the contract's basics).
+import { SELF } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { newUser } from "../support/auth";
+import { createDocument, DOCS, samplePng } from "../support/documents";
+import { testSql } from "../support/stack";
+
+const sql = testSql();
+type User = Awaited<ReturnType<typeof newUser>>;
+let owner: User;
+let reader: User;
+let stranger: User;
+const ids: Record<string, string> = {};
+
+type Page = {
+  items: { id: string; title: string; my_role: string; tags: string[] }[];
+  total: number;
+  page: number;
+  limit: number;
+};
+
+async function list(user: User, query = ""): Promise<Page> {
+  const res = await SELF.fetch(`${DOCS}${query}`, { headers: user.auth });
+  expect(res.status, query).toBe(200);
+  return (await res.json()) as Page;
+}
+
+beforeAll(async () => {
+  owner = await newUser("list-owner");
+  reader = await newUser("list-reader");
+  stranger = await newUser("list-stranger");
+  const specs = [
+    { key: "budget", title: "Budget spending 2026", tags: "finance,2026", description: "How we spend money" },
+    { key: "roadmap", title: "Product roadmap", tags: "plans", description: "What we build next" },
+    { key: "minutes", title: "Meeting minutes", tags: "finance,meetings", description: "Quarterly review" },
+  ];
+  for (const spec of specs) {
+    const doc = await createDocument(owner.auth, {
+      fields: { title: spec.title, tags: spec.tags, description: spec.description },
+    });
+    ids[spec.key] = doc.id;
+  }
+  ids.image = (
+    await createDocument(owner.auth, { bytes: samplePng(), name: "chart.png", fields: { title: "Chart" } })
+  ).id;
+  const shared = await createDocument(stranger.auth, { fields: { title: "Shared notes", tags: "finance" } });
+  ids.shared = shared.id;
+  await sql`insert into document_permissions (document_id, user_id, role, granted_by) values (${shared.id}, ${owner.id}, 'READ', ${stranger.id})`;
+  await createDocument(stranger.auth, { fields: { title: "Private to the stranger" } });
+});
+
+describe("GET /api/v1/documents", () => {
+  it("lists what the caller can read, newest first, with the page metadata", async () => {
+    const page = await list(owner);
+    expect(page.total).toBe(5);
+    expect(page).toMatchObject({ page: 1, limit: 20 });
+    expect(page.items.map((d) => d.id)).toEqual([ids.shared, ids.image, ids.minutes, ids.roadmap, ids.budget]);
+    expect(page.items.find((d) => d.id === ids.shared)?.my_role).toBe("READ");
+    expect((await list(reader)).total).toBe(0);
+  });
+
+  it("filters by owner=me and owner=shared", async () => {
+    expect((await list(owner, "?owner=me")).items.map((d) => d.id)).not.toContain(ids.shared);
+    expect((await list(owner, "?owner=shared")).items.map((d) => d.id)).toEqual([ids.shared]);
+  });
+
+  it("searches with stemming and web-search syntax, tolerating hostile input", async () => {
+    expect((await list(owner, "?q=spend")).items.map((d) => d.id)).toEqual([ids.budget]);
+    expect((await list(owner, `?q=${encodeURIComponent('"product roadmap"')}`)).items.map((d) => d.id)).toEqual([
+      ids.roadmap,
+    ]);
+    expect((await list(owner, "?q=finance%20-budget")).items.map((d) => d.id).sort()).toEqual(
+      [ids.minutes, ids.shared].sort(),
+    );
+    for (const q of ["'; drop table documents; --", '"unbalanced', "a & | ! :* (", "ünïcødé 日本語", "OR OR -"]) {
+      const res = await SELF.fetch(`${DOCS}?q=${encodeURIComponent(q)}`, { headers: owner.auth });
+      expect(res.status, q).toBe(200);
+    }
+  });
+
+  it("requires every listed tag, and filters by content type and creation time", async () => {
+    expect((await list(owner, "?tags=finance,2026")).items.map((d) => d.id)).toEqual([ids.budget]);
+    expect((await list(owner, "?tags=Finance")).total).toBe(3);
+    expect((await list(owner, "?content_type=image/png")).items.map((d) => d.id)).toEqual([ids.image]);
+    expect((await list(owner, "?created_after=2999-01-01")).total).toBe(0);
+    expect((await list(owner, "?created_before=2000-01-01T00:00:00Z")).total).toBe(0);
+    expect((await list(owner, "?created_after=2000-01-01T00:00:00%2B02:00")).total).toBe(5);
+  });
+
+  it("sorts by title both ways and paginates with a stable order", async () => {
+    const titles = (await list(owner, "?sort=title&owner=me")).items.map((d) => d.title);
+    expect(titles).toEqual([...titles].sort());
+    expect((await list(owner, "?sort=-title&owner=me")).items.map((d) => d.title)).toEqual([...titles].reverse());
+    const first = await list(owner, "?limit=2&page=1");
+    const second = await list(owner, "?limit=2&page=2");
+    const third = await list(owner, "?limit=2&page=3");
+    expect([...first.items, ...second.items, ...third.items].map((d) => d.id)).toEqual(
+      (await list(owner)).items.map((d) => d.id),
+    );
+    expect(third.items.length).toBe(1);
+    const past = await list(owner, "?limit=2&page=99");
+    expect(past).toMatchObject({ items: [], total: 5, page: 99, limit: 2 });
+  });
+
+  it("answers 422 naming the bad parameter, and ignores unknown ones", async () => {
+    for (const [query, path] of [
+      ["?limit=0", "query.limit"],
+      ["?limit=101", "query.limit"],
+      ["?page=0", "query.page"],
+      ["?sort=size", "query.sort"],
+      ["?owner=everyone", "query.owner"],
+      ["?created_after=yesterday", "query.created_after"],
+    ]) {
+      const res = await SELF.fetch(`${DOCS}${query}`, { headers: owner.auth });
+      expect(res.status, query).toBe(422);
+      expect(((await res.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain(path);
+    }
+    expect((await list(owner, "?first_name=x&unknown=1")).total).toBe(5);
+  });
+});
