@@ -6,11 +6,14 @@ import { createRouter } from "./lib/router";
 import { accessLog } from "./middleware/access-log";
 import { context } from "./middleware/context";
 import { corsFromConfig } from "./middleware/cors";
+import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
+import { activityRouter } from "./routes/activity/activity.index";
 import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
+import { permissionsRouter } from "./routes/permissions/permissions.index";
 import { uploadsRouter } from "./routes/uploads/uploads.index";
 
 export const OPENAPI_INFO = {
@@ -18,6 +21,8 @@ export const OPENAPI_INFO = {
   version: "1.0.0",
   description: API_DESCRIPTION,
 };
+
+const PROTECTED_PATHS = ["/api/v1/documents", "/api/v1/documents/*", "/api/v1/uploads", "/api/v1/uploads/*"];
 
 export function createApp() {
   const app = createRouter();
@@ -28,10 +33,15 @@ export function createApp() {
   app.use(securityHeaders);
   app.use(corsFromConfig);
 
+  // Everything under these prefixes needs a valid access token, whatever sub-app serves it.
+  for (const path of PROTECTED_PATHS) app.use(path, requireAuth);
+
   app.route("/", healthRouter);
   app.route("/", docsRouter);
   app.route("/", authRouter);
   app.route("/", documentsRouter);
+  app.route("/", permissionsRouter);
+  app.route("/", activityRouter);
   app.route("/", uploadsRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {

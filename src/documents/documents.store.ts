@@ -42,10 +42,10 @@ export type VersionView = {
 /** A JS array as one text[] parameter (Drizzle would otherwise expand it into a list). */
 const textArray = (values: readonly string[]) => sql`${sql.param(values)}::text[]`;
 
-const iso = (column: SQL) => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const iso = (column: SQL) => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** The caller's role on document `id`, or no row: the one authorisation rule of the API. */
-const accessCte = (documentId: string, userId: string) => sql`
+export const accessCte = (documentId: string, userId: string) => sql`
   access as (
     select d.id, case when d.owner_id = ${userId}::uuid then 'OWNER' else p.role::text end as role
     from documents d
@@ -88,7 +88,7 @@ const toView = (row: DocumentRow): DocumentView & { revision: number } => ({
   revision: Number(row.revision),
 });
 
-const activity = (actor: Actor, action: string, documentId: SQL, details: SQL) => sql`
+export const activity = (actor: Actor, action: string, documentId: SQL, details: SQL) => sql`
   insert into activity_logs (document_id, actor_id, action, details, ip_address, user_agent)
   select ${documentId}, ${actor.userId}::uuid, ${action}, ${details}, ${actor.ipAddress}::inet, ${actor.userAgent}`;
 

@@ -1,6 +1,5 @@
 import { createRouter } from "../../lib/router";
 import { jsonBodyLimit } from "../../middleware/body-limit";
-import { requireAuth } from "../../middleware/require-auth";
 import {
   createDocumentHandler,
   deleteDocumentHandler,
@@ -21,8 +20,6 @@ import { listDocumentsHandler } from "./list.handlers";
 import { downloadHandler, listVersionsHandler, uploadVersionHandler } from "./versions.handlers";
 
 const router = createRouter();
-router.use("/api/v1/documents", requireAuth);
-router.use("/api/v1/documents/*", requireAuth);
 // Uploads are capped by their own limit while being read; every other body is small JSON.
 router.on(["PUT"], "/api/v1/documents/*", jsonBodyLimit);
 

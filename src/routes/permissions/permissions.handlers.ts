@@ -1,0 +1,66 @@
+import type { AppRouteHandler } from "../../app-env";
+import {
+  changePermission,
+  grantPermission,
+  listPermissions,
+  type PermissionFailure,
+  revokePermission,
+} from "../../documents/permissions.store";
+import { actorOf } from "../../lib/actor";
+import { ApiError } from "../../lib/problem";
+import type { change, grant, list, revoke } from "./permissions.routes";
+
+function failure(reason: PermissionFailure): ApiError {
+  switch (reason) {
+    case "not_found":
+      return new ApiError(404, "No such document.");
+    case "forbidden":
+      return new ApiError(403, "Managing access needs the owner or the ADMIN role.");
+    case "no_user":
+      return new ApiError(404, "No such user.");
+    case "owner":
+      return new ApiError(409, "The owner always has full access; it cannot be granted, changed or removed.");
+    case "exists":
+      return new ApiError(409, "This user already has a permission; change it with PUT.");
+    case "no_permission":
+      return new ApiError(404, "This user has no permission on the document.");
+  }
+}
+
+export const grantHandler: AppRouteHandler<typeof grant> = async (c) => {
+  const body = c.req.valid("json");
+  const target = body.user_id ? { userId: body.user_id } : { email: body.email as string };
+  const result = await grantPermission(c.var.db, {
+    documentId: c.req.valid("param").id,
+    target,
+    role: body.role,
+    actor: actorOf(c),
+  });
+  if (!result.ok) throw failure(result.reason);
+  return c.json(result.value, 201);
+};
+
+export const listHandler: AppRouteHandler<typeof list> = async (c) => {
+  const items = await listPermissions(c.var.db, c.req.valid("param").id, c.var.userId);
+  if (!items) throw failure("not_found");
+  return c.json({ items }, 200);
+};
+
+export const changeHandler: AppRouteHandler<typeof change> = async (c) => {
+  const { id, user_id } = c.req.valid("param");
+  const result = await changePermission(c.var.db, {
+    documentId: id,
+    userId: user_id,
+    role: c.req.valid("json").role,
+    actor: actorOf(c),
+  });
+  if (!result.ok) throw failure(result.reason);
+  return c.json(result.value, 200);
+};
+
+export const revokeHandler: AppRouteHandler<typeof revoke> = async (c) => {
+  const { id, user_id } = c.req.valid("param");
+  const result = await revokePermission(c.var.db, { documentId: id, userId: user_id, actor: actorOf(c) });
+  if (!result.ok) throw failure(result.reason);
+  return c.body(null, 204);
+};
