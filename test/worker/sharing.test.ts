@@ -17,9 +17,12 @@ let stranger: User;
 let target: User;
 
 beforeAll(async () => {
-  [owner, admin, editor, reader, stranger, target] = await Promise.all(
-    ["owner", "admin", "editor", "reader", "stranger", "target"].map((label) => newUser(`share-${label}`)),
-  );
+  owner = await newUser("share-owner");
+  admin = await newUser("share-admin");
+  editor = await newUser("share-editor");
+  reader = await newUser("share-reader");
+  stranger = await newUser("share-stranger");
+  target = await newUser("share-target");
 });
 
 const json = (auth: Record<string, string>, method: string, body: unknown): RequestInit => ({
