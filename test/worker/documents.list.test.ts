@@ -118,4 +118,43 @@ describe("GET /api/v1/documents", () => {
     }
     expect((await list(owner, "?first_name=x&unknown=1")).total).toBe(5);
   });
+
+  it("sorts by each column both ways, ties broken by id", async () => {
+    for (const key of ["created_at", "updated_at", "title"] as const) {
+      const up = await list(owner, `?sort=${key}&owner=me`);
+      const down = await list(owner, `?sort=-${key}&owner=me`);
+      expect(
+        down.items.map((d) => d.id),
+        key,
+      ).toEqual([...up.items].reverse().map((d) => d.id));
+    }
+  });
+
+  it("combines filters with AND", async () => {
+    const combined = await list(
+      owner,
+      "?owner=me&q=budget&tags=finance&content_type=application/pdf&created_after=2000-01-01",
+    );
+    expect(combined.items.map((d) => d.id)).toEqual([ids.budget]);
+    expect((await list(owner, "?owner=shared&tags=finance&q=notes")).items.map((d) => d.id)).toEqual([ids.shared]);
+    expect((await list(owner, "?owner=shared&tags=plans")).total).toBe(0);
+  });
+
+  it("treats a blank q as no search, accepts limit 1 and 100, and refuses 21 tags", async () => {
+    expect((await list(owner, "?q=%20%20")).total).toBe(5);
+    expect((await list(owner, "?limit=1")).items.length).toBe(1);
+    expect((await list(owner, "?limit=100")).items.length).toBe(5);
+    const tags = Array.from({ length: 21 }, (_, i) => `t${i}`).join(",");
+    const res = await SELF.fetch(`${DOCS}?tags=${tags}`, { headers: owner.auth });
+    expect(res.status).toBe(422);
+  });
+
+  it("never lists deleted documents, for the owner or anyone they were shared with", async () => {
+    const doc = await createDocument(stranger.auth, { fields: { title: "Soon deleted" } });
+    await sql`insert into document_permissions (document_id, user_id, role, granted_by) values (${doc.id}, ${reader.id}, 'EDIT', ${stranger.id})`;
+    expect((await list(reader, "?owner=shared")).items.map((d) => d.id)).toContain(doc.id);
+    await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: stranger.auth });
+    expect((await list(reader)).items.map((d) => d.id)).not.toContain(doc.id);
+    expect((await list(stranger, "?q=deleted")).total).toBe(0);
+  });
 });
