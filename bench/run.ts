@@ -1,0 +1,345 @@
+// `npm run bench`: the service in workerd (Miniflare's API, no dev proxy) on the local stack with
+// a real PostgreSQL (DEV_POSTGRES_URL, default this machine's server) and s3rver, a seeded data
+// set (1,000 users, 100,000 documents with versions, tags and shares), and autocannon driving
+// load. For each scenario: requests/s, p50/p99 latency, ratio to a bare Hono route in the same
+// harness, and database round trips per request (counted by the local Neon endpoint). Writes
+// bench/results.json and bench/results.md and checks the budgets of the benchmark issue.
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import autocannon from "autocannon";
+import * as esbuild from "esbuild";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import pg from "pg";
+import { startNeonHttpServer } from "../devstack/neon-http-server.ts";
+import { LOCAL_S3_CREDENTIALS, startS3Server } from "../devstack/s3-server.ts";
+import { PostgresBackend } from "../devstack/sql-backend.ts";
+import { LOCAL_DATABASE_URL } from "../devstack/stack.ts";
+import { prepareBenchDatabase } from "./database.ts";
+import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_PEPPER } from "./seed.ts";
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const size = { users: Number(process.env.USERS ?? 1000), documents: Number(process.env.DOCS ?? 100_000) };
+const root = new URL("..", import.meta.url).pathname;
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+async function bundle(entry: string, outdir: string): Promise<string> {
+  const outfile = join(outdir, `${entry.replace(/\W/g, "_")}.js`);
+  await esbuild.build({
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2024",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["node:*", "cloudflare:*"],
+    outfile,
+    logLevel: "error",
+  });
+  return outfile;
+}
+
+async function startWorker(scriptPath: string, bindings: Record<string, string>) {
+  // Miniflare 5 takes a new option shape; its converter accepts the long-standing v4 one.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: [{ type: "ESModule", path: scriptPath }],
+      modulesRoot: join(scriptPath, ".."),
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: ["nodejs_compat"],
+      bindings,
+      host: "127.0.0.1",
+      port: 0,
+    }),
+  );
+  const url = await mf.ready;
+  return { mf, url: url.toString().replace(/\/$/, "") };
+}
+
+// ---------------------------------------------------------------- stack and data
+log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`);
+const databaseUrl = await prepareBenchDatabase(size, (l) => log(l.trim()));
+const backend = new PostgresBackend(databaseUrl, 20);
+const database = await startNeonHttpServer(backend);
+const s3Dir = await mkdtemp(join(tmpdir(), "docvault-bench-s3-"));
+const storage = await startS3Server({ directory: s3Dir, bucket: "documents" });
+log(`stack: PostgreSQL behind ${database.url}, s3rver at ${storage.endpoint}`);
+
+const buildDir = await mkdtemp(join(tmpdir(), "docvault-bench-build-"));
+const api = await startWorker(await bundle("src/index.ts", buildDir), {
+  DATABASE_URL: LOCAL_DATABASE_URL,
+  NEON_HTTP_ENDPOINT: database.url,
+  S3_ENDPOINT: storage.endpoint,
+  S3_BUCKET: "documents",
+  S3_REGION: "us-east-1",
+  S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+  S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+  JWT_SECRET: "bench-jwt-secret-0123456789abcdef0123456789",
+  PASSWORD_PEPPER: BENCH_PEPPER,
+  LOG_LEVEL: "error",
+  CORS_ORIGINS: "",
+  // The bench logs in far more often than a person could; keep throttling out of the numbers.
+  LOGIN_MAX_FAILURES_PER_ADDRESS: "100000",
+});
+const ceiling = await startWorker(await bundle("bench/ceiling-worker.ts", buildDir), {});
+log(`workers: api ${api.url}, ceiling ${ceiling.url}`);
+const probe = await fetch(`${api.url}/health`);
+if (probe.status !== 200) throw new Error(`the service is not healthy: ${probe.status} ${await probe.text()}`);
+
+const sqlClient = new pg.Client({ connectionString: databaseUrl });
+await sqlClient.connect();
+const email = BENCH_EMAIL(500);
+const login = await fetch(`${api.url}/api/v1/auth/login`, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ email, password: BENCH_PASSWORD }),
+});
+const tokens = (await login.json()) as { access_token: string; refresh_token: string };
+const auth = { authorization: `Bearer ${tokens.access_token}` };
+const userId = (await sqlClient.query("select id from users where email = $1", [email])).rows[0]?.id as string;
+const docId = (await sqlClient.query("select id from documents where owner_id = $1 limit 1", [userId])).rows[0]
+  ?.id as string;
+
+// Refresh tokens are single use: mint enough straight into the database (same hashing as the service).
+async function mintRefreshTokens(count: number): Promise<string[]> {
+  const { createHash, randomBytes, randomUUID } = await import("node:crypto");
+  const minted = Array.from({ length: count }, () => randomBytes(32).toString("base64url"));
+  const chain = randomUUID();
+  await sqlClient.query(
+    `insert into refresh_tokens (user_id, chain_id, token_hash, expires_at)
+     select $1, $2, decode(h, 'hex'), now() + interval '1 day' from unnest($3::text[]) h`,
+    [userId, chain, minted.map((t) => createHash("sha256").update(t).digest("hex"))],
+  );
+  return minted;
+}
+
+function multipartBody(name: string, bytes: Buffer) {
+  const boundary = "----docvaultbench";
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/pdf\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  return { body: Buffer.concat([head, bytes, tail]), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+const pdf = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(100 * 1024 - 9, 0x41)]);
+const upload = multipartBody("bench.pdf", pdf);
+
+// ---------------------------------------------------------------- scenarios
+type Scenario = {
+  name: string;
+  base: string;
+  options: Partial<autocannon.Options>;
+  seconds?: number;
+  connections?: number;
+  budget?: { maxRoundTrips?: number; minRps?: number; maxP99?: number };
+};
+
+const refreshTokens = await mintRefreshTokens(20_000);
+const allScenarios: Scenario[] = [
+  { name: "bare Hono route (ceiling)", base: ceiling.url, options: { path: "/" } },
+  { name: "GET /health/live", base: api.url, options: { path: "/health/live" } },
+  {
+    name: "get document",
+    base: api.url,
+    options: { path: `/api/v1/documents/${docId}`, headers: auth },
+    budget: { maxRoundTrips: 1, minRps: 1000 },
+  },
+  {
+    name: "list documents",
+    base: api.url,
+    options: { path: "/api/v1/documents?limit=20", headers: auth },
+    budget: { maxRoundTrips: 1, maxP99: 50 },
+  },
+  {
+    name: "search (q=budget)",
+    base: api.url,
+    options: { path: "/api/v1/documents?q=budget%20report", headers: auth },
+    budget: { maxRoundTrips: 1, maxP99: 50 },
+  },
+  {
+    name: "download (presign)",
+    base: api.url,
+    options: { path: `/api/v1/documents/${docId}/download`, headers: auth },
+    budget: { maxRoundTrips: 1 },
+  },
+  {
+    name: "login (scrypt)",
+    base: api.url,
+    options: {
+      path: "/api/v1/auth/login",
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: BENCH_PASSWORD }),
+    },
+    connections: 4,
+    budget: { maxRoundTrips: 2 },
+  },
+  {
+    name: "refresh",
+    base: api.url,
+    options: {
+      path: "/api/v1/auth/refresh",
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      requests: [
+        {
+          setupRequest: (req) => ({ ...req, body: JSON.stringify({ refresh_token: refreshTokens.pop() ?? "spent" }) }),
+        },
+      ],
+    },
+    budget: { maxRoundTrips: 2 },
+  },
+  {
+    name: "upload 100 KiB",
+    base: api.url,
+    options: {
+      path: "/api/v1/documents",
+      method: "POST",
+      headers: { ...auth, "content-type": upload.contentType },
+      body: upload.body,
+    },
+    budget: { maxRoundTrips: 2 },
+  },
+  {
+    name: "upload-version 100 KiB",
+    base: api.url,
+    options: {
+      path: `/api/v1/documents/${docId}/upload-version`,
+      method: "POST",
+      headers: { ...auth, "content-type": upload.contentType },
+      body: upload.body,
+    },
+    budget: { maxRoundTrips: 2 },
+  },
+];
+
+// BENCH_ONLY=get,list runs the scenarios whose names contain one of these words (and the ceiling).
+const only = process.env.BENCH_ONLY?.split(",").filter(Boolean);
+const scenarios = only
+  ? allScenarios.filter((s, i) => i === 0 || only.some((word) => s.name.includes(word)))
+  : allScenarios;
+
+type Result = {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  roundTrips: number;
+  ratio: number;
+  budget: string;
+};
+const results: Result[] = [];
+let ceilingRps = 0;
+
+for (const scenario of scenarios) {
+  const seconds = scenario.seconds ?? DURATION;
+  const connections = scenario.connections ?? CONNECTIONS;
+  process.stdout.write(`[bench] ${scenario.name}: ${connections} connections for ${seconds} s … `);
+  const { path = "/", ...options } = scenario.options;
+  const url = `${scenario.base}${path}`;
+  const run = await autocannon({ url, connections, duration: seconds, ...options });
+  const completed = run.requests.total;
+  // Round trips per request from a quiet, sequential probe: under load, requests still in flight
+  // when autocannon stops would be counted by the database but not by autocannon.
+  for (let last = -1; last !== database.roundTrips(); ) {
+    last = database.roundTrips();
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const PROBES = 5;
+  const before = database.roundTrips();
+  for (let i = 0; i < PROBES; i++) {
+    const body = options.requests?.[0]?.setupRequest
+      ? (options.requests[0].setupRequest({} as never, {} as never) as { body: string }).body
+      : (options.body as string | Buffer | undefined);
+    const res = await fetch(url, {
+      method: options.method ?? "GET",
+      headers: options.headers as Record<string, string>,
+      body,
+    });
+    await res.arrayBuffer();
+  }
+  const trips = (database.roundTrips() - before) * (completed / PROBES);
+  const result: Result = {
+    name: scenario.name,
+    rps: Math.round(run.requests.average),
+    p50: run.latency.p50,
+    p99: run.latency.p99,
+    requests: completed,
+    non2xx: run.non2xx,
+    errors: run.errors,
+    roundTrips: completed ? Number((trips / completed).toFixed(2)) : 0,
+    ratio: 0,
+    budget: "",
+  };
+  if (scenario.base === ceiling.url) ceilingRps = result.rps;
+  result.ratio = ceilingRps ? Number((result.rps / ceilingRps).toFixed(3)) : 0;
+  const misses: string[] = [];
+  const b = scenario.budget;
+  if (b?.maxRoundTrips !== undefined && result.roundTrips > b.maxRoundTrips)
+    misses.push(`round trips ${result.roundTrips} > ${b.maxRoundTrips}`);
+  if (b?.minRps !== undefined && result.rps < b.minRps) misses.push(`${result.rps} req/s < ${b.minRps}`);
+  if (b?.maxP99 !== undefined && result.p99 > b.maxP99) misses.push(`p99 ${result.p99} ms > ${b.maxP99}`);
+  if (result.non2xx > 0 || result.errors > 0) misses.push(`${result.non2xx} non-2xx, ${result.errors} errors`);
+  result.budget = b ? (misses.length ? `MISSED: ${misses.join("; ")}` : "met") : misses.join("; ");
+  results.push(result);
+  console.log(
+    `${result.rps} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.roundTrips} round trips/request ${result.budget ? `(${result.budget})` : ""}`,
+  );
+}
+
+// ---------------------------------------------------------------- bundle size
+process.stdout.write("[bench] bundle: wrangler deploy --dry-run … ");
+const outdir = await mkdtemp(join(tmpdir(), "docvault-bench-dist-"));
+execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
+  cwd: root,
+  stdio: "ignore",
+  env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+});
+let bundleBytes = 0;
+let bundleGzip = 0;
+for (const file of await readdir(outdir)) {
+  if (!file.endsWith(".js")) continue;
+  const bytes = await readFile(join(outdir, file));
+  bundleBytes += bytes.byteLength;
+  bundleGzip += gzipSync(bytes).byteLength;
+}
+const bundleOk = bundleGzip < 1024 * 1024;
+console.log(
+  `${(bundleBytes / 1024).toFixed(0)} KiB, ${(bundleGzip / 1024).toFixed(0)} KiB gzipped (${bundleOk ? "met" : "MISSED"}: < 1 MiB)`,
+);
+
+// ---------------------------------------------------------------- report
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, PostgreSQL ${(await sqlClient.query("show server_version")).rows[0]?.server_version} on the same cores`;
+const table = [
+  `Machine: ${machine}. ${size.documents.toLocaleString("en")} documents, ${size.users.toLocaleString("en")} users; ${CONNECTIONS} connections (login: 4), ${DURATION} s each; ${new Date().toISOString().slice(0, 10)}.`,
+  "",
+  "| scenario | req/s | p50 ms | p99 ms | × ceiling | DB round trips/req | budget |",
+  "|---|---|---|---|---|---|---|",
+  ...results.map(
+    (r) => `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio} | ${r.roundTrips} | ${r.budget || "—"} |`,
+  ),
+  `| bundle (wrangler deploy --dry-run) | | | | | | ${(bundleGzip / 1024).toFixed(0)} KiB gzipped: ${bundleOk ? "met" : "MISSED"} (< 1 MiB) |`,
+].join("\n");
+await writeFile(join(root, "bench/results.md"), `${table}\n`);
+await writeFile(
+  join(root, "bench/results.json"),
+  `${JSON.stringify({ date: new Date().toISOString(), machine, size, connections: CONNECTIONS, seconds: DURATION, results, bundle: { bytes: bundleBytes, gzip: bundleGzip } }, null, 2)}\n`,
+);
+console.log(`\n${table}\n\n[bench] written bench/results.md and bench/results.json`);
+
+await sqlClient.end();
+await api.mf.dispose();
+await ceiling.mf.dispose();
+await database.close();
+await backend.close();
+await storage.close();
+await rm(s3Dir, { recursive: true, force: true });
+await rm(buildDir, { recursive: true, force: true });
+await rm(outdir, { recursive: true, force: true });
