@@ -100,9 +100,10 @@ export const multipartDocument: SchemaObject = {
   required: ["file"],
   properties: {
     file: { type: "string", format: "binary", description: "The file; its type is detected from its bytes." },
-    title: { type: "string", minLength: 1, maxLength: 500, description: "Defaults to the file name." },
-    description: { type: "string", maxLength: 10000 },
-    tags: { type: "string", description: "Comma-separated, or repeat the field." },
+    // Empty examples: Swagger UI would otherwise send the placeholder "string" for fields left alone.
+    title: { type: "string", maxLength: 500, description: "Defaults to the file name.", example: "" },
+    description: { type: "string", maxLength: 10000, example: "" },
+    tags: { type: "string", description: "Comma-separated, or repeat the field.", example: "" },
   },
 };
 
@@ -111,7 +112,7 @@ export const multipartVersion: SchemaObject = {
   required: ["file"],
   properties: {
     file: { type: "string", format: "binary" },
-    comment: { type: "string", maxLength: 1000 },
+    comment: { type: "string", maxLength: 1000, example: "" },
   },
 };
 
