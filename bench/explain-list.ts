@@ -2,6 +2,7 @@
 // builds it, for each filter and sort, on the seeded 100,000-document database. Prints the plans
 // and writes them to bench/list-plans.md.
 import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { type ListQuery, listStatement } from "../src/documents/list.store";
@@ -59,6 +60,6 @@ for (const [name, overrides] of cases) {
   report.push(`## ${name}`, "", "```", ...plan, "```", "");
 }
 report.splice(4, 0, ...summary, "");
-await writeFile(new URL("./list-plans.md", import.meta.url), report.join("\n"));
+await writeFile(fileURLToPath(new URL("./list-plans.md", import.meta.url)), report.join("\n"));
 await client.end();
 console.log("\nplans written to bench/list-plans.md");

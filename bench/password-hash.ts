@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { unstable_startWorker } from "wrangler";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
-const entrypoint = fileURLToPath(new URL("./password-worker.ts", import.meta.url));
+const entrypoint = fileURLToPath(`${import.meta.url.replace(/[^/]*$/, "")}password-worker.ts`);
 
 const worker = await unstable_startWorker({
   entrypoint,

@@ -132,7 +132,7 @@ const upload = multipartBody("bench.pdf", pdf);
 type Scenario = {
   name: string;
   base: string;
-  options: Partial<autocannon.Options>;
+  options: Partial<autocannon.Options> & { path?: string };
   seconds?: number;
   connections?: number;
   budget?: { maxRoundTrips?: number; minRps?: number; maxP99?: number };
