@@ -4,6 +4,7 @@
 import type { Config } from "../config";
 import { ApiError } from "../lib/problem";
 import type { ObjectStorage } from "../storage/object-storage";
+import type { NewFile } from "./documents.store";
 import { cleanFileName } from "./file-names";
 import { DEFAULT_ALLOWED_TYPES, detectType, SNIFF_BYTES, servedContentType } from "./file-types";
 
@@ -96,14 +97,8 @@ export async function sha256Of(stream: ReadableStream<Uint8Array>): Promise<stri
   return hex(await digest.digest);
 }
 
-export type StoredFile = {
-  versionId: string;
-  storageKey: string;
-  fileName: string;
-  contentType: string;
-  sizeBytes: number;
-  sha256: string;
-};
+/** A checked file in storage, ready to become a version row. */
+export type StoredFile = NewFile;
 
 export const storageKeyFor = (documentId: string, versionId: string) => `documents/${documentId}/${versionId}`;
 

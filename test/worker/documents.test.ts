@@ -3,6 +3,7 @@
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newUser } from "../support/auth";
+import { randomBytes, sha256Hex } from "../support/bytes";
 import {
   createDocument,
   DOCS,
@@ -23,20 +24,6 @@ beforeAll(async () => {
   alice = await newUser("alice");
   bob = await newUser("bob");
 });
-
-function randomBytes(size: number, prefix: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let offset = 0; offset < size; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, Math.min(size, offset + 65536)));
-  }
-  bytes.set(prefix);
-  return bytes;
-}
-
-async function sha256Hex(bytes: Uint8Array) {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 async function fetchDownload(auth: Record<string, string>, id: string, version?: number) {
   const res = await download(auth, id, version);

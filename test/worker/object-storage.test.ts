@@ -1,18 +1,12 @@
 // The storage module against the local S3 server: signed calls and presigned URLs move exact
 // bytes. (s3rver does not verify V4 signatures; the URL's scope and expiry are checked here.)
+
 import { describe, expect, it } from "vitest";
 import { ObjectStorage } from "../../src/storage/object-storage";
+import { randomBytes } from "../support/bytes";
 import { testStorage } from "../support/stack";
 
 const storage = testStorage();
-
-function randomBytes(size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let offset = 0; offset < size; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, Math.min(size, offset + 65536)));
-  }
-  return bytes;
-}
 
 describe("ObjectStorage", () => {
   it("puts, heads, reads, lists and deletes an object", async () => {

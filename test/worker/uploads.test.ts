@@ -3,6 +3,7 @@
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newUser, postJson } from "../support/auth";
+import { sha256Hex } from "../support/bytes";
 import { createDocument, DOCS, samplePdf, samplePng } from "../support/documents";
 import { testSql, testStorage } from "../support/stack";
 
@@ -16,11 +17,6 @@ beforeAll(async () => {
   alice = await newUser("direct-alice");
   bob = await newUser("direct-bob");
 });
-
-async function sha256Hex(bytes: Uint8Array) {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 type Ticket = { upload_id: string; url: string; method: string; headers: Record<string, string>; expires_at: string };
 
