@@ -56,6 +56,9 @@ export const ConfigSchema = z.object({
     .default(5 * 1024 ** 3),
   DOWNLOAD_URL_TTL_SECONDS: seconds(900, 7 * 86_400),
   UPLOAD_URL_TTL_SECONDS: seconds(900, 7 * 86_400),
+  /** A database round trip or storage call that takes longer fails with 503 instead of hanging. */
+  DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  STORAGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** Detected content types that may be stored; empty means the built-in list (src/documents/file-types.ts). */
   ALLOWED_CONTENT_TYPES: csv,
 });

@@ -51,7 +51,7 @@ async function sweepOrphanObjects(db: Database, storage: ObjectStorage, ageSecon
 export async function runScheduledMaintenance(config: Config, cron: string, options: MaintenanceOptions = {}) {
   const logger = createLogger(config.LOG_LEVEL, { cron });
   const db = createDatabase(config);
-  const storage = new ObjectStorage(config);
+  const storage = new ObjectStorage(config, { timeoutMs: config.STORAGE_TIMEOUT_MS });
   const purged = await purgeAuthState(db, config.LOGIN_FAILURE_WINDOW_SECONDS);
   const uploads = await sweepExpiredUploads(db, storage, options.uploadGraceSeconds ?? 3600);
   const orphans = await sweepOrphanObjects(db, storage, options.orphanAgeSeconds ?? 3600);

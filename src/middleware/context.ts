@@ -13,7 +13,7 @@ const services = new WeakMap<Config, Services>();
 function servicesFor(config: Config): Services {
   let s = services.get(config);
   if (!s) {
-    s = { db: createDatabase(config), storage: new ObjectStorage(config) };
+    s = { db: createDatabase(config), storage: new ObjectStorage(config, { timeoutMs: config.STORAGE_TIMEOUT_MS }) };
     services.set(config, s);
   }
   return s;

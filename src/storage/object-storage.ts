@@ -17,6 +17,8 @@ export type PresignOptions = {
 };
 
 export type StorageOptions = {
+  /** Deadline of every call to the store (default 30 s). */
+  timeoutMs?: number;
   /** `https://{bucket}.{endpoint host}/{key}` instead of `{endpoint}/{bucket}/{key}`. */
   virtualHosted?: boolean;
 };
@@ -45,6 +47,7 @@ function unescapeXml(text: string): string {
 export class ObjectStorage {
   readonly #client: AwsClient;
   readonly #bucketUrl: string;
+  readonly #timeoutMs: number;
 
   constructor(
     config: Pick<Config, "S3_ENDPOINT" | "S3_BUCKET" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY">,
@@ -57,6 +60,7 @@ export class ObjectStorage {
       region: config.S3_REGION,
       retries: 0,
     });
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
     const endpoint = new URL(config.S3_ENDPOINT);
     this.#bucketUrl = options.virtualHosted
       ? `${endpoint.protocol}//${config.S3_BUCKET}.${endpoint.host}`
@@ -69,7 +73,8 @@ export class ObjectStorage {
 
   async #send(url: string, init: RequestInit & { signal?: AbortSignal }): Promise<Response> {
     try {
-      return await this.#client.fetch(url, init);
+      // A store that stops answering becomes a 503, not a hung request.
+      return await this.#client.fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(this.#timeoutMs) });
     } catch (error) {
       throw new DependencyError("storage", error);
     }

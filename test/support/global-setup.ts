@@ -2,6 +2,7 @@
 // DEV_POSTGRES_URL is set, a fresh database created on that PostgreSQL server) behind the local
 // Neon HTTP endpoint, and s3rver in a temporary folder. Their addresses reach the Worker as bindings.
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -27,6 +28,26 @@ async function createScratchDatabase(serverUrl: string): Promise<{ url: string; 
   };
 }
 
+/** A server that accepts connections and never answers: a dependency that hangs. */
+async function startBlackHole(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 export default async function setup(project: TestProject) {
   const s3Directory = await mkdtemp(join(tmpdir(), "docvault-s3-"));
   const serverUrl = process.env.DEV_POSTGRES_URL;
@@ -34,7 +55,10 @@ export default async function setup(project: TestProject) {
   const stack = await startLocalStack({ postgresUrl: scratch?.url, s3Directory });
   project.provide("stackBindings", stack.bindings);
   project.provide("databaseEngine", stack.backend.name);
+  const blackHole = await startBlackHole();
+  project.provide("blackHole", blackHole.url);
   return async () => {
+    await blackHole.close();
     await stack.close();
     await scratch?.drop();
     await rm(s3Directory, { recursive: true, force: true });

@@ -3,6 +3,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     stackBindings: Record<string, string>;
     databaseEngine: string;
+    /** URL of a server that accepts connections and never answers. */
+    blackHole: string;
   }
 }
 

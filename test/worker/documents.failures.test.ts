@@ -1,7 +1,7 @@
 // Uploads that fail half-way leave nothing behind: over-limit bodies whatever Content-Length
 // claims, a database that fails after the bytes were stored, a store that is down.
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import worker from "../../src/index";
 import { newUser } from "../support/auth";
 import { DOCS, multipart, samplePdf } from "../support/documents";
@@ -98,5 +98,41 @@ describe("dependency failures", () => {
     expect(res.status).toBe(503);
     expect(((await res.json()) as { detail: string }).detail).toContain("storage");
     expect(await state()).toEqual(before);
+  });
+});
+
+describe("slow dependencies", () => {
+  it("answers 503 when the database stops answering, within its deadline", async () => {
+    const before = await state();
+    const started = Date.now();
+    const request = new Request(`${DOCS}/${crypto.randomUUID()}`, { headers: user.auth });
+    const res = await call(request, {
+      DATABASE_URL: "postgresql://local:local@hanging-db.localhost:5432/docvault",
+      NEON_HTTP_ENDPOINT: `${inject("blackHole")}/sql`,
+      DATABASE_TIMEOUT_MS: "500",
+    });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { detail: string }).detail).toContain("database");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await state()).toEqual(before);
+  });
+
+  it("answers 503 when the store stops answering during an upload, writing nothing", async () => {
+    const before = await state();
+    const started = Date.now();
+    const request = new Request(DOCS, { method: "POST", headers: user.auth, body: multipart({ bytes: samplePdf() }) });
+    const res = await call(request, { S3_ENDPOINT: inject("blackHole"), STORAGE_TIMEOUT_MS: "500" });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { detail: string }).detail).toContain("storage");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await state()).toEqual(before);
+  });
+
+  it("reports a hanging store in /health within the check's deadline", async () => {
+    const started = Date.now();
+    const res = await call(new Request("http://api.test/health"), { S3_ENDPOINT: inject("blackHole") });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: "error", checks: { database: "ok", storage: "error" } });
+    expect(Date.now() - started).toBeLessThan(6000);
   });
 });
