@@ -2,38 +2,18 @@
 // `npm run bench` (workerd via Miniflare, the local Neon endpoint over PostgreSQL), with routes
 // that do one thing each: nothing ("/"), verify a JWT ("/jwt"), one raw fetch of `select 1` to the
 // local Neon endpoint ("/fetch"), and the same through Neon's driver ("/neon").
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import autocannon from "autocannon";
-import * as esbuild from "esbuild";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { startNeonHttpServer } from "../devstack/neon-http-server.ts";
-import { PostgresBackend } from "../devstack/sql-backend.ts";
 import { benchDatabaseUrl } from "./database.ts";
+import { bundleWorker, startBenchStack, startWorker } from "./harness.ts";
 
-const backend = new PostgresBackend(benchDatabaseUrl(), 20);
-const server = await startNeonHttpServer(backend);
-await esbuild.build({
-  entryPoints: ["bench/path-probe-worker.ts"],
-  bundle: true,
-  format: "esm",
-  platform: "neutral",
-  conditions: ["workerd", "worker", "browser"],
-  mainFields: ["module", "main"],
-  external: ["node:*", "cloudflare:*"],
-  outfile: "/tmp/docvault-path-probe.js",
-  logLevel: "error",
+const stack = await startBenchStack(benchDatabaseUrl(), { storage: false });
+const buildDir = await mkdtemp(join(tmpdir(), "docvault-path-probe-"));
+const { mf, url: base } = await startWorker(await bundleWorker("bench/path-probe-worker.ts", buildDir), {
+  NEON: stack.database.url,
 });
-const mf = new Miniflare(
-  convertV4MiniflareOptions({
-    modules: [{ type: "ESModule", path: "/tmp/docvault-path-probe.js" }],
-    modulesRoot: "/tmp",
-    compatibilityDate: "2026-11-01",
-    compatibilityFlags: ["nodejs_compat"],
-    bindings: { NEON: server.url },
-    host: "127.0.0.1",
-    port: 0,
-  }),
-);
-const base = (await mf.ready).toString().replace(/\/$/, "");
 for (const path of ["/", "/jwt", "/fetch", "/neon"]) {
   const r = await autocannon({ url: base + path, connections: 10, duration: 4 });
   console.log(
@@ -41,5 +21,5 @@ for (const path of ["/", "/jwt", "/fetch", "/neon"]) {
   );
 }
 await mf.dispose();
-await server.close();
-await backend.close();
+await stack.close();
+await rm(buildDir, { recursive: true, force: true });

@@ -7,69 +7,23 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import * as esbuild from "esbuild";
 import getPort from "get-port";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { startNeonHttpServer } from "../devstack/neon-http-server.ts";
-import { LOCAL_S3_CREDENTIALS, startS3Server } from "../devstack/s3-server.ts";
-import { PostgresBackend } from "../devstack/sql-backend.ts";
-import { LOCAL_DATABASE_URL } from "../devstack/stack.ts";
 import { prepareBenchDatabase } from "./database.ts";
-import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_PEPPER } from "./seed.ts";
+import { bundleWorker, loginBenchUser, serviceBindings, startBenchStack, startWorker } from "./harness.ts";
 
-const root = new URL("..", import.meta.url).pathname;
 const path = process.env.PROFILE_PATH ?? "/api/v1/documents?limit=20";
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 
 const databaseUrl = await prepareBenchDatabase({ users: 1000, documents: 100_000 }, () => {});
-const backend = new PostgresBackend(databaseUrl, 20);
-const database = await startNeonHttpServer(backend);
-const s3Dir = await mkdtemp(join(tmpdir(), "docvault-profile-s3-"));
-const storage = await startS3Server({ directory: s3Dir, bucket: "documents" });
-const outfile = join(await mkdtemp(join(tmpdir(), "docvault-profile-")), "worker.js");
-await esbuild.build({
-  entryPoints: [join(root, "src/index.ts")],
-  bundle: true,
-  format: "esm",
-  platform: "neutral",
-  conditions: ["workerd", "worker", "browser"],
-  mainFields: ["module", "main"],
-  external: ["node:*", "cloudflare:*"],
-  outfile,
-  sourcemap: "inline",
-  logLevel: "error",
-});
+const stack = await startBenchStack(databaseUrl);
+const buildDir = await mkdtemp(join(tmpdir(), "docvault-profile-"));
 const inspectorPort = await getPort({ host: "127.0.0.1" });
-const mf = new Miniflare(
-  convertV4MiniflareOptions({
-    modules: [{ type: "ESModule", path: outfile }],
-    modulesRoot: join(outfile, ".."),
-    compatibilityDate: "2026-11-01",
-    compatibilityFlags: ["nodejs_compat"],
-    bindings: {
-      DATABASE_URL: LOCAL_DATABASE_URL,
-      NEON_HTTP_ENDPOINT: database.url,
-      S3_ENDPOINT: storage.endpoint,
-      S3_BUCKET: "documents",
-      S3_REGION: "us-east-1",
-      S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-      S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-      JWT_SECRET: "bench-jwt-secret-0123456789abcdef0123456789",
-      PASSWORD_PEPPER: BENCH_PEPPER,
-      LOG_LEVEL: "error",
-    },
-    host: "127.0.0.1",
-    port: 0,
-    inspectorPort,
-  }),
+const { mf, url: base } = await startWorker(
+  await bundleWorker("src/index.ts", buildDir, { sourcemap: true }),
+  serviceBindings(stack),
+  { inspectorPort },
 );
-const base = (await mf.ready).toString().replace(/\/$/, "");
-const login = await fetch(`${base}/api/v1/auth/login`, {
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify({ email: BENCH_EMAIL(500), password: BENCH_PASSWORD }),
-});
-const { access_token } = (await login.json()) as { access_token: string };
+const { access_token } = await loginBenchUser(base, 500);
 
 // Chrome DevTools Protocol over the isolate's inspector.
 const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
@@ -129,7 +83,5 @@ for (const [name, count] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0,
 
 ws.close();
 await mf.dispose();
-await database.close();
-await backend.close();
-await storage.close();
-await rm(s3Dir, { recursive: true, force: true });
+await stack.close();
+await rm(buildDir, { recursive: true, force: true });

@@ -10,82 +10,31 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
-import * as esbuild from "esbuild";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import pg from "pg";
-import { startNeonHttpServer } from "../devstack/neon-http-server.ts";
-import { LOCAL_S3_CREDENTIALS, startS3Server } from "../devstack/s3-server.ts";
-import { PostgresBackend } from "../devstack/sql-backend.ts";
-import { LOCAL_DATABASE_URL } from "../devstack/stack.ts";
 import { prepareBenchDatabase } from "./database.ts";
-import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_PEPPER } from "./seed.ts";
+import { bundleWorker, loginBenchUser, ROOT, serviceBindings, startBenchStack, startWorker } from "./harness.ts";
+import { BENCH_EMAIL, BENCH_PASSWORD } from "./seed.ts";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const size = { users: Number(process.env.USERS ?? 1000), documents: Number(process.env.DOCS ?? 100_000) };
-const root = new URL("..", import.meta.url).pathname;
+
 const log = (line: string) => console.log(`[bench] ${line}`);
-
-async function bundle(entry: string, outdir: string): Promise<string> {
-  const outfile = join(outdir, `${entry.replace(/\W/g, "_")}.js`);
-  await esbuild.build({
-    entryPoints: [join(root, entry)],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2024",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["node:*", "cloudflare:*"],
-    outfile,
-    logLevel: "error",
-  });
-  return outfile;
-}
-
-async function startWorker(scriptPath: string, bindings: Record<string, string>) {
-  // Miniflare 5 takes a new option shape; its converter accepts the long-standing v4 one.
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      modules: [{ type: "ESModule", path: scriptPath }],
-      modulesRoot: join(scriptPath, ".."),
-      compatibilityDate: "2026-11-01",
-      compatibilityFlags: ["nodejs_compat"],
-      bindings,
-      host: "127.0.0.1",
-      port: 0,
-    }),
-  );
-  const url = await mf.ready;
-  return { mf, url: url.toString().replace(/\/$/, "") };
-}
 
 // ---------------------------------------------------------------- stack and data
 log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`);
 const databaseUrl = await prepareBenchDatabase(size, (l) => log(l.trim()));
-const backend = new PostgresBackend(databaseUrl, 20);
-const database = await startNeonHttpServer(backend);
-const s3Dir = await mkdtemp(join(tmpdir(), "docvault-bench-s3-"));
-const storage = await startS3Server({ directory: s3Dir, bucket: "documents" });
-log(`stack: PostgreSQL behind ${database.url}, s3rver at ${storage.endpoint}`);
+const stack = await startBenchStack(databaseUrl);
+const database = stack.database;
+log(`stack: PostgreSQL behind ${database.url}, s3rver at ${stack.storage?.endpoint}`);
 
 const buildDir = await mkdtemp(join(tmpdir(), "docvault-bench-build-"));
-const api = await startWorker(await bundle("src/index.ts", buildDir), {
-  DATABASE_URL: LOCAL_DATABASE_URL,
-  NEON_HTTP_ENDPOINT: database.url,
-  S3_ENDPOINT: storage.endpoint,
-  S3_BUCKET: "documents",
-  S3_REGION: "us-east-1",
-  S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-  S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-  JWT_SECRET: "bench-jwt-secret-0123456789abcdef0123456789",
-  PASSWORD_PEPPER: BENCH_PEPPER,
-  LOG_LEVEL: "error",
-  CORS_ORIGINS: "",
+const api = await startWorker(await bundleWorker("src/index.ts", buildDir), {
+  ...serviceBindings(stack),
   // The bench logs in far more often than a person could; keep throttling out of the numbers.
   LOGIN_MAX_FAILURES_PER_ADDRESS: "100000",
 });
-const ceiling = await startWorker(await bundle("bench/ceiling-worker.ts", buildDir), {});
+const ceiling = await startWorker(await bundleWorker("bench/ceiling-worker.ts", buildDir), {});
 log(`workers: api ${api.url}, ceiling ${ceiling.url}`);
 const probe = await fetch(`${api.url}/health`);
 if (probe.status !== 200) throw new Error(`the service is not healthy: ${probe.status} ${await probe.text()}`);
@@ -93,12 +42,7 @@ if (probe.status !== 200) throw new Error(`the service is not healthy: ${probe.s
 const sqlClient = new pg.Client({ connectionString: databaseUrl });
 await sqlClient.connect();
 const email = BENCH_EMAIL(500);
-const login = await fetch(`${api.url}/api/v1/auth/login`, {
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify({ email, password: BENCH_PASSWORD }),
-});
-const tokens = (await login.json()) as { access_token: string; refresh_token: string };
+const tokens = await loginBenchUser(api.url, 500);
 const auth = { authorization: `Bearer ${tokens.access_token}` };
 const userId = (await sqlClient.query("select id from users where email = $1", [email])).rows[0]?.id as string;
 const docId = (await sqlClient.query("select id from documents where owner_id = $1 limit 1", [userId])).rows[0]
@@ -298,7 +242,7 @@ for (const scenario of scenarios) {
 process.stdout.write("[bench] bundle: wrangler deploy --dry-run … ");
 const outdir = await mkdtemp(join(tmpdir(), "docvault-bench-dist-"));
 execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
-  cwd: root,
+  cwd: ROOT,
   stdio: "ignore",
   env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
 });
@@ -327,9 +271,9 @@ const table = [
   ),
   `| bundle (wrangler deploy --dry-run) | | | | | | ${(bundleGzip / 1024).toFixed(0)} KiB gzipped: ${bundleOk ? "met" : "MISSED"} (< 1 MiB) |`,
 ].join("\n");
-await writeFile(join(root, "bench/results.md"), `${table}\n`);
+await writeFile(join(ROOT, "bench/results.md"), `${table}\n`);
 await writeFile(
-  join(root, "bench/results.json"),
+  join(ROOT, "bench/results.json"),
   `${JSON.stringify({ date: new Date().toISOString(), machine, size, connections: CONNECTIONS, seconds: DURATION, results, bundle: { bytes: bundleBytes, gzip: bundleGzip } }, null, 2)}\n`,
 );
 console.log(`\n${table}\n\n[bench] written bench/results.md and bench/results.json`);
@@ -337,9 +281,6 @@ console.log(`\n${table}\n\n[bench] written bench/results.md and bench/results.js
 await sqlClient.end();
 await api.mf.dispose();
 await ceiling.mf.dispose();
-await database.close();
-await backend.close();
-await storage.close();
-await rm(s3Dir, { recursive: true, force: true });
+await stack.close();
 await rm(buildDir, { recursive: true, force: true });
 await rm(outdir, { recursive: true, force: true });

@@ -1,0 +1,109 @@
+// What the benchmark scripts share: the local stack over the seeded PostgreSQL, Worker bundles,
+// workerd through Miniflare's API (no dev proxy), and the service's bindings for that stack.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as esbuild from "esbuild";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { type NeonHttpServer, startNeonHttpServer } from "../devstack/neon-http-server.ts";
+import { LOCAL_S3_CREDENTIALS, type S3Server, startS3Server } from "../devstack/s3-server.ts";
+import { PostgresBackend } from "../devstack/sql-backend.ts";
+import { LOCAL_DATABASE_URL } from "../devstack/stack.ts";
+import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_PEPPER } from "./seed.ts";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+export type BenchStack = {
+  database: NeonHttpServer;
+  /** Absent when started without storage. */
+  storage?: S3Server;
+  close(): Promise<void>;
+};
+
+/** The local Neon endpoint over `databaseUrl` and, unless `storage: false`, s3rver in a temporary folder. */
+export async function startBenchStack(databaseUrl: string, options: { storage?: boolean } = {}): Promise<BenchStack> {
+  const backend = new PostgresBackend(databaseUrl, 20);
+  const database = await startNeonHttpServer(backend);
+  const s3Dir = options.storage === false ? undefined : await mkdtemp(join(tmpdir(), "docvault-bench-s3-"));
+  const storage = s3Dir ? await startS3Server({ directory: s3Dir, bucket: "documents" }) : undefined;
+  return {
+    database,
+    storage,
+    async close() {
+      await database.close();
+      await backend.close();
+      await storage?.close();
+      if (s3Dir) await rm(s3Dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The service's bindings for a bench stack. */
+export function serviceBindings(stack: BenchStack): Record<string, string> {
+  return {
+    DATABASE_URL: LOCAL_DATABASE_URL,
+    NEON_HTTP_ENDPOINT: stack.database.url,
+    S3_ENDPOINT: stack.storage?.endpoint ?? "http://127.0.0.1:9",
+    S3_BUCKET: "documents",
+    S3_REGION: "us-east-1",
+    S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    JWT_SECRET: "bench-jwt-secret-0123456789abcdef0123456789",
+    PASSWORD_PEPPER: BENCH_PEPPER,
+    LOG_LEVEL: "error",
+    CORS_ORIGINS: "",
+  };
+}
+
+/** Bundles a Worker entry (path relative to the repository) into `outdir`, as wrangler would. */
+export async function bundleWorker(entry: string, outdir: string, options: { sourcemap?: boolean } = {}) {
+  const outfile = join(outdir, `${entry.replace(/\W/g, "_")}.js`);
+  await esbuild.build({
+    entryPoints: [join(ROOT, entry)],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2024",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["node:*", "cloudflare:*"],
+    outfile,
+    sourcemap: options.sourcemap ? "inline" : false,
+    logLevel: "error",
+  });
+  return outfile;
+}
+
+/** Runs a bundled Worker in workerd on a free loopback port. */
+export async function startWorker(
+  scriptPath: string,
+  bindings: Record<string, string>,
+  options: { inspectorPort?: number } = {},
+) {
+  // Miniflare 5 takes a new option shape; its converter accepts the long-standing v4 one.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: [{ type: "ESModule", path: scriptPath }],
+      modulesRoot: join(scriptPath, ".."),
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: ["nodejs_compat"],
+      bindings,
+      host: "127.0.0.1",
+      port: 0,
+      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
+    }),
+  );
+  const url = await mf.ready;
+  return { mf, url: url.toString().replace(/\/$/, "") };
+}
+
+/** Logs in as the seeded bench user `n` and returns the tokens. */
+export async function loginBenchUser(apiUrl: string, n = 500) {
+  const res = await fetch(`${apiUrl}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: BENCH_EMAIL(n), password: BENCH_PASSWORD }),
+  });
+  if (res.status !== 200) throw new Error(`bench login answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { access_token: string; refresh_token: string };
+}
