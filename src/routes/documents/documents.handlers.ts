@@ -5,7 +5,6 @@ import {
   getDocument as getDocumentRow,
   updateDocument as updateDocumentRow,
 } from "../../documents/documents.store";
-import { normaliseTags } from "../../documents/tags";
 import { readMultipart, storeUpload } from "../../documents/upload";
 import { actorOf } from "../../lib/actor";
 import { ApiError } from "../../lib/problem";
@@ -14,14 +13,9 @@ import { discardObject } from "./discard-object";
 import type { createDocument, deleteDocument, getDocument, updateDocument } from "./documents.routes";
 import { Description, Title } from "./documents.schemas";
 import { etagOf, revisionsFromIfMatch } from "./etag";
+import { tagsFromInput } from "./tags-input";
 
 const notFound = () => new ApiError(404, "No such document.");
-
-function tagsFrom(values: string[], path: string): string[] {
-  const result = normaliseTags(values);
-  if (!result.ok) throw validationError([{ path, message: result.message }]);
-  return result.tags;
-}
 
 export const createDocumentHandler: AppRouteHandler<typeof createDocument> = async (c) => {
   const { config, storage, db } = c.var;
@@ -30,7 +24,7 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
   const first = (name: string) => fields.get(name)?.[0];
   const title = parseOr422(Title.optional(), first("title") || undefined, "body.title");
   const description = parseOr422(Description.optional(), first("description") || undefined, "body.description");
-  const tags = tagsFrom(fields.get("tags") ?? [], "body.tags");
+  const tags = tagsFromInput(fields.get("tags"), "body.tags");
 
   const documentId = crypto.randomUUID();
   const stored = await storeUpload(config, storage, documentId, file);
@@ -67,8 +61,7 @@ export const updateDocumentHandler: AppRouteHandler<typeof updateDocument> = asy
   const body = c.req.valid("json");
   const ifMatch = c.req.valid("header")["if-match"];
   const expected = revisionsFromIfMatch(ifMatch);
-  const tags =
-    body.tags === undefined ? undefined : tagsFrom(Array.isArray(body.tags) ? body.tags : [body.tags], "body.tags");
+  const tags = body.tags === undefined ? undefined : tagsFromInput(body.tags, "body.tags");
   const result = await updateDocumentRow(c.var.db, {
     id,
     actor: actorOf(c),

@@ -1,15 +1,13 @@
 import type { AppRouteHandler } from "../../app-env";
 import { listDocuments as listDocumentRows, type SortKey } from "../../documents/list.store";
-import { normaliseTags } from "../../documents/tags";
-import { validationError } from "../../lib/validation";
 import type { listDocuments } from "./documents.routes";
+import { tagsFromInput } from "./tags-input";
 
 const toDate = (value: string) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
 
 export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async (c) => {
   const query = c.req.valid("query");
-  const tags = normaliseTags(query.tags ? [query.tags] : []);
-  if (!tags.ok) throw validationError([{ path: "query.tags", message: tags.message }]);
+  const tags = tagsFromInput(query.tags, "query.tags");
   const sort = query.sort
     ? { key: query.sort.replace(/^-/, "") as SortKey, descending: query.sort.startsWith("-") }
     : undefined;
@@ -17,7 +15,7 @@ export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async
   const { items, total } = await listDocumentRows(c.var.db, {
     userId: c.var.userId,
     q: q || undefined,
-    tags: tags.tags,
+    tags,
     owner: query.owner,
     contentType: query.content_type?.trim() || undefined,
     createdAfter: query.created_after ? toDate(query.created_after) : undefined,

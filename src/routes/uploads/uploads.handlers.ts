@@ -3,13 +3,12 @@ import { isUniqueViolation } from "../../db/errors";
 import { addVersion, atLeast, createDocument, getRole } from "../../documents/documents.store";
 import { cleanFileName } from "../../documents/file-names";
 import { SNIFF_BYTES } from "../../documents/file-types";
-import { normaliseTags } from "../../documents/tags";
 import { allowedTypes, checkType, sha256Of, storageKeyFor } from "../../documents/upload";
 import { createUpload, deleteUpload, findUpload } from "../../documents/uploads.store";
 import { actorOf } from "../../lib/actor";
 import { ApiError } from "../../lib/problem";
-import { validationError } from "../../lib/validation";
 import { etagOf } from "../documents/etag";
+import { tagsFromInput } from "../documents/tags-input";
 import type { completeUpload, startUpload } from "./uploads.routes";
 
 const mediaType = (value: string) => value.split(";")[0]?.trim().toLowerCase() ?? "";
@@ -59,8 +58,7 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
   const { config, db, storage, userId } = c.var;
   const { upload_id } = c.req.valid("param");
   const body = c.req.valid("json");
-  const tags = normaliseTags(body.tags === undefined ? [] : Array.isArray(body.tags) ? body.tags : [body.tags]);
-  if (!tags.ok) throw validationError([{ path: "body.tags", message: tags.message }]);
+  const tags = tagsFromInput(body.tags, "body.tags");
 
   const upload = await findUpload(db, upload_id, userId);
   if (!upload) throw new ApiError(404, "No such upload.");
@@ -126,7 +124,7 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
       id: documentId,
       title: body.title ?? upload.fileName.slice(0, 500),
       description: body.description ?? null,
-      tags: tags.tags,
+      tags,
       file,
       actor,
       uploadId: upload.id,
