@@ -7,7 +7,7 @@ import { clientAddress } from "./client-address";
 export function actorOf(c: Context<AppEnv>): Actor {
   const address = clientAddress(c);
   return {
-    userId: c.var.userId,
+    userId: c.get("userId"),
     ipAddress: address === "unknown" ? null : address,
     userAgent: c.req.header("user-agent")?.slice(0, 1000) ?? null,
   };

@@ -8,7 +8,7 @@ import { ApiError, DependencyError, problemResponse } from "./problem";
 
 function loggerOf(c: Context<AppEnv>): Logger {
   // The context middleware may not have run (e.g. an error before it).
-  return c.var.logger ?? createLogger("info", { request_id: c.get("requestId") });
+  return c.get("logger") ?? createLogger("info", { request_id: c.get("requestId") });
 }
 
 /** The one error path: every thrown error becomes problem+json, without internals. */

@@ -7,6 +7,6 @@ export const accessLog = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   const status = c.res.status;
   const line = { method: c.req.method, path: c.req.path, status, duration_ms: Date.now() - started };
-  if (status >= 500) c.var.logger.error("request", line);
-  else c.var.logger.info("request", line);
+  if (status >= 500) c.get("logger").error("request", line);
+  else c.get("logger").info("request", line);
 });

@@ -24,7 +24,7 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   if (!match?.[1] || match[1].length > 4096)
     throw unauthorized("The Authorization header is not a Bearer token.", true);
   try {
-    const { userId } = await verifyAccessToken(c.var.config, match[1]);
+    const { userId } = await verifyAccessToken(c.get("config"), match[1]);
     c.set("userId", userId);
   } catch (error) {
     if (error instanceof InvalidTokenError) throw unauthorized(error.message, true);

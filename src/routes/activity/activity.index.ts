@@ -63,9 +63,9 @@ export const activity = createRoute({
 
 const activityHandler: AppRouteHandler<typeof activity> = async (c) => {
   const { page, limit } = c.req.valid("query");
-  const result = await listActivity(c.var.db, {
+  const result = await listActivity(c.get("db"), {
     documentId: c.req.valid("param").id,
-    userId: c.var.userId,
+    userId: c.get("userId"),
     page,
     limit,
   });

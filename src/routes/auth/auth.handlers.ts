@@ -30,7 +30,7 @@ const toUser = (u: UserRecord) => ({
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
 
 async function tokensFor(c: Context<AppEnv>, userId: string, refreshToken: string) {
-  const access = await issueAccessToken(c.var.config, userId);
+  const access = await issueAccessToken(c.get("config"), userId);
   return {
     access_token: access.token,
     refresh_token: refreshToken,
@@ -41,10 +41,10 @@ async function tokensFor(c: Context<AppEnv>, userId: string, refreshToken: strin
 
 export const registerHandler: AppRouteHandler<typeof register> = async (c) => {
   const body = c.req.valid("json");
-  const passwordHash = await hashPassword(body.password, c.var.config.PASSWORD_PEPPER);
+  const passwordHash = await hashPassword(body.password, c.get("config").PASSWORD_PEPPER);
   try {
-    const user = await createUser(c.var.db, { email: body.email, fullName: body.full_name ?? null, passwordHash });
-    c.var.logger.info("user registered", { user_id: user.id });
+    const user = await createUser(c.get("db"), { email: body.email, fullName: body.full_name ?? null, passwordHash });
+    c.get("logger").info("user registered", { user_id: user.id });
     return c.json(toUser(user), 201);
   } catch (error) {
     if (error instanceof EmailTakenError) throw new ApiError(409, "An account with this email already exists.");
@@ -117,13 +117,13 @@ export const refreshHandler: AppRouteHandler<typeof refresh> = async (c) => {
   const { refresh_token } = c.req.valid("json");
   const next = await newRefreshToken();
   const result = await rotateRefreshToken(
-    c.var.db,
+    c.get("db"),
     await hashRefreshToken(refresh_token),
     next.hash,
-    c.var.config.REFRESH_TOKEN_TTL_SECONDS,
+    c.get("config").REFRESH_TOKEN_TTL_SECONDS,
   );
   if (result.outcome === "reused") {
-    c.var.logger.warn("refresh token reused; its login chain was revoked");
+    c.get("logger").warn("refresh token reused; its login chain was revoked");
     throw unauthorized("This refresh token was already used; the session has been revoked.", true);
   }
   if (result.outcome === "invalid") throw unauthorized("The refresh token is invalid, expired or revoked.", true);
@@ -132,12 +132,12 @@ export const refreshHandler: AppRouteHandler<typeof refresh> = async (c) => {
 
 export const logoutHandler: AppRouteHandler<typeof logout> = async (c) => {
   const { refresh_token } = c.req.valid("json");
-  await revokeChain(c.var.db, await hashRefreshToken(refresh_token));
+  await revokeChain(c.get("db"), await hashRefreshToken(refresh_token));
   return c.body(null, 204);
 };
 
 export const meHandler: AppRouteHandler<typeof me> = async (c) => {
-  const user = await findActiveUser(c.var.db, c.var.userId);
+  const user = await findActiveUser(c.get("db"), c.get("userId"));
   // A valid token for an account that no longer exists is as good as no token.
   if (!user) throw unauthorized("The account no longer exists.", true);
   return c.json(toUser(user), 200);

@@ -7,8 +7,9 @@ import { describeError } from "../../lib/logger";
  * fails too, the scheduled sweeper removes the unreferenced object later.
  */
 export function discardObject(c: Context<AppEnv>, key: string): void {
-  const work = c.var.storage.delete(key).catch((error) => {
-    c.var.logger.warn("could not delete an orphaned object; the sweeper will", describeError(error));
+  const storage = c.get("storage");
+  const work = storage.delete(key).catch((error) => {
+    c.get("logger").warn("could not delete an orphaned object; the sweeper will", describeError(error));
   });
   try {
     c.executionCtx.waitUntil(work);

@@ -49,7 +49,7 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
 };
 
 export const getDocumentHandler: AppRouteHandler<typeof getDocument> = async (c) => {
-  const document = await getDocumentRow(c.var.db, c.req.valid("param").id, c.var.userId);
+  const document = await getDocumentRow(c.get("db"), c.req.valid("param").id, c.get("userId"));
   if (!document) throw notFound();
   const { revision, ...body } = document;
   c.header("ETag", etagOf(revision));
@@ -62,7 +62,7 @@ export const updateDocumentHandler: AppRouteHandler<typeof updateDocument> = asy
   const ifMatch = c.req.valid("header")["if-match"];
   const expected = revisionsFromIfMatch(ifMatch);
   const tags = body.tags === undefined ? undefined : tagsFromInput(body.tags, "body.tags");
-  const result = await updateDocumentRow(c.var.db, {
+  const result = await updateDocumentRow(c.get("db"), {
     id,
     actor: actorOf(c),
     // An If-Match that cannot match any revision fails like a stale one.
@@ -82,7 +82,7 @@ export const updateDocumentHandler: AppRouteHandler<typeof updateDocument> = asy
 };
 
 export const deleteDocumentHandler: AppRouteHandler<typeof deleteDocument> = async (c) => {
-  const result = await deleteDocumentRow(c.var.db, c.req.valid("param").id, actorOf(c));
+  const result = await deleteDocumentRow(c.get("db"), c.req.valid("param").id, actorOf(c));
   if (!result.ok) {
     if (result.reason === "not_found") throw notFound();
     throw new ApiError(403, "Deleting this document needs the owner or the ADMIN role.");

@@ -12,8 +12,8 @@ export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async
     ? { key: query.sort.replace(/^-/, "") as SortKey, descending: query.sort.startsWith("-") }
     : undefined;
   const q = query.q?.trim();
-  const { items, total } = await listDocumentRows(c.var.db, {
-    userId: c.var.userId,
+  const { items, total } = await listDocumentRows(c.get("db"), {
+    userId: c.get("userId"),
     q: q || undefined,
     tags,
     owner: query.owner,

@@ -10,7 +10,7 @@ import type { downloadDocument, listVersions as listVersionsRoute, uploadVersion
 import { Comment } from "./documents.schemas";
 
 export const listVersionsHandler: AppRouteHandler<typeof listVersionsRoute> = async (c) => {
-  const items = await listVersions(c.var.db, c.req.valid("param").id, c.var.userId);
+  const items = await listVersions(c.get("db"), c.req.valid("param").id, c.get("userId"));
   if (!items) throw new ApiError(404, "No such document.");
   return c.json({ items }, 200);
 };
@@ -19,7 +19,7 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
   const { config, db, storage } = c.var;
   const { id } = c.req.valid("param");
   // Round trip 1: refuse before reading or storing any bytes.
-  const role = await getRole(db, id, c.var.userId);
+  const role = await getRole(db, id, c.get("userId"));
   if (!role) throw new ApiError(404, "No such document.");
   if (!atLeast(role, "EDIT")) throw new ApiError(403, "Uploading a version needs the EDIT role.");
 
@@ -45,13 +45,13 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
 export const downloadHandler: AppRouteHandler<typeof downloadDocument> = async (c) => {
   const { id } = c.req.valid("param");
   const { version: versionNumber } = c.req.valid("query");
-  const found = await versionForDownload(c.var.db, { id, versionNumber: versionNumber ?? null, actor: actorOf(c) });
+  const found = await versionForDownload(c.get("db"), { id, versionNumber: versionNumber ?? null, actor: actorOf(c) });
   if (!found.found) {
     throw new ApiError(404, found.hasAccess ? `Version ${versionNumber} does not exist.` : "No such document.");
   }
   const { version } = found;
-  const ttl = c.var.config.DOWNLOAD_URL_TTL_SECONDS;
-  const url = await c.var.storage.presign("GET", version.storage_key, {
+  const ttl = c.get("config").DOWNLOAD_URL_TTL_SECONDS;
+  const url = await c.get("storage").presign("GET", version.storage_key, {
     expiresInSeconds: ttl,
     query: {
       "response-content-disposition": contentDisposition(version.file_name),

@@ -20,10 +20,10 @@ async function check(name: string, run: (signal: AbortSignal) => Promise<unknown
 }
 
 export const healthHandler: AppRouteHandler<typeof health> = async (c) => {
-  const log = (fields: object) => c.var.logger.warn("health check failed", fields as Record<string, unknown>);
+  const log = (fields: object) => c.get("logger").warn("health check failed", fields as Record<string, unknown>);
   const [database, storage] = await Promise.all([
-    check("database", () => c.var.db.execute(sql`select 1`), log),
-    check("storage", (signal) => c.var.storage.checkBucket(signal), log),
+    check("database", () => c.get("db").execute(sql`select 1`), log),
+    check("storage", (signal) => c.get("storage").checkBucket(signal), log),
   ]);
   const checks = { database, storage };
   if (database === "ok" && storage === "ok") return c.json({ status: "ok" as const, checks }, 200);

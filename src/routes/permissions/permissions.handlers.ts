@@ -30,7 +30,7 @@ function failure(reason: PermissionFailure): ApiError {
 export const grantHandler: AppRouteHandler<typeof grant> = async (c) => {
   const body = c.req.valid("json");
   const target = body.user_id ? { userId: body.user_id } : { email: body.email as string };
-  const result = await grantPermission(c.var.db, {
+  const result = await grantPermission(c.get("db"), {
     documentId: c.req.valid("param").id,
     target,
     role: body.role,
@@ -41,14 +41,14 @@ export const grantHandler: AppRouteHandler<typeof grant> = async (c) => {
 };
 
 export const listHandler: AppRouteHandler<typeof list> = async (c) => {
-  const items = await listPermissions(c.var.db, c.req.valid("param").id, c.var.userId);
+  const items = await listPermissions(c.get("db"), c.req.valid("param").id, c.get("userId"));
   if (!items) throw failure("not_found");
   return c.json({ items }, 200);
 };
 
 export const changeHandler: AppRouteHandler<typeof change> = async (c) => {
   const { id, user_id } = c.req.valid("param");
-  const result = await changePermission(c.var.db, {
+  const result = await changePermission(c.get("db"), {
     documentId: id,
     userId: user_id,
     role: c.req.valid("json").role,
@@ -60,7 +60,7 @@ export const changeHandler: AppRouteHandler<typeof change> = async (c) => {
 
 export const revokeHandler: AppRouteHandler<typeof revoke> = async (c) => {
   const { id, user_id } = c.req.valid("param");
-  const result = await revokePermission(c.var.db, { documentId: id, userId: user_id, actor: actorOf(c) });
+  const result = await revokePermission(c.get("db"), { documentId: id, userId: user_id, actor: actorOf(c) });
   if (!result.ok) throw failure(result.reason);
   return c.body(null, 204);
 };
