@@ -27,52 +27,55 @@ const SORT_COLUMNS: Record<SortKey, SQL> = {
 /**
  * The list statement. Visibility starts from two index scans — the caller's own documents
  * (documents_owner_created_idx) and the caller's permissions (document_permissions_user_idx) —
- * instead of an OR across a join, which would read every document.
+ * instead of an OR across a join, which would read every document. Each branch reads its
+ * documents once and filters them there; versions and tags are read for the page's rows only.
  */
 export function listStatement(query: ListQuery): SQL {
   const user = sql`${query.userId}::uuid`;
   const tsquery = query.q ? sql`websearch_to_tsquery('english', ${query.q})` : null;
-  const sources: SQL[] = [];
-  if (query.owner !== "shared") {
-    sources.push(
-      sql`select d.id, 'OWNER'::text as role from documents d where d.owner_id = ${user} and d.deleted_at is null`,
-    );
-  }
-  if (query.owner !== "me") {
-    sources.push(
-      sql`select p.document_id as id, p.role::text as role from document_permissions p where p.user_id = ${user}`,
-    );
-  }
   const filters: SQL[] = [sql`d.deleted_at is null`];
-  if (tsquery) filters.push(sql`d.search_vector @@ ${tsquery}`);
+  // `is true` keeps the match a row filter: the planner would otherwise AND a GIN bitmap of every
+  // document containing a common word (thousands of entries) with the caller's few hundred
+  // rows, which took longer than testing those rows one by one (DESIGN.md, "Listing and search").
+  if (tsquery) filters.push(sql`(d.search_vector @@ ${tsquery}) is true`);
   if (query.tags.length > 0) {
     filters.push(sql`(select count(*) from document_tags t
       where t.document_id = d.id and t.tag = any(${sql.param(query.tags)}::text[])) = ${query.tags.length}`);
   }
   if (query.contentType) {
     // Stored text types carry "; charset=utf-8": match the media type itself.
-    filters.push(sql`split_part(v.content_type, ';', 1) = ${query.contentType.toLowerCase()}`);
+    filters.push(sql`exists (select 1 from document_versions cv
+      where cv.document_id = d.id and cv.version_number = d.current_version
+        and split_part(cv.content_type, ';', 1) = ${query.contentType.toLowerCase()})`);
   }
   if (query.createdAfter) filters.push(sql`d.created_at >= ${query.createdAfter.toISOString()}::timestamptz`);
   if (query.createdBefore) filters.push(sql`d.created_at < ${query.createdBefore.toISOString()}::timestamptz`);
+  const where = sql.join(filters, sql` and `);
+
+  const columns = sql`d.id, d.title, d.description, d.owner_id, d.current_version, d.created_at, d.updated_at${
+    tsquery ? sql`, ts_rank(d.search_vector, ${tsquery}) as rank` : sql``
+  }`;
+  const sources: SQL[] = [];
+  if (query.owner !== "shared") {
+    sources.push(
+      sql`select ${columns}, 'OWNER'::text as role from documents d where d.owner_id = ${user} and ${where}`,
+    );
+  }
+  if (query.owner !== "me") {
+    sources.push(sql`select ${columns}, p.role::text as role
+      from document_permissions p join documents d on d.id = p.document_id
+      where p.user_id = ${user} and ${where}`);
+  }
 
   const direction = query.sort?.descending === false ? sql`asc` : sql`desc`;
   const order = query.sort
     ? sql`${SORT_COLUMNS[query.sort.key]} ${direction}, d.id ${direction}`
     : tsquery
-      ? sql`ts_rank(d.search_vector, ${tsquery}) desc, d.created_at desc, d.id desc`
+      ? sql`d.rank desc, d.created_at desc, d.id desc`
       : sql`d.created_at desc, d.id desc`;
 
   return sql`
-    with mine as (${sql.join(sources, sql` union all `)}),
-    visible as (
-      select d.id, d.title, d.description, d.owner_id, d.current_version, d.created_at, d.updated_at,
-             d.search_vector, v.file_name, v.content_type, v.size_bytes, v.sha256, m.role
-      from mine m
-      join documents d on d.id = m.id
-      join document_versions v on v.document_id = d.id and v.version_number = d.current_version
-      where ${sql.join(filters, sql` and `)}
-    ),
+    with visible as (${sql.join(sources, sql` union all `)}),
     page as (
       select d.*, row_number() over (order by ${order}) as ord
       from visible d
@@ -80,10 +83,11 @@ export function listStatement(query: ListQuery): SQL {
       limit ${query.limit} offset ${(query.page - 1) * query.limit}
     )
     select (select count(*) from visible) as total, page.ord, page.id, page.title, page.description, page.owner_id,
-           page.current_version, page.file_name, page.content_type, page.size_bytes, page.sha256, page.role,
+           page.current_version, v.file_name, v.content_type, v.size_bytes, v.sha256, page.role,
            array(select t.tag from document_tags t where t.document_id = page.id order by t.tag collate "C") as tags,
            ${iso(sql`page.created_at`)} as created_at, ${iso(sql`page.updated_at`)} as updated_at
-    from (select 1) one left join page on true
+    from (select 1) one
+    left join (page join document_versions v on v.document_id = page.id and v.version_number = page.current_version) on true
     order by page.ord`;
 }
 
