@@ -1,15 +1,15 @@
 // What the benchmark scripts share: the local stack over the seeded PostgreSQL, Worker bundles,
-// workerd through Miniflare's API (no dev proxy), and the service's bindings for that stack.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+// workerd itself (no dev proxy, no Miniflare), and the service's bindings for that stack.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { type NeonHttpServer, startNeonHttpServer } from "../devstack/neon-http-server.ts";
 import { LOCAL_S3_CREDENTIALS, type S3Server, startS3Server } from "../devstack/s3-server.ts";
 import { PostgresBackend } from "../devstack/sql-backend.ts";
 import { LOCAL_DATABASE_URL } from "../devstack/stack.ts";
 import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_PEPPER } from "./seed.ts";
+import { type RunningWorker, startWorkerd } from "./workerd.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -22,7 +22,10 @@ export type BenchStack = {
 
 /** The local Neon endpoint over `databaseUrl` and, unless `storage: false`, s3rver in a temporary folder. */
 export async function startBenchStack(databaseUrl: string, options: { storage?: boolean } = {}): Promise<BenchStack> {
-  const backend = new PostgresBackend(databaseUrl, 20);
+  // Two connections per core, the usual PostgreSQL pool size: with more, ten concurrent requests
+  // become ten backends time-sliced on two cores, and the tail latency grows (DESIGN.md).
+  const poolSize = Number(process.env.BENCH_PG_POOL ?? 2 * cpus().length);
+  const backend = new PostgresBackend(databaseUrl, poolSize);
   const database = await startNeonHttpServer(backend);
   const s3Dir = options.storage === false ? undefined : await mkdtemp(join(tmpdir(), "docvault-bench-s3-"));
   const storage = s3Dir ? await startS3Server({ directory: s3Dir, bucket: "documents" }) : undefined;
@@ -74,27 +77,25 @@ export async function bundleWorker(entry: string, outdir: string, options: { sou
   return outfile;
 }
 
-/** Runs a bundled Worker in workerd on a free loopback port. */
+/** The compatibility date and flags the service deploys with (wrangler.toml), for the bench's workerd. */
+export async function wranglerCompatibility(): Promise<{ compatibilityDate: string; compatibilityFlags: string[] }> {
+  const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1];
+  if (!date) throw new Error("wrangler.toml has no compatibility_date");
+  return {
+    compatibilityDate: date,
+    compatibilityFlags: [...(flags ?? "").matchAll(/"([^"]+)"/g)].map((m) => m[1] as string),
+  };
+}
+
+/** Runs a bundled Worker in workerd itself (bench/workerd.ts says why not Miniflare) on a free loopback port. */
 export async function startWorker(
   scriptPath: string,
   bindings: Record<string, string>,
   options: { inspectorPort?: number } = {},
-) {
-  // Miniflare 5 takes a new option shape; its converter accepts the long-standing v4 one.
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      modules: [{ type: "ESModule", path: scriptPath }],
-      modulesRoot: join(scriptPath, ".."),
-      compatibilityDate: "2026-11-01",
-      compatibilityFlags: ["nodejs_compat"],
-      bindings,
-      host: "127.0.0.1",
-      port: 0,
-      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
-    }),
-  );
-  const url = await mf.ready;
-  return { mf, url: url.toString().replace(/\/$/, "") };
+): Promise<RunningWorker> {
+  return startWorkerd(scriptPath, bindings, { ...(await wranglerCompatibility()), ...options });
 }
 
 /** Logs in as the seeded bench user `n` and returns the tokens. */

@@ -1,0 +1,124 @@
+// Runs a bundled Worker in workerd itself, from a generated config: one worker service, one HTTP
+// socket, and the network as its global outbound — the shape of a Worker in production.
+// Miniflare (5) puts two JavaScript workers of its own in the same workerd thread: an entry
+// worker in front of every request (dev headers, pretty errors, live reload) and an outbound
+// interceptor behind every subrequest (it copies the headers to add CF-Worker). Each database
+// round trip is a subrequest, so measuring through Miniflare charged the service for both.
+import { type ChildProcess, spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import getPort from "get-port";
+import workerdPackage from "workerd";
+
+// The package is CommonJS with the binary's path as its default export.
+const workerdPath = (workerdPackage as unknown as { default: string }).default;
+
+/** The name the Worker's module has inside workerd (stack frames and profiles show it). */
+export const MODULE_NAME = "worker.js";
+
+export type RunningWorker = { url: string; pid: number; dispose(): Promise<void> };
+
+/** A capnp text literal: JSON's escapes for ASCII text are valid capnp escapes. */
+function capnpString(value: string): string {
+  if (!/^[\x20-\x7e]*$/.test(value)) throw new Error(`binding values must be printable ASCII: ${value}`);
+  return JSON.stringify(value);
+}
+
+export function workerdConfig(options: {
+  script: string;
+  bindings: Record<string, string>;
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+}): string {
+  const bindings = Object.entries(options.bindings)
+    .map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`)
+    .join(",\n      ");
+  const flags = options.compatibilityFlags.map(capnpString).join(", ");
+  return `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    # Loopback and private addresses too: the local database endpoint and s3rver live there.
+    (name = "internet", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
+);
+
+const worker :Workerd.Worker = (
+  modules = [(name = ${capnpString(MODULE_NAME)}, esModule = embed ${capnpString(basename(options.script))})],
+  compatibilityDate = ${capnpString(options.compatibilityDate)},
+  compatibilityFlags = [${flags}],
+  bindings = [
+      ${bindings}
+  ],
+  globalOutbound = "internet",
+);
+`;
+}
+
+// workerd processes still running; they go when this process exits, however it exits.
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => process.exit(signal === "SIGINT" ? 130 : 143));
+}
+
+/** Starts workerd on a free loopback port and resolves once it answers HTTP. */
+export async function startWorkerd(
+  script: string,
+  bindings: Record<string, string>,
+  options: { inspectorPort?: number; compatibilityDate?: string; compatibilityFlags?: string[] } = {},
+): Promise<RunningWorker> {
+  const configPath = join(dirname(script), `${basename(script, ".js")}.capnp`);
+  await writeFile(
+    configPath,
+    workerdConfig({
+      script,
+      bindings,
+      compatibilityDate: options.compatibilityDate ?? "2026-11-01",
+      compatibilityFlags: options.compatibilityFlags ?? ["nodejs_compat"],
+    }),
+  );
+  const port = await getPort({ host: "127.0.0.1" });
+  const args = ["serve", configPath, "--socket-addr", `http=127.0.0.1:${port}`, "--experimental"];
+  if (options.inspectorPort) args.push("--inspector-addr", `127.0.0.1:${options.inspectorPort}`);
+  // Output through pipes, not inherited descriptors: a workerd left behind must not hold the
+  // caller's stdout open (a `| grep` would wait for it forever).
+  const child: ChildProcess = spawn(workerdPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.stdout?.on("data", (chunk: Buffer) => process.stdout.write(chunk));
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (stderr.length > 64 * 1024) stderr = stderr.slice(-32 * 1024);
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; ; attempt++) {
+    const status = await Promise.race([exited.then((code) => ({ exited: code })), fetch(url).catch(() => null)]);
+    if (status && "exited" in status) throw new Error(`workerd exited (${status.exited}): ${stderr}`);
+    if (status) {
+      await status.arrayBuffer();
+      break;
+    }
+    if (attempt > 200) throw new Error(`workerd did not answer on ${url}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    pid: child.pid as number,
+    async dispose() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
