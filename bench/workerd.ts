@@ -6,12 +6,13 @@
 // round trip is a subrequest, so measuring through Miniflare charged the service for both.
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import getPort from "get-port";
-import workerdPackage from "workerd";
 
-// The package is CommonJS with the binary's path as its default export.
-const workerdPath = (workerdPackage as unknown as { default: string }).default;
+// The package is CommonJS exporting the binary's path as `default`; require() reads it the same
+// way under tsx and under Vitest's module loader, which disagree on default-import interop.
+const workerdPath = (createRequire(import.meta.url)("workerd") as { default: string }).default;
 
 /** The name the Worker's module has inside workerd (stack frames and profiles show it). */
 export const MODULE_NAME = "worker.js";
