@@ -1,6 +1,7 @@
 // Configuration is parsed once per set of bindings, at the Worker boundary (src/index.ts): a bad
 // deployment answers a clear 500 naming the variables, instead of failing deep inside a handler.
 import { z } from "zod";
+import { oncePer } from "./lib/per-object";
 
 const csv = z
   .string()
@@ -68,17 +69,10 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 // Bindings are one object per isolate, so parsing happens once, not once per request.
-const cache = new WeakMap<object, ConfigResult>();
-
-export function loadConfig(env: object): ConfigResult {
-  let result = cache.get(env);
-  if (!result) {
-    const parsed = ConfigSchema.safeParse(env);
-    result = parsed.success
-      ? { ok: true, config: parsed.data }
-      : // Names and reasons only: values may be secrets.
-        { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
-    cache.set(env, result);
-  }
-  return result;
-}
+export const loadConfig = oncePer((env: object): ConfigResult => {
+  const parsed = ConfigSchema.safeParse(env);
+  return parsed.success
+    ? { ok: true, config: parsed.data }
+    : // Names and reasons only: values may be secrets.
+      { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+});

@@ -2,6 +2,7 @@
 // refresh tokens are 256-bit random opaque strings of which only the SHA-256 is stored.
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Config } from "../config";
+import { oncePer } from "../lib/per-object";
 
 type TokenConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JWT_AUDIENCE" | "ACCESS_TOKEN_TTL_SECONDS">;
 
@@ -57,16 +58,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // per configuration object, so another secret, issuer or audience never sees these entries.
 const VERIFIED_CACHE_SIZE = 5000;
 type Verified = { userId: string; exp: number };
-const verifiedByConfig = new WeakMap<TokenConfig, Map<string, Verified>>();
-
-function verifiedCache(config: TokenConfig): Map<string, Verified> {
-  let cache = verifiedByConfig.get(config);
-  if (!cache) {
-    cache = new Map();
-    verifiedByConfig.set(config, cache);
-  }
-  return cache;
-}
+const verifiedCache = oncePer((_config: TokenConfig) => new Map<string, Verified>());
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const expired = (exp: number) => exp <= nowSeconds() - CLOCK_TOLERANCE_SECONDS;

@@ -3,21 +3,15 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { type Config, loadConfig } from "../config";
-import { createDatabase, type Database } from "../db/client";
+import { createDatabase } from "../db/client";
 import { createLogger } from "../lib/logger";
+import { oncePer } from "../lib/per-object";
 import { ObjectStorage } from "../storage/object-storage";
 
-type Services = { db: Database; storage: ObjectStorage };
-const services = new WeakMap<Config, Services>();
-
-function servicesFor(config: Config): Services {
-  let s = services.get(config);
-  if (!s) {
-    s = { db: createDatabase(config), storage: new ObjectStorage(config, { timeoutMs: config.STORAGE_TIMEOUT_MS }) };
-    services.set(config, s);
-  }
-  return s;
-}
+const servicesFor = oncePer((config: Config) => ({
+  db: createDatabase(config),
+  storage: new ObjectStorage(config, { timeoutMs: config.STORAGE_TIMEOUT_MS }),
+}));
 
 export const context = createMiddleware<AppEnv>(async (c, next) => {
   const loaded = loadConfig(c.env);
