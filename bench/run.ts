@@ -15,6 +15,7 @@ import pg from "pg";
 import { prepareBenchDatabase } from "./database.ts";
 import { bundleWorker, loginBenchUser, ROOT, serviceBindings, startBenchStack, startWorker } from "./harness.ts";
 import { BENCH_EMAIL, BENCH_PASSWORD } from "./seed.ts";
+import type { RunningWorker } from "./workerd.ts";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -76,7 +77,7 @@ const upload = multipartBody("bench.pdf", pdf);
 // ---------------------------------------------------------------- scenarios
 type Scenario = {
   name: string;
-  base: string;
+  worker: RunningWorker;
   options: Partial<autocannon.Options> & { path?: string };
   /** The body of the sequential probe requests, when the load's body is made per request. */
   probeBody?: () => string;
@@ -93,35 +94,35 @@ const refreshTokensFile = join(buildDir, "refresh-tokens.json");
 process.env.BENCH_REFRESH_TOKENS = refreshTokensFile;
 const probeRefreshTokens = await mintRefreshTokens(10);
 const allScenarios: Scenario[] = [
-  { name: "bare Hono route (ceiling)", base: ceiling.url, options: { path: "/" } },
-  { name: "GET /health/live", base: api.url, options: { path: "/health/live" } },
+  { name: "bare Hono route (ceiling)", worker: ceiling, options: { path: "/" } },
+  { name: "GET /health/live", worker: api, options: { path: "/health/live" } },
   {
     name: "get document",
-    base: api.url,
+    worker: api,
     options: { path: `/api/v1/documents/${docId}`, headers: auth },
     budget: { maxRoundTrips: 1, minRps: 1000 },
   },
   {
     name: "list documents",
-    base: api.url,
+    worker: api,
     options: { path: "/api/v1/documents?limit=20", headers: auth },
     budget: { maxRoundTrips: 1, maxP99: 50 },
   },
   {
     name: "search (q=budget)",
-    base: api.url,
+    worker: api,
     options: { path: "/api/v1/documents?q=budget%20report", headers: auth },
     budget: { maxRoundTrips: 1, maxP99: 50 },
   },
   {
     name: "download (presign)",
-    base: api.url,
+    worker: api,
     options: { path: `/api/v1/documents/${docId}/download`, headers: auth },
     budget: { maxRoundTrips: 1 },
   },
   {
     name: "login (scrypt)",
-    base: api.url,
+    worker: api,
     options: {
       path: "/api/v1/auth/login",
       method: "POST",
@@ -133,7 +134,7 @@ const allScenarios: Scenario[] = [
   },
   {
     name: "refresh",
-    base: api.url,
+    worker: api,
     options: {
       path: "/api/v1/auth/refresh",
       method: "POST",
@@ -146,7 +147,7 @@ const allScenarios: Scenario[] = [
   },
   {
     name: "upload 100 KiB",
-    base: api.url,
+    worker: api,
     options: {
       path: "/api/v1/documents",
       method: "POST",
@@ -157,7 +158,7 @@ const allScenarios: Scenario[] = [
   },
   {
     name: "upload-version 100 KiB",
-    base: api.url,
+    worker: api,
     options: {
       path: `/api/v1/documents/${docId}/upload-version`,
       method: "POST",
@@ -183,6 +184,8 @@ type Result = {
   non2xx: number;
   errors: number;
   roundTrips: number;
+  /** workerd's CPU time per request during the measured load (all its threads). */
+  workerCpuMs: number | null;
   ratio: number;
   budget: string;
 };
@@ -194,7 +197,7 @@ for (const scenario of scenarios) {
   const connections = scenario.connections ?? CONNECTIONS;
   process.stdout.write(`[bench] ${scenario.name}: ${connections} connections for ${seconds} s … `);
   const { path = "/", ...options } = scenario.options;
-  const url = `${scenario.base}${path}`;
+  const url = `${scenario.worker.url}${path}`;
   // autocannon runs in a worker thread: on the main thread its timing would wait behind the local
   // database endpoint, which shares this process. A short unmeasured load first lets V8 optimise
   // the Worker's code (the first seconds of a fresh isolate run interpreted code).
@@ -203,7 +206,9 @@ for (const scenario of scenarios) {
     return autocannon({ url, connections, duration, workers: 1, ...options });
   };
   if (WARMUP > 0) await load(WARMUP);
+  const cpuBefore = scenario.worker.cpuMs();
   const run = await load(seconds);
+  const cpuAfter = scenario.worker.cpuMs();
   const completed = run.requests.total;
   // Round trips per request from a quiet, sequential probe: under load, requests still in flight
   // when autocannon stops would be counted by the database but not by autocannon.
@@ -232,10 +237,14 @@ for (const scenario of scenarios) {
     non2xx: run.non2xx,
     errors: run.errors,
     roundTrips: completed ? Number((trips / completed).toFixed(2)) : 0,
+    workerCpuMs:
+      cpuBefore !== undefined && cpuAfter !== undefined && completed
+        ? Number(((cpuAfter - cpuBefore) / completed).toFixed(3))
+        : null,
     ratio: 0,
     budget: "",
   };
-  if (scenario.base === ceiling.url) ceilingRps = result.rps;
+  if (scenario.worker === ceiling) ceilingRps = result.rps;
   result.ratio = ceilingRps ? Number((result.rps / ceilingRps).toFixed(3)) : 0;
   const misses: string[] = [];
   const b = scenario.budget;
@@ -247,7 +256,7 @@ for (const scenario of scenarios) {
   result.budget = b ? (misses.length ? `MISSED: ${misses.join("; ")}` : "met") : misses.join("; ");
   results.push(result);
   console.log(
-    `${result.rps} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.roundTrips} round trips/request ${result.budget ? `(${result.budget})` : ""}`,
+    `${result.rps} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.roundTrips} round trips/request, workerd ${result.workerCpuMs ?? "?"} ms CPU/request ${result.budget ? `(${result.budget})` : ""}`,
   );
 }
 
@@ -277,12 +286,13 @@ const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, PostgreSQL ${
 const table = [
   `Machine: ${machine}. ${size.documents.toLocaleString("en")} documents, ${size.users.toLocaleString("en")} users; ${CONNECTIONS} connections (login: 4), ${DURATION} s each; ${new Date().toISOString().slice(0, 10)}.`,
   "",
-  "| scenario | req/s | p50 ms | p99 ms | × ceiling | DB round trips/req | budget |",
-  "|---|---|---|---|---|---|---|",
+  "| scenario | req/s | p50 ms | p99 ms | × ceiling | DB round trips/req | workerd CPU ms/req | budget |",
+  "|---|---|---|---|---|---|---|---|",
   ...results.map(
-    (r) => `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio} | ${r.roundTrips} | ${r.budget || "—"} |`,
+    (r) =>
+      `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio} | ${r.roundTrips} | ${r.workerCpuMs ?? "—"} | ${r.budget || "—"} |`,
   ),
-  `| bundle (wrangler deploy --dry-run) | | | | | | ${(bundleGzip / 1024).toFixed(0)} KiB gzipped: ${bundleOk ? "met" : "MISSED"} (< 1 MiB) |`,
+  `| bundle (wrangler deploy --dry-run) | | | | | | | ${(bundleGzip / 1024).toFixed(0)} KiB gzipped: ${bundleOk ? "met" : "MISSED"} (< 1 MiB) |`,
 ].join("\n");
 await writeFile(join(ROOT, "bench/results.md"), `${table}\n`);
 await writeFile(

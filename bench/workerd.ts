@@ -4,7 +4,8 @@
 // worker in front of every request (dev headers, pretty errors, live reload) and an outbound
 // interceptor behind every subrequest (it copies the headers to add CF-Worker). Each database
 // round trip is a subrequest, so measuring through Miniflare charged the service for both.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
@@ -17,7 +18,27 @@ const workerdPath = (createRequire(import.meta.url)("workerd") as { default: str
 /** The name the Worker's module has inside workerd (stack frames and profiles show it). */
 export const MODULE_NAME = "worker.js";
 
-export type RunningWorker = { url: string; pid: number; dispose(): Promise<void> };
+export type RunningWorker = {
+  url: string;
+  pid: number;
+  /** CPU time workerd has used so far (user + system), in ms; undefined without Linux's /proc. */
+  cpuMs(): number | undefined;
+  dispose(): Promise<void>;
+};
+
+let clockTicks: number | undefined;
+/** utime + stime of a process from /proc/<pid>/stat, in ms. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A capnp text literal: JSON's escapes for ASCII text are valid capnp escapes. */
 function capnpString(value: string): string {
@@ -116,6 +137,7 @@ export async function startWorkerd(
   return {
     url,
     pid: child.pid as number,
+    cpuMs: () => processCpuMs(child.pid as number),
     async dispose() {
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");

@@ -70,6 +70,13 @@ describe("bench workerd harness", () => {
     expect(headers["cf-worker"]).toBeUndefined();
   });
 
+  it("reports workerd's CPU time, which grows with the work it does", async () => {
+    const before = worker.cpuMs();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 200; i++) await (await fetch(`${worker.url}/env`)).arrayBuffer();
+    expect(worker.cpuMs()).toBeGreaterThan(before as number);
+  });
+
   it("refuses binding values it cannot write as capnp text", () => {
     expect(() =>
       workerdConfig({
