@@ -101,7 +101,7 @@ const top = (map: Map<string, number>, n: number) =>
     .map(([name, count]) => `${((100 * count) / total).toFixed(1).padStart(5)}%  ${name}`)
     .join("\n");
 console.log(`\nself time by package or source folder (${total} samples):\n${top(groupByPackage(byModule), 20)}`);
-console.log(`\nself time by function:\n${top(byFunction, 25)}`);
+console.log(`\nself time by function:\n${top(byFunction, Number(process.env.PROFILE_TOP ?? 25))}`);
 
 /** Maps a line of the unminified bundle to the module esbuild placed there (its `// path` markers). */
 async function moduleIndex(file: string) {
