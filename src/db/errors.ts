@@ -27,6 +27,16 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
 }
 
 /**
+ * True when PostgreSQL refused a text value it cannot store: U+0000 (NUL) is valid in JSON and
+ * in JavaScript strings but never in PostgreSQL text (SQLSTATE 22021; 22P05 for a character the
+ * database encoding lacks). The statement failed as a whole, so nothing was written.
+ */
+export function isUnstorableText(error: unknown): boolean {
+  const code = pgErrorOf(error)?.code;
+  return code === "22021" || code === "22P05";
+}
+
+/**
  * True when the database could not be reached or failed as a service (network error, HTTP 5xx
  * from the endpoint, or SQLSTATE classes 08/53/57 such as connection failure, out of resources,
  * shutdown), rather than rejecting the query itself.

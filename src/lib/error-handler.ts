@@ -2,7 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "../app-env";
-import { isDatabaseUnavailable } from "../db/errors";
+import { isDatabaseUnavailable, isUnstorableText } from "../db/errors";
 import { createLogger, describeError, type Logger } from "./logger";
 import { ApiError, DependencyError, problemResponse } from "./problem";
 
@@ -21,6 +21,13 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
     const status = error.status as ContentfulStatusCode;
     const detail = error.message || "The request could not be processed.";
     return problemResponse(c, status, detail);
+  }
+  if (isUnstorableText(error)) {
+    // Any text field of a body can carry a NUL; the database is the one place that knows which
+    // values it cannot store, so this one check covers every route.
+    return problemResponse(c, 422, "The request did not match the schema.", {
+      errors: [{ path: "body", message: "Text must not contain NUL (U+0000) characters." }],
+    });
   }
   const dependency =
     error instanceof DependencyError ? error.dependency : isDatabaseUnavailable(error) ? "database" : undefined;

@@ -80,5 +80,7 @@ A validation error's \`path\` starts with where the value was: \`body\`, \`query
 
 **Requests** may carry \`X-Request-Id\` (letters, digits, \`-\`, \`_\`, \`=\`, at most 255
 characters); otherwise one is generated. Every response echoes it. Unknown JSON fields and query
-parameters are ignored.
+parameters are ignored. Text values must not contain NUL (U+0000), which PostgreSQL cannot store:
+such a value is a 422 (with \`path\` \`body\` when it could only be found on writing) and changes
+nothing; in the search parameter \`q\` a NUL simply separates words.
 `.trim();

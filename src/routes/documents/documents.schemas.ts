@@ -138,6 +138,7 @@ export const ListQuery = z.object({
   content_type: z
     .string()
     .max(200)
+    .refine((value) => !/\p{Cc}/u.test(value), "must not contain control characters")
     .optional()
     .openapi({ description: "Media type of the current version, e.g. application/pdf." }),
   created_after: Timestamp.optional().openapi({ description: "Inclusive." }),

@@ -11,7 +11,9 @@ export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async
   const sort = query.sort
     ? { key: query.sort.replace(/^-/, "") as SortKey, descending: query.sort.startsWith("-") }
     : undefined;
-  const q = query.q?.trim();
+  // Any text is a valid search (the contract): a NUL, which PostgreSQL text cannot hold, separates
+  // words like any other punctuation.
+  const q = query.q?.replaceAll("\u0000", " ").trim();
   const { items, total } = await listDocumentRows(c.get("db"), {
     userId: c.get("userId"),
     q: q || undefined,
