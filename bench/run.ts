@@ -4,7 +4,8 @@
 // with versions, tags and shares), and autocannon driving load from a worker thread. For each
 // scenario, after a short warm-up: requests/s, p50/p99 latency, ratio to a bare Hono route in the
 // same harness, and database round trips per request (counted by the local Neon endpoint).
-// Writes bench/results.json and bench/results.md and checks the budgets of the benchmark issue.
+// Writes bench/results.json and bench/results.md (bench/results.partial.* for a BENCH_ONLY run)
+// and checks the budgets of the benchmark issue.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
@@ -294,12 +295,14 @@ const table = [
   ),
   `| bundle (wrangler deploy --dry-run) | | | | | | | ${(bundleGzip / 1024).toFixed(0)} KiB gzipped: ${bundleOk ? "met" : "MISSED"} (< 1 MiB) |`,
 ].join("\n");
-await writeFile(join(ROOT, "bench/results.md"), `${table}\n`);
+// A narrowed run (BENCH_ONLY) must not replace the full table the README quotes.
+const resultsName = only ? "bench/results.partial" : "bench/results";
+await writeFile(join(ROOT, `${resultsName}.md`), `${table}\n`);
 await writeFile(
-  join(ROOT, "bench/results.json"),
+  join(ROOT, `${resultsName}.json`),
   `${JSON.stringify({ date: new Date().toISOString(), machine, size, connections: CONNECTIONS, seconds: DURATION, results, bundle: { bytes: bundleBytes, gzip: bundleGzip } }, null, 2)}\n`,
 );
-console.log(`\n${table}\n\n[bench] written bench/results.md and bench/results.json`);
+console.log(`\n${table}\n\n[bench] written ${resultsName}.md and ${resultsName}.json`);
 
 await sqlClient.end();
 await api.dispose();
