@@ -5,6 +5,7 @@ import type { AppEnv } from "../app-env";
 import { isDatabaseUnavailable, isUnstorableText } from "../db/errors";
 import { createLogger, describeError, type Logger } from "./logger";
 import { ApiError, DependencyError, problemResponse } from "./problem";
+import { validationError } from "./validation";
 
 function loggerOf(c: Context<AppEnv>): Logger {
   // The context middleware may not have run (e.g. an error before it).
@@ -12,7 +13,12 @@ function loggerOf(c: Context<AppEnv>): Logger {
 }
 
 /** The one error path: every thrown error becomes problem+json, without internals. */
-export const onError: ErrorHandler<AppEnv> = (error, c) => {
+export const onError: ErrorHandler<AppEnv> = (thrown, c) => {
+  // Any text field of a body can carry a NUL; the database is the one place that knows which
+  // values it cannot store, so this one check covers every route.
+  const error = isUnstorableText(thrown)
+    ? validationError([{ path: "body", message: "Text must not contain NUL (U+0000) characters." }])
+    : thrown;
   if (error instanceof ApiError) {
     return problemResponse(c, error.status, error.detail, { errors: error.errors, headers: error.headers });
   }
@@ -21,13 +27,6 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
     const status = error.status as ContentfulStatusCode;
     const detail = error.message || "The request could not be processed.";
     return problemResponse(c, status, detail);
-  }
-  if (isUnstorableText(error)) {
-    // Any text field of a body can carry a NUL; the database is the one place that knows which
-    // values it cannot store, so this one check covers every route.
-    return problemResponse(c, 422, "The request did not match the schema.", {
-      errors: [{ path: "body", message: "Text must not contain NUL (U+0000) characters." }],
-    });
   }
   const dependency =
     error instanceof DependencyError ? error.dependency : isDatabaseUnavailable(error) ? "database" : undefined;
