@@ -1,9 +1,10 @@
 // What the benchmark scripts share: the local stack over the seeded PostgreSQL, Worker bundles,
 // workerd itself (no dev proxy, no Miniflare), and the service's bindings for that stack.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
+import { unstable_readConfig } from "wrangler";
 import { type NeonHttpServer, startNeonHttpServer } from "../devstack/neon-http-server.ts";
 import { LOCAL_S3_CREDENTIALS, type S3Server, startS3Server } from "../devstack/s3-server.ts";
 import { PostgresBackend } from "../devstack/sql-backend.ts";
@@ -78,15 +79,10 @@ export async function bundleWorker(entry: string, outdir: string, options: { sou
 }
 
 /** The compatibility date and flags the service deploys with (wrangler.toml), for the bench's workerd. */
-export async function wranglerCompatibility(): Promise<{ compatibilityDate: string; compatibilityFlags: string[] }> {
-  const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
-  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
-  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1];
-  if (!date) throw new Error("wrangler.toml has no compatibility_date");
-  return {
-    compatibilityDate: date,
-    compatibilityFlags: [...(flags ?? "").matchAll(/"([^"]+)"/g)].map((m) => m[1] as string),
-  };
+export function wranglerCompatibility(): { compatibilityDate: string; compatibilityFlags: string[] } {
+  const config = unstable_readConfig({ config: join(ROOT, "wrangler.toml") });
+  if (!config.compatibility_date) throw new Error("wrangler.toml has no compatibility_date");
+  return { compatibilityDate: config.compatibility_date, compatibilityFlags: config.compatibility_flags };
 }
 
 /** Runs a bundled Worker in workerd itself (bench/workerd.ts says why not Miniflare) on a free loopback port. */
@@ -95,7 +91,7 @@ export async function startWorker(
   bindings: Record<string, string>,
   options: { inspectorPort?: number } = {},
 ): Promise<RunningWorker> {
-  return startWorkerd(scriptPath, bindings, { ...(await wranglerCompatibility()), ...options });
+  return startWorkerd(scriptPath, bindings, { ...wranglerCompatibility(), ...options });
 }
 
 /** Logs in as the seeded bench user `n` and returns the tokens. */

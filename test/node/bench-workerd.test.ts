@@ -102,8 +102,8 @@ describe("bench workerd harness", () => {
 });
 
 describe("bench harness with the service bundle", () => {
-  it("reads wrangler.toml's compatibility settings", async () => {
-    expect(await wranglerCompatibility()).toEqual({
+  it("reads wrangler.toml's compatibility settings", () => {
+    expect(wranglerCompatibility()).toEqual({
       compatibilityDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
       compatibilityFlags: expect.arrayContaining(["nodejs_compat"]),
     });
