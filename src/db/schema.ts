@@ -159,6 +159,8 @@ export const refreshTokens = pgTable(
       .references(() => users.id),
     // Every login starts a chain; reuse of a rotated token revokes the whole chain.
     chainId: uuid("chain_id").notNull(),
+    // When the login that started the chain happened: no refresh after SESSION_MAX_SECONDS.
+    chainStartedAt: timestamp("chain_started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     tokenHash: bytea("token_hash").notNull(),
     expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
     usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
@@ -207,7 +209,7 @@ export const loginThrottles = pgTable(
   },
   (t) => [
     index("login_throttles_window_idx").on(t.windowStartedAt),
-    check("login_throttles_failures_positive", sql`${t.failures} >= 1`),
+    check("login_throttles_failures_nonnegative", sql`${t.failures} >= 0`),
     check("login_throttles_key_length", sql`char_length(${t.key}) <= 300`),
   ],
 );
@@ -245,3 +247,13 @@ export const uploads = pgTable(
     check("uploads_file_name_length", sql`char_length(${t.fileName}) between 1 and 255`),
   ],
 );
+
+/**
+ * Small named state of the scheduled jobs, such as where the last bounded sweep of the bucket
+ * stopped, so the next run resumes there instead of starting over.
+ */
+export const maintenanceState = pgTable("maintenance_state", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+  updatedAt: updatedAt(),
+});
