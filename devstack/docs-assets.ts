@@ -20,6 +20,8 @@ const files: [from: string, to: string][] = [
   // Browsers ask every origin for /favicon.ico; a PNG under that name is fine for all of them.
   [join(swaggerDir, "favicon-32x32.png"), "favicon.ico"],
   [join(redocDir, "bundles", "redoc.standalone.js"), "assets/redoc/redoc.standalone.js"],
+  // Our own start-up script for Swagger UI: no inline script on /docs (see its CSP).
+  [join(root, "devstack", "docs-ui", "swagger-init.js"), "assets/swagger-init.js"],
 ];
 
 // Static assets bypass the Worker's middleware, so their headers are declared here.

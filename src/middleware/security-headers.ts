@@ -9,12 +9,13 @@ const apiHeaders = secureHeaders({
   xFrameOptions: "DENY",
 });
 
-// Swagger UI and ReDoc load their bundles from this origin (/assets), start with an inline
-// script, and ReDoc runs a web worker from a blob URL.
+// Swagger UI and ReDoc load their bundles and Swagger UI's start-up script from this origin
+// (/assets): no inline script runs, so none is allowed. Both set inline styles, and ReDoc runs a
+// web worker from a blob URL.
 const docsHeaders = secureHeaders({
   contentSecurityPolicy: {
     defaultSrc: ["'self'"],
-    scriptSrc: ["'self'", "'unsafe-inline'"],
+    scriptSrc: ["'self'"],
     styleSrc: ["'self'", "'unsafe-inline'"],
     imgSrc: ["'self'", "data:"],
     workerSrc: ["'self'", "blob:"],

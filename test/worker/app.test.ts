@@ -110,7 +110,25 @@ describe("API documentation", () => {
     expect(html).toContain("/assets/swagger-ui-dist/swagger-ui-bundle.js");
     expect(html).toContain("/openapi.json");
     expect(html).not.toMatch(/https?:\/\/(cdn|unpkg|fonts)/);
-    expect(res.headers.get("content-security-policy")).toContain("script-src 'self' 'unsafe-inline'");
+    // No inline script, so none is allowed: an injected <script> or on* handler cannot run.
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toMatch(/script-src 'self'(;|$)/);
+    expect(csp).not.toContain("unsafe-inline'; script");
+    expect(csp.match(/script-src[^;]*/)?.[0]).not.toContain("unsafe");
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)];
+    expect(scripts.length).toBeGreaterThanOrEqual(2);
+    for (const [, attributes, body] of scripts) {
+      expect(attributes).toMatch(/\bsrc="\/assets\//);
+      expect(body?.trim()).toBe("");
+    }
+    expect(html).toContain('src="/assets/swagger-init.js"');
+    // Tokens entered under "Authorize" stay in memory, never in localStorage.
+    const init = await env.ASSETS.fetch(`${BASE}/assets/swagger-init.js`);
+    expect(init.status).toBe(200);
+    const initScript = await init.text();
+    expect(html).toContain('data-spec-url="/openapi.json"');
+    expect(initScript).toContain("persistAuthorization: false");
+    expect(html).not.toContain("persistAuthorization");
     for (const asset of ["swagger-ui-bundle.js", "swagger-ui.css"]) {
       // Static assets are answered before the Worker runs; the binding reaches the same files.
       const a = await env.ASSETS.fetch(`${BASE}/assets/swagger-ui-dist/${asset}`);

@@ -1,9 +1,13 @@
 // Swagger UI and ReDoc pages. Their bundles are served from this origin under /assets (Workers
-// Static Assets, copied from node_modules by `npm run assets`), so both work offline.
+// Static Assets, copied from node_modules by `npm run assets`), so both work offline. Neither page
+// has an inline script: Swagger UI is started by /assets/swagger-init.js, so the pages' CSP can
+// allow scripts from this origin only.
 import { swaggerUI } from "@hono/swagger-ui";
 import { createRouter } from "../../lib/router";
 
 export const ASSETS_BASE = "/assets";
+const SWAGGER_INIT = `${ASSETS_BASE}/swagger-init.js`;
+const SPEC_URL = "/openapi.json";
 
 const REDOC_HTML = `<!doctype html>
 <html lang="en">
@@ -13,7 +17,7 @@ const REDOC_HTML = `<!doctype html>
     <title>DocVault API · ReDoc</title>
   </head>
   <body>
-    <redoc spec-url="/openapi.json"></redoc>
+    <redoc spec-url="${SPEC_URL}"></redoc>
     <script src="${ASSETS_BASE}/redoc/redoc.standalone.js"></script>
   </body>
 </html>`;
@@ -22,11 +26,16 @@ export const docsRouter = createRouter()
   .get(
     "/docs",
     swaggerUI({
-      url: "/openapi.json",
       baseUrl: ASSETS_BASE,
       title: "DocVault API · Swagger UI",
-      persistAuthorization: true,
-      displayRequestDuration: true,
+      // The library's default page starts Swagger UI with an inline script; this one loads the
+      // same bundle and a served start-up script (which sets the options, without
+      // persistAuthorization: tokens stay in memory, not in localStorage).
+      manuallySwaggerUIHtml: (asset) => `
+        <div id="swagger-ui" data-spec-url="${SPEC_URL}"></div>
+        ${asset.css.map((url) => `<link rel="stylesheet" href="${url}" />`).join("")}
+        ${asset.js.map((url) => `<script src="${url}"></script>`).join("")}
+        <script src="${SWAGGER_INIT}"></script>`,
     }),
   )
   .get("/redoc", (c) => c.html(REDOC_HTML));
