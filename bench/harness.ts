@@ -52,7 +52,8 @@ export function serviceBindings(stack: BenchStack): Record<string, string> {
     S3_REGION: "us-east-1",
     S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
     S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-    JWT_SECRET: "bench-jwt-secret-0123456789abcdef0123456789",
+    // Bench-only (openssl rand -base64 32): the Worker refuses typed-in secrets.
+    JWT_SECRET: "t4mbUX96oAbEAIOoc/W5qQldcNgZGG7cg3rpmgdnT5w=",
     PASSWORD_PEPPER: BENCH_PEPPER,
     LOG_LEVEL: "error",
     CORS_ORIGINS: "",

@@ -2,7 +2,8 @@
 // so the measurement covers the runtime's native scrypt (nodejs_compat), not Node's.
 import { hashPassword, verifyPassword } from "../src/auth/password";
 
-const PEPPER = "bench-pepper-0123456789abcdef0123456789";
+const PEPPERS = { current: "KXht8TU7Jdxhxf0KAdvUNKixKwgKKidGcRTnDY2ZdGs=" };
+const PEPPER = PEPPERS.current;
 let stored: string | undefined;
 
 export default {
@@ -12,11 +13,11 @@ export default {
     if (pathname === "/hash") return new Response(await hashPassword("correct horse battery staple", PEPPER));
     stored ??= await hashPassword("correct horse battery staple", PEPPER);
     if (pathname === "/verify") {
-      const result = await verifyPassword("correct horse battery staple", stored, PEPPER);
+      const result = await verifyPassword("correct horse battery staple", stored, PEPPERS);
       return new Response(String(result.ok));
     }
     if (pathname === "/verify-unknown") {
-      const result = await verifyPassword("correct horse battery staple", null, PEPPER);
+      const result = await verifyPassword("correct horse battery staple", null, PEPPERS);
       return new Response(String(result.ok));
     }
     return new Response("not found", { status: 404 });

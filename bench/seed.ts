@@ -5,9 +5,11 @@
 // Every bench user's password is BENCH_PASSWORD, hashed with BENCH_PEPPER.
 import { createHmac, randomBytes, scryptSync } from "node:crypto";
 import type pg from "pg";
+import { pepperFingerprint } from "../src/auth/password";
 
 export const BENCH_PASSWORD = "benchmark password 2026";
-export const BENCH_PEPPER = "bench-pepper-0123456789abcdef0123456789";
+// Bench-only (openssl rand -base64 32): the Worker refuses typed-in secrets.
+export const BENCH_PEPPER = "0TV3jjeNp5jTKkNxX65pxoyEeuNOycexA4/9wrZmXAA=";
 export const BENCH_EMAIL = (n: number) => `user${n}@bench.example`;
 
 /** The same PHC format as src/auth/password.ts, computed once for every seeded user. */
@@ -16,7 +18,7 @@ function benchPasswordHash(): string {
   const secret = createHmac("sha256", BENCH_PEPPER).update(BENCH_PASSWORD.normalize("NFKC"), "utf8").digest();
   const hash = scryptSync(secret, salt, 32, { N: 2 ** 14, r: 8, p: 5, maxmem: 64 * 1024 * 1024 });
   const b64 = (b: Buffer) => b.toString("base64").replace(/=+$/, "");
-  return `$scrypt$ln=14,r=8,p=5$${b64(salt)}$${b64(hash)}`;
+  return `$scrypt$ln=14,r=8,p=5,pk=${pepperFingerprint(BENCH_PEPPER)}$${b64(salt)}$${b64(hash)}`;
 }
 
 const WORDS = [

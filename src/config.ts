@@ -1,6 +1,7 @@
 // Configuration is parsed once per set of bindings, at the Worker boundary (src/index.ts): a bad
 // deployment answers a clear 500 naming the variables, instead of failing deep inside a handler.
 import { z } from "zod";
+import { secretWeakness } from "./auth/secret-strength";
 import { oncePer } from "./lib/per-object";
 
 const csv = z
@@ -17,14 +18,34 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 
 const seconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
-/** At least 32 bytes of key material (HS256 needs a 256-bit key; the pepper likewise). */
-const secretKey = z
-  .string()
-  .refine((value) => new TextEncoder().encode(value).byteLength >= 32, "must be at least 32 bytes");
+/**
+ * At least 32 bytes of key material (HS256 needs a 256-bit key; the pepper likewise) that was
+ * generated, not typed: placeholders and predictable values are refused (src/auth/secret-strength.ts).
+ */
+const secretKey = z.string().superRefine((value, ctx) => {
+  const weakness = secretWeakness(value);
+  // The message names the reason only; zod's default issue would not include the value either.
+  if (weakness) ctx.addIssue({ code: "custom", message: weakness });
+});
+
+/** A rotated-out secret that still verifies what was made with it; unset or empty when there is none. */
+const previousSecretKey = z.preprocess((v) => (v === "" ? undefined : v), secretKey.optional());
+
+/** 127.0.0.0/8, ::1 and localhost, as the URL parser normalises them ("127.1" is 127.0.0.1). */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+// The connection string (and with it the database password) travels in a header of every query:
+// plain http only where it never leaves the machine.
+const neonEndpoint = httpUrl.refine((value) => {
+  const url = new URL(value);
+  return url.protocol === "https:" || isLoopbackHost(url.hostname);
+}, "must use https:// (plain http:// only for a loopback host: 127.0.0.0/8, ::1, localhost)");
 
 export const ConfigSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
-  NEON_HTTP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), httpUrl.optional()),
+  NEON_HTTP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), neonEndpoint.optional()),
   S3_ENDPOINT: httpUrl,
   S3_REGION: z.string().min(1).default("auto"),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
@@ -34,11 +55,17 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 
   JWT_SECRET: secretKey,
+  /** The key before the last rotation: its access tokens (told apart by `kid`) verify until they expire. */
+  JWT_SECRET_PREVIOUS: previousSecretKey,
   JWT_ISSUER: z.string().min(1).default("docvault"),
   JWT_AUDIENCE: z.string().min(1).default("docvault-api"),
   ACCESS_TOKEN_TTL_SECONDS: seconds(1800, 86_400),
   REFRESH_TOKEN_TTL_SECONDS: seconds(7 * 86_400, 90 * 86_400),
   PASSWORD_PEPPER: secretKey,
+  /** The pepper before the last rotation: hashes made with it still verify and are rehashed on login. */
+  PASSWORD_PEPPER_PREVIOUS: previousSecretKey,
+  /** Absolute lifetime of a login: its refresh chain cannot be refreshed past this, however often rotated. */
+  SESSION_MAX_SECONDS: seconds(30 * 86_400, 366 * 86_400),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(5),
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
   LOGIN_FAILURE_WINDOW_SECONDS: seconds(900, 86_400),

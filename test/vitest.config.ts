@@ -15,8 +15,9 @@ export default defineConfig({
               bindings: {
                 ...inject<Record<string, string>>("stackBindings"),
                 LOG_LEVEL: "warn",
-                JWT_SECRET: "test-only-jwt-secret-0123456789abcdef",
-                PASSWORD_PEPPER: "test-only-password-pepper-0123456789",
+                // Test-only keys (openssl rand -base64 32): the boundary refuses typed-in ones.
+                JWT_SECRET: "aTjMob1aMT5rmiWIgvr4Wzr6PbRy2CosPRL+x/d4KP4=",
+                PASSWORD_PEPPER: "fkIxWeR4i7uOsjLgZ+aHQydyPYvnSNT7m2WH4glb75o=",
                 CORS_ORIGINS: "https://app.example.com",
               },
             },

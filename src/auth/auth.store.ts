@@ -1,5 +1,6 @@
-// Database access for accounts and sessions. Each function is one round trip: a single statement
-// or one batch (a transaction), since Neon's HTTP driver has no interactive transactions.
+// Database access for accounts and sessions. Each function is one round trip (a single statement
+// or one batch, a transaction, since Neon's HTTP driver has no interactive transactions), except
+// a refresh that lost a race, which reads once more.
 import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
@@ -34,105 +35,196 @@ export async function findActiveUser(db: Database, id: string): Promise<UserReco
 }
 
 export type ThrottlePolicy = { windowSeconds: number; maxPerAccount: number; maxPerAddress: number };
-export type ThrottleKeys = { account: string; address: string };
 
-export function throttleKeys(email: string, address: string): ThrottleKeys {
-  return { account: `account:${email.trim().toLowerCase()}`, address: `address:${address}` };
-}
+/** The attempt as counted: the keys and the window it was counted in, to be undone on success or refusal. */
+// Windows as PostgreSQL's text, so that they compare equal to the microsecond (a Date keeps milliseconds).
+export type CountedAttempt = { accountKey: string; addressKey: string; accountWindow: string; addressWindow: string };
+
+export type LoginAttempt = {
+  user: { id: string; passwordHash: string } | null;
+  /** Seconds until the caller may try again; 0 when this attempt may be checked. */
+  retryAfter: number;
+  counted: CountedAttempt;
+};
 
 /**
- * The account to check the password against, and how long the caller must wait first (0 when
- * neither the account nor the client address is over its limit), in one statement.
+ * Resolves the account and counts this attempt against it and the client address before any
+ * password is checked, in one statement. The upsert's row locks serialise concurrent attempts,
+ * so of any number arriving at once exactly the first `max` of a window see a count within the
+ * limit. The account's counter is keyed by the user id PostgreSQL resolved, so spellings that
+ * reach the same account (case, "İ" for "i") share it; an email without an account is keyed by
+ * a digest of PostgreSQL's lower() of it, the same expression that finds accounts, so whether an
+ * account exists changes nothing here.
  */
-export async function loginLookup(
+export async function countLoginAttempt(
   db: Database,
   email: string,
-  keys: ThrottleKeys,
+  addressKey: string,
   policy: ThrottlePolicy,
-): Promise<{ user: { id: string; passwordHash: string } | null; retryAfter: number }> {
-  const result = await db.execute<{ id: string | null; password_hash: string | null; retry_after: number }>(sql`
-    select u.id, u.password_hash,
-      coalesce((
-        select max(ceil(extract(epoch from t.window_started_at + make_interval(secs => ${policy.windowSeconds}) - now())))
-        from ${loginThrottles} t
-        where t.window_started_at > now() - make_interval(secs => ${policy.windowSeconds})
-          and ((t.key = ${keys.account} and t.failures >= ${policy.maxPerAccount})
-            or (t.key = ${keys.address} and t.failures >= ${policy.maxPerAddress}))
-      ), 0)::int as retry_after
-    from (select 1) as one
-    left join ${users} u on lower(u.email) = lower(${email}) and u.is_active`);
+): Promise<LoginAttempt> {
+  const window = sql`make_interval(secs => ${policy.windowSeconds})`;
+  const result = await db.execute<{
+    id: string | null;
+    password_hash: string | null;
+    account_key: string;
+    account_failures: number;
+    account_window: string;
+    account_retry: number;
+    address_failures: number;
+    address_window: string;
+    address_retry: number;
+  }>(sql`
+    with account as (
+      select u.id, u.password_hash from ${users} u where lower(u.email) = lower(${email}) and u.is_active limit 1
+    ),
+    keyed as (
+      select coalesce('account:' || (select id::text from account),
+                      'email:' || encode(sha256(convert_to(lower(${email}), 'UTF8')), 'hex')) as account_key
+    ),
+    counted as (
+      insert into ${loginThrottles} as t (key, failures, window_started_at)
+      select account_key, 1, now() from keyed
+      union all select ${`address:${addressKey}`}, 1, now()
+      on conflict (key) do update set
+        failures = case when t.window_started_at <= now() - ${window} then 1 else t.failures + 1 end,
+        window_started_at = case when t.window_started_at <= now() - ${window} then now() else t.window_started_at end
+      returning t.key, t.failures, t.window_started_at::text as window_started_at,
+        ceil(extract(epoch from t.window_started_at + ${window} - now()))::int as retry
+    )
+    select a.id, a.password_hash, k.account_key,
+      ac.failures as account_failures, ac.window_started_at as account_window, ac.retry as account_retry,
+      ad.failures as address_failures, ad.window_started_at as address_window, ad.retry as address_retry
+    from keyed k
+    join counted ac on ac.key = k.account_key
+    join counted ad on ad.key = ${`address:${addressKey}`}
+    left join account a on true`);
   const row = result.rows[0];
+  if (!row) throw new Error("login attempt was not counted");
+  const overAccount = Number(row.account_failures) > policy.maxPerAccount;
+  const overAddress = Number(row.address_failures) > policy.maxPerAddress;
+  const retryAfter = Math.max(
+    overAccount ? Math.max(1, Number(row.account_retry)) : 0,
+    overAddress ? Math.max(1, Number(row.address_retry)) : 0,
+  );
   return {
-    user: row?.id && row.password_hash ? { id: row.id, passwordHash: row.password_hash } : null,
-    retryAfter: Number(row?.retry_after ?? 0),
+    user: row.id && row.password_hash ? { id: row.id, passwordHash: row.password_hash } : null,
+    retryAfter,
+    counted: {
+      accountKey: row.account_key,
+      addressKey: `address:${addressKey}`,
+      accountWindow: row.account_window,
+      addressWindow: row.address_window,
+    },
   };
 }
 
-/** Counts one failure against the account and the address, starting a new window when the old one ended. */
-export async function recordLoginFailure(db: Database, keys: ThrottleKeys, policy: ThrottlePolicy): Promise<void> {
-  await db.execute(sql`
-    insert into ${loginThrottles} as t (key, failures, window_started_at)
-    values (${keys.account}, 1, now()), (${keys.address}, 1, now())
-    on conflict (key) do update set
-      failures = case when t.window_started_at <= now() - make_interval(secs => ${policy.windowSeconds})
-                      then 1 else t.failures + 1 end,
-      window_started_at = case when t.window_started_at <= now() - make_interval(secs => ${policy.windowSeconds})
-                               then now() else t.window_started_at end`);
+// Takes back one counted attempt, only within the window it was counted in (a window that has
+// since restarted owes it nothing) and never below zero.
+function uncount(db: Database, key: string, windowStartedAt: string) {
+  return db
+    .update(loginThrottles)
+    .set({ failures: sql`${loginThrottles.failures} - 1` })
+    .where(
+      and(
+        eq(loginThrottles.key, key),
+        sql`${loginThrottles.windowStartedAt} = ${windowStartedAt}::timestamptz`,
+        sql`${loginThrottles.failures} > 0`,
+      ),
+    );
 }
 
-/** Starts a refresh-token chain, clears the account's failures and, if asked, stores a rehashed password. */
+/**
+ * A refused attempt (429) was never checked, so it does not count: an address that is over its
+ * limit cannot go on locking accounts, and an account's lockout does not use up its address.
+ */
+export async function releaseRefusedAttempt(db: Database, counted: CountedAttempt): Promise<void> {
+  await db.batch([
+    uncount(db, counted.accountKey, counted.accountWindow),
+    uncount(db, counted.addressKey, counted.addressWindow),
+  ]);
+}
+
+/**
+ * Starts a refresh-token chain, clears the account's counter, takes the successful attempt back
+ * from the address's count and, if asked, stores a rehashed password: one batch.
+ */
 export async function recordLoginSuccess(
   db: Database,
-  input: { userId: string; keys: ThrottleKeys; refreshHash: Uint8Array; ttlSeconds: number; newPasswordHash?: string },
+  input: {
+    userId: string;
+    counted: CountedAttempt;
+    refreshHash: Uint8Array;
+    ttlSeconds: number;
+    newPasswordHash?: string;
+  },
 ): Promise<void> {
   const expiresAt = new Date(Date.now() + input.ttlSeconds * 1000);
   const insertToken = db.insert(refreshTokens).values({
     userId: input.userId,
     chainId: crypto.randomUUID(),
+    chainStartedAt: sql`now()`,
     tokenHash: input.refreshHash,
     expiresAt,
   });
-  const clearFailures = db.delete(loginThrottles).where(eq(loginThrottles.key, input.keys.account));
+  const clearAccount = db.delete(loginThrottles).where(eq(loginThrottles.key, input.counted.accountKey));
+  const releaseAddress = uncount(db, input.counted.addressKey, input.counted.addressWindow);
   if (input.newPasswordHash) {
     await db.batch([
       insertToken,
-      clearFailures,
+      clearAccount,
+      releaseAddress,
       db
         .update(users)
         .set({ passwordHash: input.newPasswordHash, updatedAt: new Date() })
         .where(eq(users.id, input.userId)),
     ]);
   } else {
-    await db.batch([insertToken, clearFailures]);
+    await db.batch([insertToken, clearAccount, releaseAddress]);
   }
 }
 
-export type RotationResult = { outcome: "rotated"; userId: string } | { outcome: "reused" } | { outcome: "invalid" };
+export type RotationResult =
+  | { outcome: "rotated"; userId: string }
+  | { outcome: "reused" }
+  | { outcome: "session_expired" }
+  | { outcome: "invalid" };
 
 /**
  * Spends the presented refresh token and issues the next one of its chain, in one statement.
  * A token that was already spent revokes its whole chain instead (RFC 9700 §4.14.2): whoever
- * holds the chain's live token, thief or owner, has to log in again.
+ * holds the chain's live token, thief or owner, has to log in again. A chain older than
+ * `sessionMaxSeconds` (counted from its login, carried through every rotation) is not renewed,
+ * and no token of it outlives that moment.
  */
 export async function rotateRefreshToken(
   db: Database,
   presentedHash: Uint8Array,
   nextHash: Uint8Array,
   ttlSeconds: number,
+  sessionMaxSeconds: number,
 ): Promise<RotationResult> {
-  const result = await db.execute<{ user_id: string | null; revoked: number }>(sql`
+  const sessionEnd = sql`p.chain_started_at + make_interval(secs => ${sessionMaxSeconds})`;
+  const result = await db.execute<{
+    user_id: string | null;
+    revoked: number;
+    found: number;
+    session_over: boolean;
+  }>(sql`
     with presented as (
-      select id, user_id, chain_id, used_at from ${refreshTokens} where token_hash = ${presentedHash}
+      select id, user_id, chain_id, chain_started_at, used_at from ${refreshTokens} where token_hash = ${presentedHash}
     ),
     spent as (
       update ${refreshTokens} r set used_at = now()
       from presented p join ${users} u on u.id = p.user_id and u.is_active
       where r.id = p.id and r.used_at is null and r.revoked_at is null and r.expires_at > now()
-      returning r.user_id, r.chain_id
+        and ${sessionEnd} > now()
+      returning r.user_id, r.chain_id, r.chain_started_at
     ),
     issued as (
-      insert into ${refreshTokens} (user_id, chain_id, token_hash, expires_at)
-      select user_id, chain_id, ${nextHash}, now() + make_interval(secs => ${ttlSeconds}) from spent
+      insert into ${refreshTokens} (user_id, chain_id, chain_started_at, token_hash, expires_at)
+      select p.user_id, p.chain_id, p.chain_started_at, ${nextHash},
+             least(now() + make_interval(secs => ${ttlSeconds}), ${sessionEnd})
+      from spent p
       returning user_id
     ),
     revoked as (
@@ -142,11 +234,37 @@ export async function rotateRefreshToken(
       returning r.id
     )
     select (select user_id from issued) as user_id,
-           (select count(*) from revoked)::int + (select count(*) from presented where used_at is not null)::int as revoked`);
+           (select count(*) from revoked)::int + (select count(*) from presented where used_at is not null)::int as revoked,
+           (select count(*) from presented)::int as found,
+           coalesce((select ${sessionEnd} <= now() from presented p), false) as session_over`);
   const row = result.rows[0];
   if (row?.user_id) return { outcome: "rotated", userId: row.user_id };
   if (Number(row?.revoked ?? 0) > 0) return { outcome: "reused" };
-  return { outcome: "invalid" };
+  if (Number(row?.found ?? 0) === 0) return { outcome: "invalid" };
+  // The token existed and looked unspent to this statement, yet was not spent by it: either it is
+  // unusable (expired, revoked, account closed, session over), or a concurrent refresh with the
+  // same token won the row lock. That winner has committed by now, so a second read tells theft
+  // apart; without it the loser would see "invalid" and the chain would live on.
+  if (await revokeChainIfSpent(db, presentedHash)) return { outcome: "reused" };
+  return row?.session_over === true || String(row?.session_over) === "t"
+    ? { outcome: "session_expired" }
+    : { outcome: "invalid" };
+}
+
+/** Revokes the token's chain when the token has been spent; true when it had been. */
+async function revokeChainIfSpent(db: Database, presentedHash: Uint8Array): Promise<boolean> {
+  const result = await db.execute<{ spent: number }>(sql`
+    with presented as (
+      select chain_id from ${refreshTokens} where token_hash = ${presentedHash} and used_at is not null
+    ),
+    revoked as (
+      update ${refreshTokens} r set revoked_at = now()
+      from presented p
+      where r.chain_id = p.chain_id and r.revoked_at is null
+      returning r.id
+    )
+    select (select count(*) from presented)::int as spent, (select count(*) from revoked)::int as revoked`);
+  return Number(result.rows[0]?.spent ?? 0) > 0;
 }
 
 /** Ends the login the token belongs to: every token of its chain stops refreshing. */

@@ -1,10 +1,15 @@
 // Access tokens are short-lived HS256 JWTs (jose) with the algorithm pinned on verification;
 // refresh tokens are 256-bit random opaque strings of which only the SHA-256 is stored.
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+// Key rotation: every access token names its key by `kid` (a fingerprint, never the key), and
+// JWT_SECRET_PREVIOUS still verifies the tokens signed before the last change until they expire.
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Config } from "../config";
 import { oncePer } from "../lib/per-object";
 
-type TokenConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JWT_AUDIENCE" | "ACCESS_TOKEN_TTL_SECONDS">;
+type TokenConfig = Pick<
+  Config,
+  "JWT_SECRET" | "JWT_SECRET_PREVIOUS" | "JWT_ISSUER" | "JWT_AUDIENCE" | "ACCESS_TOKEN_TTL_SECONDS"
+>;
 
 const ALGORITHM = "HS256";
 // RFC 9068's media type for JWT access tokens; a refresh or ID token cannot pass as one.
@@ -26,13 +31,34 @@ function keyOf(secret: string): Promise<CryptoKey> {
   return key;
 }
 
+const base64urlOf = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+
+// The key's id: the first 64 bits of an HMAC of a fixed label under the key itself. Anyone with a
+// token can already test a guessed key against its signature, so the id tells them nothing more.
+const kids = new Map<string, Promise<string>>();
+export function keyIdOf(secret: string): Promise<string> {
+  let kid = kids.get(secret);
+  if (!kid) {
+    kid = keyOf(secret).then(async (key) => {
+      const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("docvault access token key id"));
+      return base64urlOf(new Uint8Array(mac).slice(0, 8));
+    });
+    kids.set(secret, kid);
+  }
+  return kid;
+}
+
 export async function issueAccessToken(
   config: TokenConfig,
   userId: string,
 ): Promise<{ token: string; expiresIn: number }> {
   const expiresIn = config.ACCESS_TOKEN_TTL_SECONDS;
   const token = await new SignJWT({})
-    .setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE })
+    .setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE, kid: await keyIdOf(config.JWT_SECRET) })
     .setSubject(userId)
     .setIssuer(config.JWT_ISSUER)
     .setAudience(config.JWT_AUDIENCE)
@@ -55,7 +81,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // get-document request's CPU in `npm run bench:profile`. An entry keeps only what verification
 // concluded (user id, expiry); a token differing by one character is another key and goes
 // through jose. Expiry is checked again on every hit, so a cached token dies on time. One cache
-// per configuration object, so another secret, issuer or audience never sees these entries.
+// per configuration object, so another secret, previous secret, issuer or audience never sees
+// these entries: removing JWT_SECRET_PREVIOUS is a new configuration with an empty cache.
 const VERIFIED_CACHE_SIZE = 5000;
 type Verified = { userId: string; exp: number };
 const verifiedCache = oncePer((_config: TokenConfig) => new Map<string, Verified>());
@@ -80,38 +107,58 @@ export async function verifyAccessToken(config: TokenConfig, token: string): Pro
   return { userId: verified.userId };
 }
 
-async function verifyWithJose(config: TokenConfig, token: string): Promise<Verified> {
-  try {
-    const { payload } = await jwtVerify(token, await keyOf(config.JWT_SECRET), {
-      algorithms: [ALGORITHM],
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      typ: TOKEN_TYPE,
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      requiredClaims: ["sub", "iat", "exp", "iss", "aud", "jti"],
-    });
-    if (typeof payload.sub !== "string" || !UUID.test(payload.sub) || typeof payload.exp !== "number") {
-      throw new InvalidTokenError("The access token is invalid.");
-    }
-    return { userId: payload.sub, exp: payload.exp };
-  } catch (error) {
-    if (error instanceof InvalidTokenError) throw error;
-    if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError("The access token has expired.");
-    throw new InvalidTokenError("The access token is invalid.");
-  }
+/** The secrets that may have signed a token with this `kid`, current first. */
+async function candidateSecrets(config: TokenConfig, kid: unknown): Promise<string[]> {
+  const secrets = config.JWT_SECRET_PREVIOUS ? [config.JWT_SECRET, config.JWT_SECRET_PREVIOUS] : [config.JWT_SECRET];
+  // Tokens issued before key ids existed have none; they expire within ACCESS_TOKEN_TTL_SECONDS.
+  if (kid === undefined) return secrets;
+  if (typeof kid !== "string") return [];
+  const ids = await Promise.all(secrets.map(keyIdOf));
+  return secrets.filter((_, i) => ids[i] === kid);
 }
 
-const base64url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
+async function verifyWithJose(config: TokenConfig, token: string): Promise<Verified> {
+  let secrets: string[];
+  try {
+    secrets = await candidateSecrets(config, decodeProtectedHeader(token).kid);
+  } catch {
+    throw new InvalidTokenError("The access token is invalid.");
+  }
+  let failure: unknown = new InvalidTokenError("The access token is invalid.");
+  for (const secret of secrets) {
+    try {
+      return await verifyWith(config, secret, token);
+    } catch (error) {
+      failure = error;
+      // Only a signature made with another key is worth trying the next key for.
+      if (!(error instanceof joseErrors.JWSSignatureVerificationFailed)) break;
+    }
+  }
+  if (failure instanceof InvalidTokenError) throw failure;
+  if (failure instanceof joseErrors.JWTExpired) throw new InvalidTokenError("The access token has expired.");
+  throw new InvalidTokenError("The access token is invalid.");
+}
+
+async function verifyWith(config: TokenConfig, secret: string, token: string): Promise<Verified> {
+  const { payload } = await jwtVerify(token, await keyOf(secret), {
+    algorithms: [ALGORITHM],
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    typ: TOKEN_TYPE,
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    requiredClaims: ["sub", "iat", "exp", "iss", "aud", "jti"],
+  });
+  if (typeof payload.sub !== "string" || !UUID.test(payload.sub) || typeof payload.exp !== "number") {
+    throw new InvalidTokenError("The access token is invalid.");
+  }
+  return { userId: payload.sub, exp: payload.exp };
+}
 
 export async function hashRefreshToken(token: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
 }
 
 export async function newRefreshToken(): Promise<{ token: string; hash: Uint8Array }> {
-  const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const token = base64urlOf(crypto.getRandomValues(new Uint8Array(32)));
   return { token, hash: await hashRefreshToken(token) };
 }

@@ -117,8 +117,9 @@ describe("bench harness with the service bundle", () => {
       S3_BUCKET: "documents",
       S3_ACCESS_KEY_ID: "id",
       S3_SECRET_ACCESS_KEY: "secret",
-      JWT_SECRET: "bench-test-jwt-secret-0123456789abcdef",
-      PASSWORD_PEPPER: "bench-test-pepper-0123456789abcdef0123",
+      // Test-only (openssl rand -base64 32): the Worker refuses typed-in secrets.
+      JWT_SECRET: "b24eTTFil0lmUVztN1afPumdRgUgzBR+UprAOQggz1s=",
+      PASSWORD_PEPPER: "aTjMob1aMT5rmiWIgvr4Wzr6PbRy2CosPRL+x/d4KP5=",
       LOG_LEVEL: "error",
     });
     try {

@@ -11,8 +11,9 @@ const BINDINGS = {
   S3_ACCESS_KEY_ID: "id",
   S3_SECRET_ACCESS_KEY: "secret",
   LOG_LEVEL: "warn",
-  JWT_SECRET: "openapi-lint-secret-0123456789abcdef",
-  PASSWORD_PEPPER: "openapi-lint-pepper-0123456789abcdef",
+  // Test-only (openssl rand -base64 32): the Worker refuses typed-in secrets.
+  JWT_SECRET: "0TV3jjeNp5jTKkNxX65pxoyEeuNOycexA4/9wrZmXAB=",
+  PASSWORD_PEPPER: "fkIxWeR4i7uOsjLgZ+aHQydyPYvnSNT7m2WH4glb75p=",
 };
 
 async function servedDocument(): Promise<string> {

@@ -36,7 +36,7 @@ describe("POST /api/v1/auth/login", () => {
     expect(tokens.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     const header = decodeProtectedHeader(tokens.access_token as string);
-    expect(header).toEqual({ alg: "HS256", typ: "at+jwt" });
+    expect(header).toEqual({ alg: "HS256", typ: "at+jwt", kid: expect.stringMatching(/^[A-Za-z0-9_-]{11}$/) });
     const claims = decodeJwt(tokens.access_token as string);
     expect(claims).toMatchObject({ sub: user.id, iss: "docvault", aud: "docvault-api" });
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
@@ -133,7 +133,7 @@ describe("login throttling", () => {
     const user = await register();
     for (let i = 0; i < 5; i++) await postJson(`${AUTH}/login`, { email: user.email, password: "wrong password!!" });
     expect((await postJson(`${AUTH}/login`, { email: user.email, password: PASSWORD })).status).toBe(429);
-    await sql`update login_throttles set window_started_at = now() - interval '16 minutes' where key = ${`account:${user.email.toLowerCase()}`}`;
+    await sql`update login_throttles set window_started_at = now() - interval '16 minutes' where key = ${`account:${user.id}`}`;
     expect((await postJson(`${AUTH}/login`, { email: user.email, password: PASSWORD })).status).toBe(200);
   });
 
@@ -177,7 +177,7 @@ describe("password hashes", () => {
     const [user] = await sql`insert into users (email, password_hash) values (${email}, ${weak}) returning id`;
     expect((await postJson(`${AUTH}/login`, { email, password: PASSWORD })).status).toBe(200);
     const [row] = await sql`select password_hash from users where id = ${user?.id}`;
-    expect(row?.password_hash).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$/);
+    expect(row?.password_hash).toMatch(/^\$scrypt\$ln=14,r=8,p=5,pk=[0-9a-f]{8}\$/);
     expect((await postJson(`${AUTH}/login`, { email, password: PASSWORD })).status).toBe(200);
   });
 

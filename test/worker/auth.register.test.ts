@@ -25,7 +25,9 @@ describe("POST /api/v1/auth/register", () => {
     expect(text).not.toContain("scrypt");
 
     const [row] = await sql`select password_hash from users where id = ${user.id}`;
-    expect(row?.password_hash).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(row?.password_hash).toMatch(
+      /^\$scrypt\$ln=14,r=8,p=5,pk=[0-9a-f]{8}\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/,
+    );
     expect(row?.password_hash).not.toContain(PASSWORD);
   });
 

@@ -1,20 +1,20 @@
 import type { Context } from "hono";
 import type { AppEnv, AppRouteHandler } from "../../app-env";
 import {
+  countLoginAttempt,
   createUser,
   EmailTakenError,
   findActiveUser,
-  loginLookup,
-  recordLoginFailure,
   recordLoginSuccess,
+  releaseRefusedAttempt,
   revokeChain,
   rotateRefreshToken,
-  throttleKeys,
   type UserRecord,
 } from "../../auth/auth.store";
-import { hashPassword, verifyPassword } from "../../auth/password";
+import { hashPassword, type Peppers, verifyPassword } from "../../auth/password";
 import { hashRefreshToken, issueAccessToken, newRefreshToken } from "../../auth/tokens";
-import { clientAddress } from "../../lib/client-address";
+import type { Config } from "../../config";
+import { clientAddress, throttleAddress } from "../../lib/client-address";
 import { ApiError } from "../../lib/problem";
 import { unauthorized } from "../../middleware/require-auth";
 import type { login, logout, me, refresh, register } from "./auth.routes";
@@ -72,39 +72,47 @@ function credentials(
   });
 }
 
+const peppersOf = (config: Config): Peppers => ({
+  current: config.PASSWORD_PEPPER,
+  previous: config.PASSWORD_PEPPER_PREVIOUS,
+});
+
 export const loginHandler: AppRouteHandler<typeof login> = async (c) => {
   const { config, db, logger } = c.var;
   const { email, password } = credentials(c, c.req.valid("form"), c.req.valid("json"));
-  const keys = throttleKeys(email, clientAddress(c));
   const policy = {
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
     maxPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
     maxPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
   };
 
-  // Round trip 1: the account and both throttle counters; refused before any hashing work.
-  const { user, retryAfter } = await loginLookup(db, email, keys, policy);
-  if (retryAfter > 0) {
-    logger.warn("login throttled", { retry_after: retryAfter });
+  // Round trip 1: the account, with this attempt counted against it and the address before any
+  // hashing, so that concurrent attempts cannot all pass a check made before any was counted.
+  const attempt = await countLoginAttempt(db, email, throttleAddress(clientAddress(c)), policy);
+  if (attempt.retryAfter > 0) {
+    // Round trip 2 (refused): an attempt that was never checked is not a failure.
+    await releaseRefusedAttempt(db, attempt.counted);
+    logger.warn("login throttled", { retry_after: attempt.retryAfter });
     throw new ApiError(429, "Too many failed login attempts. Try again later.", {
-      headers: { "Retry-After": String(retryAfter) },
+      headers: { "Retry-After": String(attempt.retryAfter) },
     });
   }
 
-  const verdict = await verifyPassword(password, user?.passwordHash ?? null, config.PASSWORD_PEPPER);
+  const { user } = attempt;
+  const verdict = await verifyPassword(password, user?.passwordHash ?? null, peppersOf(config));
   if (!user || !verdict.ok) {
-    // Round trip 2 (failure): count it against the account and the address.
-    await recordLoginFailure(db, keys, policy);
+    // Already counted: a failure needs no second round trip.
     logger.info("login failed");
     throw unauthorized("Incorrect email or password.", false);
   }
 
-  // Round trip 2 (success): start a refresh chain, clear the failures, upgrade an old hash.
+  // Round trip 2 (success): start a refresh chain, clear the account's counter, take the attempt
+  // back from the address's, and upgrade a hash with old parameters or the previous pepper.
   const refreshToken = await newRefreshToken();
   const newPasswordHash = verdict.needsRehash ? await hashPassword(password, config.PASSWORD_PEPPER) : undefined;
   await recordLoginSuccess(db, {
     userId: user.id,
-    keys,
+    counted: attempt.counted,
     refreshHash: refreshToken.hash,
     ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     newPasswordHash,
@@ -115,17 +123,20 @@ export const loginHandler: AppRouteHandler<typeof login> = async (c) => {
 
 export const refreshHandler: AppRouteHandler<typeof refresh> = async (c) => {
   const { refresh_token } = c.req.valid("json");
+  const config = c.get("config");
   const next = await newRefreshToken();
   const result = await rotateRefreshToken(
     c.get("db"),
     await hashRefreshToken(refresh_token),
     next.hash,
-    c.get("config").REFRESH_TOKEN_TTL_SECONDS,
+    config.REFRESH_TOKEN_TTL_SECONDS,
+    config.SESSION_MAX_SECONDS,
   );
   if (result.outcome === "reused") {
     c.get("logger").warn("refresh token reused; its login chain was revoked");
     throw unauthorized("This refresh token was already used; the session has been revoked.", true);
   }
+  if (result.outcome === "session_expired") throw unauthorized("The session has expired; log in again.", true);
   if (result.outcome === "invalid") throw unauthorized("The refresh token is invalid, expired or revoked.", true);
   return c.json(await tokensFor(c, result.userId, next.token), 200, NO_STORE);
 };

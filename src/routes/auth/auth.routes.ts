@@ -33,10 +33,10 @@ export const login = createRoute({
   description:
     "Takes an OAuth2 password-grant form (`username` = email, `password`, optional `grant_type=password`; " +
     "what Swagger UI's Authorize button sends) or JSON `{email, password}`. Every wrong email/password " +
-    "pair answers the same 401, whether or not the account exists. After repeated failures for one account " +
-    "(default 5 in 15 minutes) or from one client address (default 50), the answer is 429 with " +
-    "`Retry-After` until the window ends; a successful login clears the account's count. Each login starts " +
-    "a new refresh-token chain.",
+    "pair answers the same 401, whether or not the account exists. At most the configured number of " +
+    "passwords are checked per account (default 5 in 15 minutes) and per client address (default 50; IPv6 " +
+    "by /64) in a window, however many arrive at once; the rest are 429 with `Retry-After` until the window " +
+    "ends. A successful login clears the account's count. Each login starts a new refresh-token chain.",
   request: {
     body: {
       required: false,
@@ -59,7 +59,9 @@ export const refresh = createRoute({
   description:
     "Refresh tokens are single use: the answer carries the next one and the presented one stops working. " +
     "Presenting an already-used refresh token again is treated as theft: 401, and every refresh token of " +
-    "that login is revoked (the user must log in again). Expired, revoked and unknown tokens are 401.",
+    "that login is revoked (the user must log in again), also when both uses arrive at once. Expired, " +
+    "revoked and unknown tokens are 401, and so is any token of a login older than `SESSION_MAX_SECONDS` " +
+    "(default 30 days).",
   request: { body: { required: true, content: { "application/json": { schema: RefreshBody } } } },
   responses: { 200: tokens, ...problems(400, 401, 413, 415, 422, 503) },
 });
