@@ -15,6 +15,12 @@ declare module "s3rver" {
 
   export default class S3rver {
     constructor(options: S3rverOptions);
+    /** Its file store (internal API; the local stack patches one method of it). */
+    store: {
+      deleteObject(bucket: string, key: string): Promise<void>;
+      getResourcePath(bucket: string, key: string, resource: string): string;
+      listObjects(bucket: string, options: unknown): Promise<unknown>;
+    };
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
     reset(): void;

@@ -37,6 +37,17 @@ export function isUnstorableText(error: unknown): boolean {
 }
 
 /**
+ * True when PostgreSQL answered this statement with an error, so it was rolled back and wrote
+ * nothing. Connection-class errors (SQLSTATE 08) are excluded: they may be reported after the
+ * statement ran. Without a SQLSTATE (a deadline, a network error, a 5xx from the endpoint) the
+ * statement may have committed, or may still commit.
+ */
+export function statementRefused(error: unknown): boolean {
+  const code = pgErrorOf(error)?.code;
+  return code !== undefined && !code.startsWith("08");
+}
+
+/**
  * True when the database could not be reached or failed as a service (network error, HTTP 5xx
  * from the endpoint, or SQLSTATE classes 08/53/57 such as connection failure, out of resources,
  * shutdown), rather than rejecting the query itself.

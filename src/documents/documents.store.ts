@@ -118,6 +118,15 @@ export type NewFile = {
   sha256: string;
 };
 
+/**
+ * A direct upload's version exists only while the upload is pending, checked under the upload
+ * row's lock: each `complete` copies the bytes to a key of its own, so two concurrent ones
+ * would otherwise both add a version. The loser waits for the winner's commit, sees the upload
+ * completed (PostgreSQL re-checks locked rows) and inserts nothing.
+ */
+const pendingUploadJoin = (uploadId: string | undefined) =>
+  uploadId ? sql`join uploads u on u.id = ${uploadId}::uuid and u.status = 'PENDING'` : sql``;
+
 /** Marks a direct upload completed, as one more CTE of the statement that uses its object. */
 const completeUploadCte = (uploadId: string | undefined, onlyIf: SQL = sql`true`) =>
   uploadId
@@ -134,7 +143,7 @@ export async function createDocument(
     tags: string[];
     file: NewFile;
     actor: Actor;
-    /** A direct upload this document completes (the unique storage key makes it happen once). */
+    /** A direct upload this document completes (the document id, planned per upload, makes it happen once). */
     uploadId?: string;
   },
 ): Promise<DocumentView & { revision: number }> {
@@ -301,9 +310,10 @@ export async function addVersion(
     with locked as (
       select d.id, d.current_version from documents d
       left join document_permissions p on p.document_id = d.id and p.user_id = ${actor.userId}::uuid
+      ${pendingUploadJoin(input.uploadId)}
       where d.id = ${id}::uuid and d.deleted_at is null
         and (d.owner_id = ${actor.userId}::uuid or p.role in ('EDIT', 'ADMIN'))
-      for update of d
+      for update of d${input.uploadId ? sql`, u` : sql``}
     ),
     v as (
       insert into document_versions (id, document_id, version_number, storage_key, file_name, content_type, size_bytes, sha256, comment, created_by)

@@ -1,10 +1,15 @@
 // Direct uploads: the record of a presigned PUT until `complete` turns its object into a
-// document or a version.
-import { and, eq, sql } from "drizzle-orm";
+// document or a version. The PUT goes to a staging key (the row's storage_key), never to a
+// version's key: a presigned URL can be replayed until it expires, so `complete` copies the
+// checked bytes to a key of its own that no URL names.
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { uploads } from "../db/schema";
 
 export type UploadRecord = typeof uploads.$inferSelect;
+
+/** Where the client PUTs the bytes of an upload. */
+export const stagingKeyFor = (uploadId: string) => `uploads/${uploadId}`;
 
 export async function createUpload(
   db: Database,
@@ -36,12 +41,26 @@ export async function expiredUploads(db: Database, graceSeconds: number, limit: 
     .limit(limit);
 }
 
-/** Which of these keys a version or a pending upload still refers to. */
+/** Removes these upload records unless one was completed meanwhile (runs may overlap). */
+export async function deletePendingUploads(db: Database, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const deleted = await db
+    .delete(uploads)
+    .where(and(inArray(uploads.id, ids), eq(uploads.status, "PENDING")))
+    .returning({ id: uploads.id });
+  return deleted.length;
+}
+
+/**
+ * Which of these keys a version or a pending upload still refers to. A completed upload's
+ * staging key is not referenced: a replayed PUT after `complete` recreates that object, and
+ * nothing will ever read it.
+ */
 export async function referencedKeys(db: Database, keys: string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
   const result = await db.execute<{ storage_key: string }>(sql`
     select storage_key from document_versions where storage_key = any(${sql.param(keys)}::text[])
     union
-    select storage_key from uploads where storage_key = any(${sql.param(keys)}::text[])`);
+    select storage_key from uploads where status = 'PENDING' and storage_key = any(${sql.param(keys)}::text[])`);
   return new Set(result.rows.map((r) => r.storage_key));
 }

@@ -4,7 +4,18 @@ import { AwsClient } from "aws4fetch";
 import type { Config } from "../config";
 import { DependencyError } from "../lib/problem";
 
-export type StoredObject = { size: number; contentType: string | null; etag: string | null };
+export type StoredObject = {
+  size: number;
+  contentType: string | null;
+  etag: string | null;
+  /** Set when whoever wrote the object declared its bytes encoded (e.g. gzip): never serve such bytes. */
+  contentEncoding: string | null;
+};
+
+export type ListedObject = { key: string; lastModified: Date };
+
+/** S3 and R2 accept at most 1,000 keys per DeleteObjects call (and list at most 1,000 per page). */
+export const MAX_KEYS_PER_CALL = 1000;
 
 export type PresignOptions = {
   expiresInSeconds: number;
@@ -44,8 +55,11 @@ function unescapeXml(text: string): string {
   });
 }
 
+const base64 = (bytes: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(bytes)));
+
 export class ObjectStorage {
   readonly #client: AwsClient;
+  readonly #bucket: string;
   readonly #bucketUrl: string;
   readonly #timeoutMs: number;
 
@@ -61,6 +75,7 @@ export class ObjectStorage {
       retries: 0,
     });
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#bucket = config.S3_BUCKET;
     const endpoint = new URL(config.S3_ENDPOINT);
     this.#bucketUrl = options.virtualHosted
       ? `${endpoint.protocol}//${config.S3_BUCKET}.${endpoint.host}`
@@ -112,12 +127,19 @@ export class ObjectStorage {
       size: Number(res.headers.get("content-length") ?? 0),
       contentType: res.headers.get("content-type"),
       etag: res.headers.get("etag"),
+      contentEncoding: res.headers.get("content-encoding"),
     };
   }
 
-  /** The object's bytes (optionally a range), or null when it does not exist. */
+  /**
+   * The object's bytes (optionally a range), or null when it does not exist. workerd's fetch
+   * inflates a body served with a Content-Encoding whatever Accept-Encoding says (measured
+   * against s3rver), so a caller that needs the stored bytes themselves must refuse a response
+   * that still carries that header.
+   */
   async get(key: string, range?: { start: number; end: number }): Promise<Response | null> {
-    const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end}` } : {};
+    const headers: Record<string, string> = { "accept-encoding": "identity" };
+    if (range) headers.range = `bytes=${range.start}-${range.end}`;
     const res = await this.#send(this.objectUrl(key), { method: "GET", headers });
     if (res.status === 404) {
       await res.body?.cancel();
@@ -138,33 +160,100 @@ export class ObjectStorage {
   }
 
   /**
-   * Every object under `prefix`, with its last modification time. ListObjects (V1) with
-   * `marker` = the last key seen: supported by S3, R2 and MinIO alike, and by s3rver, whose V2
-   * continuation tokens fail on current Node.
+   * Server-side copy (CopyObject) to `key`. The copy's metadata is replaced by ours, so nothing a
+   * client set on the source (Content-Encoding, Cache-Control, Content-Disposition, x-amz-meta-*)
+   * reaches it. With `sourceEtag`, S3 and R2 copy only if the source still is that object
+   * (x-amz-copy-source-if-match); s3rver ignores that condition. Null when the source is
+   * missing or no longer matches.
    */
-  async listObjects(prefix = "", options: { pageSize?: number } = {}): Promise<{ key: string; lastModified: Date }[]> {
-    const objects: { key: string; lastModified: Date }[] = [];
-    let marker = "";
-    for (;;) {
-      const url = new URL(this.#bucketUrl);
-      if (prefix) url.searchParams.set("prefix", prefix);
-      if (marker) url.searchParams.set("marker", marker);
-      if (options.pageSize) url.searchParams.set("max-keys", String(options.pageSize));
-      const res = await this.#send(url.toString(), { method: "GET" });
-      const xml = await res.text();
-      if (!res.ok) throw new DependencyError("storage", new Error(`LIST answered ${res.status}`));
-      const page = [...xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)].map((m) => {
-        const entry = m[1] ?? "";
-        return {
-          key: unescapeXml(/<Key>([^<]*)<\/Key>/.exec(entry)?.[1] ?? ""),
-          lastModified: new Date(/<LastModified>([^<]*)<\/LastModified>/.exec(entry)?.[1] ?? 0),
-        };
-      });
-      objects.push(...page);
-      const last = page.at(-1);
-      if (!/<IsTruncated>true<\/IsTruncated>/.test(xml) || last === undefined) return objects;
-      marker = last.key;
+  async copy(
+    sourceKey: string,
+    key: string,
+    options: { contentType: string; sourceEtag?: string | null },
+  ): Promise<{ etag: string | null } | null> {
+    const headers: Record<string, string> = {
+      "x-amz-copy-source": `/${this.#bucket}/${encodeKey(sourceKey)}`,
+      "x-amz-metadata-directive": "REPLACE",
+      "content-type": options.contentType,
+    };
+    if (options.sourceEtag) headers["x-amz-copy-source-if-match"] = options.sourceEtag;
+    const res = await this.#send(this.objectUrl(key), { method: "PUT", headers });
+    const xml = await res.text();
+    if (res.status === 404 || res.status === 412) return null;
+    // S3 may answer 200 and report a failed copy in the body.
+    if (!res.ok || !xml.includes("<CopyObjectResult")) {
+      throw new DependencyError("storage", new Error(`COPY answered ${res.status}`));
     }
+    return { etag: /<ETag>([^<]*)<\/ETag>/.exec(xml)?.[1]?.replace(/&quot;/g, '"') ?? null };
+  }
+
+  /**
+   * Deletes up to 1,000 keys in one call (DeleteObjects). Answers the keys the store reported it
+   * could not delete. S3 requires Content-MD5 (or an x-amz-checksum-* header) on this call;
+   * workerd's crypto.subtle computes MD5. A key that does not exist counts as deleted.
+   */
+  async deleteMany(keys: readonly string[]): Promise<{ failed: string[] }> {
+    if (keys.length === 0) return { failed: [] };
+    if (keys.length > MAX_KEYS_PER_CALL) throw new Error(`deleteMany takes at most ${MAX_KEYS_PER_CALL} keys`);
+    const escapeXml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    const body = new TextEncoder().encode(
+      `<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>${keys
+        .map((key) => `<Object><Key>${escapeXml(key)}</Key></Object>`)
+        .join("")}</Delete>`,
+    );
+    const md5 = base64(await crypto.subtle.digest("MD5", body));
+    const url = `${this.#bucketUrl}?delete`;
+    const res = await this.#send(url, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/xml", "content-md5": md5 },
+    });
+    const xml = await res.text();
+    if (!res.ok) throw new DependencyError("storage", new Error(`DELETE (batch) answered ${res.status}`));
+    const failed = [...xml.matchAll(/<Error>([\s\S]*?)<\/Error>/g)].map((m) =>
+      unescapeXml(/<Key>([^<]*)<\/Key>/.exec(m[1] ?? "")?.[1] ?? ""),
+    );
+    return { failed };
+  }
+
+  /**
+   * One page of the listing (ListObjects V1), after `marker` (a key). `nextMarker` is null at
+   * the end of the listing. V1 with `marker` is supported by S3, R2 and MinIO alike, and by
+   * s3rver, whose V2 continuation tokens fail on Node 22+.
+   */
+  async listPage(
+    prefix = "",
+    options: { marker?: string; maxKeys?: number } = {},
+  ): Promise<{ objects: ListedObject[]; nextMarker: string | null }> {
+    const url = new URL(this.#bucketUrl);
+    if (prefix) url.searchParams.set("prefix", prefix);
+    if (options.marker) url.searchParams.set("marker", options.marker);
+    if (options.maxKeys) url.searchParams.set("max-keys", String(options.maxKeys));
+    const res = await this.#send(url.toString(), { method: "GET" });
+    const xml = await res.text();
+    if (!res.ok) throw new DependencyError("storage", new Error(`LIST answered ${res.status}`));
+    const objects = [...xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)].map((m) => {
+      const entry = m[1] ?? "";
+      return {
+        key: unescapeXml(/<Key>([^<]*)<\/Key>/.exec(entry)?.[1] ?? ""),
+        lastModified: new Date(/<LastModified>([^<]*)<\/LastModified>/.exec(entry)?.[1] ?? 0),
+      };
+    });
+    const last = objects.at(-1);
+    const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml) && last !== undefined;
+    return { objects, nextMarker: truncated ? last.key : null };
+  }
+
+  /** Every object under `prefix` (tests and small prefixes; the sweeper pages with listPage). */
+  async listObjects(prefix = "", options: { pageSize?: number } = {}): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    let marker: string | null = "";
+    while (marker !== null) {
+      const page = await this.listPage(prefix, { marker, maxKeys: options.pageSize });
+      objects.push(...page.objects);
+      marker = page.nextMarker;
+    }
+    return objects;
   }
 
   /** Every key under `prefix`. */

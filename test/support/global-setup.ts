@@ -2,6 +2,7 @@
 // DEV_POSTGRES_URL is set, a fresh database created on that PostgreSQL server) behind the local
 // Neon HTTP endpoint, and s3rver in a temporary folder. Their addresses reach the Worker as bindings.
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +49,53 @@ async function startBlackHole(): Promise<{ url: string; close(): Promise<void> }
   };
 }
 
+/**
+ * A proxy in front of the local Neon endpoint that forwards every statement at once but holds
+ * back the answer to writes: `{url}/delay/{ms}/sql` answers a request whose SQL inserts only
+ * `ms` after the database executed (and committed) it. A client with a shorter deadline sees
+ * a failure although the write happened, as a real network can arrange.
+ */
+async function startSlowWriteProxy(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHttpServer(async (req, res) => {
+    try {
+      const match = /^\/delay\/(\d+)\/sql/.exec(req.url ?? "");
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (typeof value === "string" && !["host", "content-length", "connection"].includes(name)) {
+          headers.set(name, value);
+        }
+      }
+      const answer = await fetch(target, {
+        method: req.method,
+        headers,
+        body: req.method === "POST" ? body : undefined,
+      });
+      const text = await answer.text();
+      if (match && /\binsert\s+into\b/i.test(body.toString("utf8"))) {
+        await new Promise((resolve) => setTimeout(resolve, Number(match[1])));
+      }
+      res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" });
+      res.end(text);
+    } catch {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 export default async function setup(project: TestProject) {
   const s3Directory = await mkdtemp(join(tmpdir(), "docvault-s3-"));
   const serverUrl = process.env.DEV_POSTGRES_URL;
@@ -57,7 +105,10 @@ export default async function setup(project: TestProject) {
   project.provide("databaseEngine", stack.backend.name);
   const blackHole = await startBlackHole();
   project.provide("blackHole", blackHole.url);
+  const slowWrites = await startSlowWriteProxy(stack.database.url);
+  project.provide("slowWrites", slowWrites.url);
   return async () => {
+    await slowWrites.close();
     await blackHole.close();
     await stack.close();
     await scratch?.drop();

@@ -5,6 +5,8 @@ declare module "vitest" {
     databaseEngine: string;
     /** URL of a server that accepts connections and never answers. */
     blackHole: string;
+    /** Base URL of a proxy to the Neon endpoint: `{base}/delay/{ms}/sql` delays answers to inserts. */
+    slowWrites: string;
   }
 }
 

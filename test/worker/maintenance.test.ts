@@ -54,7 +54,7 @@ describe("scheduled sweeper", () => {
     expect(result.uploads).toBe(1);
     expect(result.orphans).toBe(1);
 
-    const keys = await storage.listKeys("documents/");
+    const keys = await storage.listKeys();
     expect(keys).toContain(version?.storage_key);
     expect(keys).not.toContain(upload?.storage_key);
     expect(keys).not.toContain(orphan);

@@ -1,10 +1,12 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../../app-env";
+import { statementRefused } from "../../db/errors";
 import { describeError } from "../../lib/logger";
 
 /**
- * Deletes bytes whose database row was never written, after the response (waitUntil). If this
- * fails too, the scheduled sweeper removes the unreferenced object later.
+ * Deletes bytes that no row refers to, after the response (waitUntil): the statement that would
+ * have referred to them answered and wrote nothing. If this fails too, the scheduled sweeper
+ * removes the unreferenced object later.
  */
 export function discardObject(c: Context<AppEnv>, key: string): void {
   const storage = c.get("storage");
@@ -16,4 +18,21 @@ export function discardObject(c: Context<AppEnv>, key: string): void {
   } catch {
     // No execution context (app.request in tests): the promise still runs.
   }
+}
+
+/**
+ * After the statement that was to refer to `key` failed: deletes the object only when
+ * PostgreSQL itself refused the statement, so it certainly wrote nothing. A deadline, a lost
+ * connection or a failing endpoint leave the outcome unknown (the statement may still commit,
+ * and then this object is a version's bytes), so the object stays for the sweeper, which
+ * removes it only once it is old and nothing refers to it.
+ */
+export function discardAfterFailedWrite(c: Context<AppEnv>, key: string, error: unknown): void {
+  if (statementRefused(error)) {
+    discardObject(c, key);
+    return;
+  }
+  c.get("logger").warn("database write failed with an unknown outcome; keeping its object for the sweeper", {
+    ...describeError(error),
+  });
 }

@@ -9,7 +9,7 @@ import { readMultipart, storeUpload } from "../../documents/upload";
 import { actorOf } from "../../lib/actor";
 import { ApiError } from "../../lib/problem";
 import { parseOr422, validationError } from "../../lib/validation";
-import { discardObject } from "./discard-object";
+import { discardAfterFailedWrite } from "./discard-object";
 import type { createDocument, deleteDocument, getDocument, updateDocument } from "./documents.routes";
 import { Description, Title } from "./documents.schemas";
 import { etagOf, revisionsFromIfMatch } from "./etag";
@@ -42,8 +42,9 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
     c.header("Location", `/api/v1/documents/${documentId}`);
     return c.json(body, 201);
   } catch (error) {
-    // The row was not written: the bytes must not stay behind (the sweeper is the backstop).
-    discardObject(c, stored.storageKey);
+    // Only a statement PostgreSQL refused certainly wrote nothing; after a deadline the row may
+    // still commit, so its bytes stay for the sweeper.
+    discardAfterFailedWrite(c, stored.storageKey, error);
     throw error;
   }
 };

@@ -5,7 +5,7 @@ import { readMultipart, storeUpload } from "../../documents/upload";
 import { actorOf } from "../../lib/actor";
 import { ApiError } from "../../lib/problem";
 import { parseOr422, validationError } from "../../lib/validation";
-import { discardObject } from "./discard-object";
+import { discardAfterFailedWrite, discardObject } from "./discard-object";
 import type { downloadDocument, listVersions as listVersionsRoute, uploadVersion } from "./documents.routes";
 import { Comment } from "./documents.schemas";
 
@@ -37,7 +37,8 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
     const { revision: _, ...body } = version;
     return c.json(body, 201);
   } catch (error) {
-    if (!(error instanceof ApiError)) discardObject(c, stored.storageKey);
+    // Only a statement PostgreSQL refused certainly wrote nothing (see discardAfterFailedWrite).
+    if (!(error instanceof ApiError)) discardAfterFailedWrite(c, stored.storageKey, error);
     throw error;
   }
 };
