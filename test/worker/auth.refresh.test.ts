@@ -52,6 +52,53 @@ describe("POST /api/v1/auth/refresh", () => {
     expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
   });
 
+  it("revokes the chain when many refreshes with one token race (thief and owner at once)", async () => {
+    // Against real PostgreSQL the losers wait on the winner's row lock and used to answer
+    // "invalid", leaving the winner's new token alive (DEV_POSTGRES_URL; PGlite runs them in turn).
+    for (let round = 0; round < 5; round++) {
+      const user = await newUser(`race-${round}`);
+      const results = await Promise.all(Array.from({ length: 10 }, () => refresh(user.tokens.refresh_token)));
+      expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401, 401, 401]);
+      const winner = (await results.find((r) => r.status === 200)?.json()) as Tokens;
+      const details = await Promise.all(
+        results.filter((r) => r.status === 401).map(async (r) => ((await r.json()) as { detail: string }).detail),
+      );
+      for (const detail of details) expect(detail).toContain("already used");
+      expect((await refresh(winner.refresh_token)).status).toBe(401);
+      const [chain] = await sql`
+        select count(*)::int as tokens, count(*) filter (where revoked_at is null)::int as live
+        from refresh_tokens where user_id = ${user.id}`;
+      expect(chain).toEqual({ tokens: 2, live: 0 });
+    }
+  });
+
+  it("refuses a chain older than SESSION_MAX_SECONDS, however recently it was rotated", async () => {
+    const user = await newUser("session-max");
+    const next = await refreshOk(user.tokens.refresh_token);
+    // The rotation carried the login's time over to the new token.
+    const started = await sql`select distinct chain_started_at from refresh_tokens where user_id = ${user.id}`;
+    expect(started).toHaveLength(1);
+    await sql`update refresh_tokens set chain_started_at = now() - interval '30 days' - interval '1 second'
+              where user_id = ${user.id}`;
+    const res = await refresh(next.refresh_token);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { detail: string }).detail).toBe("The session has expired; log in again.");
+    // A new login starts a new session.
+    const again = await login(user.email);
+    await refreshOk(again.refresh_token);
+  });
+
+  it("issues no refresh token that outlives its session", async () => {
+    const user = await newUser("session-end");
+    await sql`update refresh_tokens set chain_started_at = now() - interval '30 days' + interval '1 hour'
+              where user_id = ${user.id}`;
+    await refreshOk(user.tokens.refresh_token);
+    const [latest] = await sql`
+      select expires_at <= chain_started_at + interval '30 days' as within, expires_at < now() + interval '2 hours' as soon
+      from refresh_tokens where user_id = ${user.id} and used_at is null`;
+    expect(latest).toEqual({ within: true, soon: true });
+  });
+
   it("answers 401 for unknown, expired and revoked tokens", async () => {
     expect((await refresh("not-a-real-token")).status).toBe(401);
     const user = await newUser("expired");
