@@ -78,6 +78,62 @@ describe("ObjectStorage", () => {
   });
 });
 
+describe("ObjectStorage for the sweeper and direct uploads", () => {
+  it("deletes up to 1,000 keys in one DeleteObjects call", async () => {
+    const prefix = `batch/${crypto.randomUUID()}/`;
+    const keys = Array.from({ length: 1000 }, (_, i) => `${prefix}${String(i).padStart(4, "0")}&<'>`);
+    for (let i = 0; i < keys.length; i += 100) {
+      await Promise.all(keys.slice(i, i + 100).map((k) => storage.put(k, "x", { contentType: "text/plain" })));
+    }
+    const kept = `${prefix}kept`;
+    await storage.put(kept, "x", { contentType: "text/plain" });
+    expect(await storage.deleteMany([...keys])).toEqual({ failed: [] });
+    expect(await storage.listKeys(prefix)).toEqual([kept]);
+    // Keys that do not exist count as deleted; more than 1,000 is the caller's bug.
+    expect(await storage.deleteMany([`${prefix}missing`])).toEqual({ failed: [] });
+    await expect(storage.deleteMany([...keys, kept])).rejects.toThrow(/at most 1000/);
+    await storage.delete(kept);
+  }, 60_000);
+
+  it("lists one page at a time from a marker, with null at the end", async () => {
+    const prefix = `pages/${crypto.randomUUID()}/`;
+    const keys = Array.from({ length: 7 }, (_, i) => `${prefix}${i}`);
+    for (const key of keys) await storage.put(key, "x", { contentType: "text/plain" });
+    const first = await storage.listPage(prefix, { maxKeys: 3 });
+    expect(first.objects.map((o) => o.key)).toEqual(keys.slice(0, 3));
+    expect(first.nextMarker).toBe(keys[2]);
+    const last = await storage.listPage(prefix, { marker: keys[5], maxKeys: 3 });
+    expect(last.objects.map((o) => o.key)).toEqual([keys[6]]);
+    expect(last.nextMarker).toBeNull();
+    await storage.deleteMany(keys);
+  });
+
+  it("copies server-side with the service's metadata only", async () => {
+    const source = `uploads/${crypto.randomUUID()}`;
+    const bytes = randomBytes(5000);
+    const url = await storage.presign("PUT", source, {
+      expiresInSeconds: 60,
+      headers: { "content-type": "text/html" },
+    });
+    await fetch(url, {
+      method: "PUT",
+      body: bytes,
+      headers: { "content-type": "text/html", "content-encoding": "gzip", "cache-control": "max-age=999" },
+    });
+    const staged = await storage.head(source);
+    expect(staged).toMatchObject({ size: 5000, contentEncoding: "gzip" });
+    const target = `documents/${crypto.randomUUID()}/${crypto.randomUUID()}`;
+    const copied = await storage.copy(source, target, { contentType: "text/plain", sourceEtag: staged?.etag });
+    expect(copied?.etag).toBe(staged?.etag);
+    expect(await storage.head(target)).toMatchObject({ size: 5000, contentType: "text/plain", contentEncoding: null });
+    const read = await storage.get(target);
+    expect(read?.headers.get("cache-control")).toBeNull();
+    expect(new Uint8Array(await (read as Response).arrayBuffer())).toEqual(bytes);
+    expect(await storage.copy(`uploads/${crypto.randomUUID()}`, target, { contentType: "text/plain" })).toBeNull();
+    await storage.deleteMany([source, target]);
+  });
+});
+
 describe("Signature V4 presigning", () => {
   // AWS's published example: "Authenticating Requests: Using Query Parameters (AWS Signature
   // Version 4)" in the Amazon S3 API reference. s3rver does not check signatures, so this is
