@@ -21,6 +21,19 @@ export function cleanFileName(raw: string | undefined | null, fallback = "file")
   return name;
 }
 
+/** The lower-cased extension after the last dot ("" for none, or for a name that is only an extension). */
+export function extensionOf(fileName: string): string {
+  const dot = fileName.lastIndexOf(".");
+  return dot > 0 ? fileName.slice(dot + 1).toLowerCase() : "";
+}
+
+/** `name.extension`, the name shortened (never the extension) to stay within the length limit. */
+export function appendExtension(fileName: string, extension: string): string {
+  const chars = [...fileName];
+  const room = MAX_LENGTH - extension.length - 1;
+  return `${chars.length > room ? chars.slice(0, room).join("") : fileName}.${extension}`;
+}
+
 /** RFC 6266 attachment disposition: an ASCII fallback plus the exact name as RFC 8187 UTF-8. */
 export function contentDisposition(fileName: string): string {
   const fallback = fileName.replace(/[^\x20-\x7e]/g, "_").replace(/["\\%]/g, "_");

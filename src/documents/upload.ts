@@ -1,38 +1,78 @@
-// Reading an upload: a multipart body capped on the bytes actually received (whatever
-// Content-Length claims), its file's type detected from its own bytes, its SHA-256 computed as
-// a stream, then the bytes stored under a generated key.
+// Reading an upload: a multipart body parsed as a stream with caps on the bytes actually received
+// (whatever Content-Length claims), on the number of parts and on each field; its file's type
+// detected from its own bytes, its SHA-256 computed as a stream, then the bytes stored under a
+// generated key.
+import { Buffer } from "node:buffer";
+import type { Readable } from "node:stream";
+import busboy from "busboy";
 import type { Config } from "../config";
 import { ApiError } from "../lib/problem";
 import type { ObjectStorage } from "../storage/object-storage";
 import type { NewFile } from "./documents.store";
 import { cleanFileName } from "./file-names";
-import { DEFAULT_ALLOWED_TYPES, detectType, SNIFF_BYTES, servedContentType } from "./file-types";
+import {
+  type ByteSource,
+  blobSource,
+  DEFAULT_ALLOWED_TYPES,
+  detectType,
+  isMacroType,
+  nameForType,
+  servedContentType,
+} from "./file-types";
 
 /** Room for the multipart framing and the text fields around the file. */
 const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
-
-class BodyTooLarge extends Error {}
-
-function capped(body: ReadableStream<Uint8Array>, limit: number): ReadableStream<Uint8Array> {
-  let received = 0;
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        received += chunk.byteLength;
-        if (received > limit) controller.error(new BodyTooLarge());
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
-}
+/** A file and the few documented fields need far fewer parts; each part costs parsing work. */
+export const MAX_PARTS = 100;
+/** Largest field other than the file: the longest documented one (description, 10,000 characters)
+ * fits several times over. */
+export const MAX_FIELD_BYTES = 64 * 1024;
+/** The parser is fed this much at a time, so a cap is noticed at most this many bytes late. */
+const SLICE_BYTES = 16 * 1024;
+/** A part's headers as busboy accepts them (16 KiB, Node's header limit) and its boundary line. */
+const PART_HEADER_BYTES = 16 * 1024 + 1024;
 
 export function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, `The file exceeds the upload limit of ${maxBytes} bytes.`);
 }
+const tooManyParts = () => new ApiError(413, `The multipart body has more than ${MAX_PARTS} parts.`);
+const fieldTooLarge = () =>
+  new ApiError(413, `A multipart field other than the file exceeds ${MAX_FIELD_BYTES} bytes (64 KiB).`);
+const unparseable = () => new ApiError(400, "The multipart body could not be parsed.");
 
 export type ParsedMultipart = { file: File | null; fields: Map<string, string[]> };
 
-export async function readMultipart(request: Request, maxFileBytes: number): Promise<ParsedMultipart> {
+export type MultipartOptions = {
+  maxFileBytes: number;
+  /** The text fields the endpoint documents; any other field is read past and dropped. */
+  fields: readonly string[];
+};
+
+/**
+ * Collects the `file` part in memory as a File. The one place that holds the file's bytes: a
+ * streaming store can take the part's stream here instead (issue #14).
+ */
+function collectFile(stream: Readable, fileName: string, type: string): Promise<File> {
+  const chunks: Uint8Array[] = [];
+  return new Promise((resolve, reject) => {
+    stream.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    stream.once("end", () => resolve(new File(chunks as Uint8Array<ArrayBuffer>[], fileName, { type })));
+    stream.once("error", reject);
+  });
+}
+
+/** Hands a chunk to the parser and waits until it has been parsed (the parser's backpressure). */
+const feed = (parser: busboy.Busboy, chunk: Buffer) =>
+  new Promise<void>((resolve, reject) => parser.write(chunk, (error) => (error ? reject(error) : resolve())));
+
+/**
+ * Reads a multipart/form-data body as it arrives (busboy). Only the `file` part and the fields
+ * named in `options.fields` are kept. More than MAX_PARTS parts, a field over MAX_FIELD_BYTES, a
+ * file over `maxFileBytes` or a body over its total allowance is a 413 as soon as it is seen:
+ * reading stops there, nothing after it is parsed.
+ */
+export async function readMultipart(request: Request, options: MultipartOptions): Promise<ParsedMultipart> {
+  const { maxFileBytes } = options;
   const contentType = request.headers.get("content-type") ?? "";
   if (!/^multipart\/form-data\s*;/i.test(contentType)) {
     throw new ApiError(415, "Send the file as multipart/form-data.");
@@ -41,51 +81,158 @@ export async function readMultipart(request: Request, maxFileBytes: number): Pro
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > limit) throw tooLarge(maxFileBytes);
   if (!request.body) throw new ApiError(400, "The multipart body is empty.");
-  let form: FormData;
+
+  let parser: busboy.Busboy;
   try {
-    form = await new Request(request.url, {
-      method: "POST",
+    parser = busboy({
       headers: { "content-type": contentType },
-      body: capped(request.body, limit),
-    }).formData();
-  } catch (error) {
-    if (error instanceof BodyTooLarge || (error as { cause?: unknown })?.cause instanceof BodyTooLarge) {
-      throw tooLarge(maxFileBytes);
-    }
-    // workerd surfaces the stream's error by message only.
-    if (String((error as Error)?.message).includes("BodyTooLarge")) throw tooLarge(maxFileBytes);
-    throw new ApiError(400, "The multipart body could not be parsed.");
+      // File names arrive as UTF-8 from every browser; busboy's default would read them as Latin-1.
+      defParamCharset: "utf8",
+      // One past each cap, since busboy reports reaching a limit, not passing it.
+      limits: { parts: MAX_PARTS + 1, fieldSize: MAX_FIELD_BYTES + 1, fileSize: maxFileBytes + 1 },
+    });
+  } catch {
+    throw unparseable(); // no boundary parameter
   }
+
+  const wanted = new Set(options.fields);
   const fields = new Map<string, string[]>();
-  let file: File | null = null;
-  for (const [name, value] of form.entries()) {
-    if (typeof value === "string") fields.set(name, [...(fields.get(name) ?? []), value]);
-    else if (name === "file" && !file) file = value;
+  let filePromise: Promise<File> | null = null;
+  let failure: ApiError | null = null;
+  const fail = (error: ApiError) => {
+    failure ??= error;
+  };
+  let parts = 0;
+  let inFile = false;
+  let partBoundary = false;
+  const countPart = () => {
+    partBoundary = true;
+    if (++parts > MAX_PARTS) fail(tooManyParts());
+  };
+
+  // A field is reported when it ends, a file when its headers end.
+  parser.on("field", (name, value, info) => {
+    countPart();
+    if (info.valueTruncated) fail(fieldTooLarge());
+    else if (wanted.has(name)) {
+      const values = fields.get(name);
+      if (values) values.push(value);
+      else fields.set(name, [value]);
+    }
+  });
+  parser.on("file", (name, stream, info) => {
+    countPart();
+    inFile = true;
+    stream.once("limit", () => fail(tooLarge(maxFileBytes)));
+    stream.once("end", () => {
+      inFile = false;
+      partBoundary = true;
+    });
+    if (name === "file" && !filePromise) {
+      filePromise = collectFile(stream, info.filename ?? "", info.mimeType);
+      // Awaited only when the body is complete; a failure before that is reported instead.
+      filePromise.catch(() => {});
+    } else {
+      stream.resume(); // a second file part or an undocumented one: read past, kept nowhere
+    }
+  });
+  parser.on("partsLimit", () => fail(tooManyParts()));
+  parser.on("error", () => fail(unparseable()));
+  const closed = new Promise<void>((resolve) => parser.once("close", resolve));
+
+  const reader = request.body.getReader();
+  let received = 0;
+  // Bytes since the last part ended that were not a file's: a field (or headers, or junk between
+  // parts). busboy reports a field's size only at its end; this notices an oversized one as it
+  // arrives.
+  let outsideFiles = 0;
+  try {
+    while (!failure) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.byteLength;
+      if (received > limit) fail(tooLarge(maxFileBytes));
+      for (let at = 0; at < value.byteLength && !failure; at += SLICE_BYTES) {
+        const slice = Buffer.from(value.buffer, value.byteOffset + at, Math.min(SLICE_BYTES, value.byteLength - at));
+        partBoundary = false;
+        await feed(parser, slice);
+        outsideFiles = partBoundary || inFile ? 0 : outsideFiles + slice.byteLength;
+        if (outsideFiles > MAX_FIELD_BYTES + PART_HEADER_BYTES) fail(fieldTooLarge());
+      }
+    }
+    if (!failure) {
+      parser.end();
+      await closed;
+    }
+    const file = failure || !filePromise ? null : await (filePromise as Promise<File>);
+    if (failure) throw failure;
+    return { file, fields };
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    // workerd's body stream fails when the client goes away; the parser when the body is malformed.
+    throw failure ?? unparseable();
+  } finally {
+    if (failure) {
+      // Stop reading: the rest of the body is never parsed nor waited for.
+      reader.cancel().catch(() => {});
+      parser.destroy();
+    }
   }
-  if (file && file.size > maxFileBytes) throw tooLarge(maxFileBytes);
-  return { file, fields };
 }
 
+/** The allow-list, lower-cased: media types compare case-insensitively (RFC 9110 §8.3.1). */
 export function allowedTypes(config: Config): readonly string[] {
-  return config.ALLOWED_CONTENT_TYPES.length > 0 ? config.ALLOWED_CONTENT_TYPES : DEFAULT_ALLOWED_TYPES;
+  return (config.ALLOWED_CONTENT_TYPES.length > 0 ? config.ALLOWED_CONTENT_TYPES : DEFAULT_ALLOWED_TYPES).map((type) =>
+    type.toLowerCase(),
+  );
 }
 
-/** The type to store for these first bytes, or 415. */
-export function checkType(
+/** Bytes of a stored object through ranged GETs; `head`, when already read, serves its own range. */
+export function storageSource(
+  storage: ObjectStorage,
+  key: string,
+  size: number,
+  head: Uint8Array = new Uint8Array(),
+): ByteSource {
+  return {
+    size,
+    async read(start, end) {
+      end = Math.min(end, size);
+      if (end <= start) return new Uint8Array();
+      if (end <= head.byteLength) return head.subarray(start, end);
+      const res = await storage.get(key, { start, end: end - 1 });
+      if (!res) throw new ApiError(422, "The uploaded object is no longer there.");
+      return new Uint8Array(await res.arrayBuffer());
+    },
+  };
+}
+
+/**
+ * The type to store for a file and the name to store it under, or 415. The name keeps its
+ * extension when that is one of the detected type's, and gets the type's extension appended
+ * otherwise, so a download is never saved under an extension detection did not confirm.
+ */
+export async function checkType(
   config: Config,
-  head: Uint8Array,
+  source: ByteSource,
   fileName: string,
   declaredType: string | undefined,
-  truncated: boolean,
-): string {
-  const detection = detectType(head, { fileName, declaredType }, truncated);
+): Promise<{ contentType: string; fileName: string }> {
+  const detection = await detectType(source, { fileName, declaredType });
   if ("rejected" in detection) {
     throw new ApiError(415, `This file type is not allowed (${detection.rejected}).`);
   }
-  if (!allowedTypes(config).includes(detection.type)) {
+  const allowed = allowedTypes(config);
+  const isAllowed = (type: string) => allowed.includes(type.toLowerCase());
+  // A .docm and a .doc holding a VBA project are both refused for their macros, in those words.
+  const macroType = detection.macroType ?? (isMacroType(detection.type) ? detection.type : undefined);
+  if (macroType && !isAllowed(macroType)) {
+    throw new ApiError(415, `This document contains macros; files of type ${macroType} are not allowed.`);
+  }
+  if (!isAllowed(detection.type)) {
     throw new ApiError(415, `Files of type ${detection.type} are not allowed.`);
   }
-  return servedContentType(detection.type);
+  return { contentType: servedContentType(detection.type), fileName: nameForType(fileName, detection.type) };
 }
 
 const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -109,9 +256,8 @@ export async function storeUpload(
   documentId: string,
   file: File,
 ): Promise<StoredFile> {
-  const fileName = cleanFileName(file.name);
-  const head = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
-  const contentType = checkType(config, head, fileName, file.type || undefined, file.size > SNIFF_BYTES);
+  const checked = await checkType(config, blobSource(file), cleanFileName(file.name), file.type || undefined);
+  const { contentType, fileName } = checked;
   const sha256 = await sha256Of(file.stream());
   const versionId = crypto.randomUUID();
   const storageKey = storageKeyFor(documentId, versionId);

@@ -125,9 +125,10 @@ describe("upload and download", () => {
     const cases: [string, string][] = [
       ["../../etc/passwd.pdf", "passwd.pdf"],
       ["C:\\Users\\x\\evil.pdf", "evil.pdf"],
-      ["invoice\u202Efdp.exe", "invoicefdp.exe"],
-      ["a\u0007b\u001bc\u0085.pdf", "abc.pdf"],
-      ["..", "file"],
+      // A name whose extension is not the detected type's gets that type's extension appended.
+      ["invoice\u202Efdp.exe", "invoicefdp.exe.pdf"],
+      ["a\u0085b\u200fc.pdf", "abc.pdf"],
+      ["..", "file.pdf"],
       [`${"n".repeat(400)}.pdf`, `${"n".repeat(251)}.pdf`],
     ];
     for (const [raw, cleaned] of cases) {
@@ -139,9 +140,12 @@ describe("upload and download", () => {
     }
   });
 
-  it("answers 400 for a NUL byte in the part's file name, which the multipart parser refuses", async () => {
-    const res = await uploadDocument(alice.auth, { bytes: samplePdf(), name: "a\u0000b.pdf" });
-    expect(res.status).toBe(400);
+  it("answers 400 for a NUL or other C0 control in the part's file name, which the multipart parser refuses", async () => {
+    // Raw control characters are not allowed in a header field value (RFC 9110 §5.5).
+    for (const name of ["a\u0000b.pdf", "a\u0007b\u001bc.pdf"]) {
+      const res = await uploadDocument(alice.auth, { bytes: samplePdf(), name });
+      expect(res.status).toBe(400);
+    }
   });
 
   it("detects text types from the bytes, refined by the name", async () => {

@@ -19,7 +19,10 @@ const notFound = () => new ApiError(404, "No such document.");
 
 export const createDocumentHandler: AppRouteHandler<typeof createDocument> = async (c) => {
   const { config, storage, db } = c.var;
-  const { file, fields } = await readMultipart(c.req.raw, config.MAX_UPLOAD_BYTES);
+  const { file, fields } = await readMultipart(c.req.raw, {
+    maxFileBytes: config.MAX_UPLOAD_BYTES,
+    fields: ["title", "description", "tags"],
+  });
   if (!file) throw validationError([{ path: "body.file", message: "A file is required" }]);
   const first = (name: string) => fields.get(name)?.[0];
   const title = parseOr422(Title.optional(), first("title") || undefined, "body.title");

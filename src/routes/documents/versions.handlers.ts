@@ -23,7 +23,10 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
   if (!role) throw new ApiError(404, "No such document.");
   if (!atLeast(role, "EDIT")) throw new ApiError(403, "Uploading a version needs the EDIT role.");
 
-  const { file, fields } = await readMultipart(c.req.raw, config.MAX_UPLOAD_BYTES);
+  const { file, fields } = await readMultipart(c.req.raw, {
+    maxFileBytes: config.MAX_UPLOAD_BYTES,
+    fields: ["comment"],
+  });
   if (!file) throw validationError([{ path: "body.file", message: "A file is required" }]);
   const comment = parseOr422(Comment.optional(), fields.get("comment")?.[0] || undefined, "body.comment");
   const stored = await storeUpload(config, storage, id, file);
