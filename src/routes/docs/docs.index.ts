@@ -26,6 +26,7 @@ export const docsRouter = createRouter()
   .get(
     "/docs",
     swaggerUI({
+      url: SPEC_URL, // read by the page below (data-spec-url), not by the library
       baseUrl: ASSETS_BASE,
       title: "DocVault API · Swagger UI",
       // The library's default page starts Swagger UI with an inline script; this one loads the
