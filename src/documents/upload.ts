@@ -124,6 +124,8 @@ export async function readMultipart(request: Request, options: MultipartOptions)
     countPart();
     inFile = true;
     stream.once("limit", () => fail(tooLarge(maxFileBytes)));
+    // Destroying the parser ends an open part with an error; the request's failure is reported instead.
+    stream.on("error", () => {});
     stream.once("end", () => {
       inFile = false;
       partBoundary = true;

@@ -1,8 +1,9 @@
 // Hostile multipart bodies stay cheap (#12 finding 4): the body is parsed as a stream, only the
 // documented fields are kept, and more than 100 parts or a field over 64 KiB is a 413 as soon as
 // it is seen, without reading the rest of the body.
-import { SELF } from "cloudflare:test";
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../../src/index";
 import { newUser } from "../support/auth";
 import { sha256Hex } from "../support/bytes";
 import { createDocument, DOCS, samplePdf } from "../support/documents";
@@ -184,6 +185,25 @@ describe("fields", () => {
     expect(await res.json()).toMatchObject({ version_number: 2, comment: "second", file_name: "v2.pdf" });
     const now = await SELF.fetch(`${DOCS}/${doc.id}`, { headers: user.auth });
     expect(await now.json()).toMatchObject({ title: "Same", description: "same", current_version: 2 });
+  });
+
+  it("counts an ignored file part against the size limit, and stops there", async () => {
+    const before = await state();
+    const body = encodeBody([
+      filePart(),
+      { name: "attachment", data: new Uint8Array(300_000).fill(0x41), filename: "big.bin", type: "application/pdf" },
+      { name: "title", data: "never read" },
+    ]);
+    const ctx = createExecutionContext();
+    const request = new Request(DOCS, { method: "POST", headers: headers(), body: stalled(body) });
+    const res = await worker.fetch(
+      request as Parameters<typeof worker.fetch>[0],
+      { ...env, MAX_UPLOAD_BYTES: "100000" } as Env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    await expectProblem(res, 413, "upload limit of 100000 bytes");
+    expect(await state()).toEqual(before);
   });
 
   it("answers 400 for a body without a boundary or with a malformed part header", async () => {

@@ -32,10 +32,14 @@ export const createDocument = createRoute({
   summary: "Upload a document (version 1)",
   description:
     "Multipart upload. The size limit (MAX_UPLOAD_BYTES, default 50 MiB) is enforced on the bytes received " +
-    "(413). The type is detected from the file's first bytes and must be on the allow-list (415): PDF, " +
-    "images, Office and OpenDocument formats, RTF, and UTF-8 text (plain, Markdown, CSV, JSON); executables " +
-    "are refused whatever their name. The file name is cleaned (no path, control or bidi characters, at most " +
-    "255 characters) and used only for display and downloads.",
+    "(413). Only the documented fields are read; more than 100 parts, or a field other than the file over " +
+    "64 KiB, is 413 as soon as it arrives. The type is detected from the file's bytes and must be on the " +
+    "allow-list (415): PDF, images, Office and OpenDocument formats, RTF, and UTF-8 text (plain, Markdown, " +
+    "CSV, JSON); executables are refused whatever their name, and so are HTML, SVG and XML, and Office " +
+    "documents with macros, unless the allow-list names their types. The file name is cleaned (no path, " +
+    "control or bidi characters, at most 255 characters) and used only for display and downloads; when its " +
+    "extension is not one of the detected type's, that type's extension is appended (`run.bat` holding text " +
+    "is stored as `run.bat.txt`).",
   request: { body: { required: true, content: { "multipart/form-data": { schema: multipartDocument } } } },
   responses: {
     201: { ...json(DocumentSchema, "The new document."), headers: etag },
