@@ -139,8 +139,14 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
   const changed = () =>
     new ApiError(409, "The uploaded object changed, or the upload was completed, while it was being checked.");
 
+  // A concurrent `complete` may finish and remove the staged object while this one reads it.
+  const completedMeanwhile = async () =>
+    (await findUpload(db, upload.id, userId))?.status === "COMPLETED"
+      ? new ApiError(409, "This upload was already completed.")
+      : null;
+
   const staged = await storage.head(stagingKey);
-  if (!staged) throw new ApiError(422, "Nothing was uploaded to the URL yet.");
+  if (!staged) throw (await completedMeanwhile()) ?? new ApiError(422, "Nothing was uploaded to the URL yet.");
   // workerd's fetch inflates encoded bodies, so such an object's size, type and digest would
   // each describe other bytes; and a stored encoding would reach every download.
   if (staged.contentEncoding) {
@@ -172,8 +178,12 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
 
   // Server-side copy of exactly the object checked so far (S3 and R2 refuse the copy if the
   // staging object changed since its HEAD), with metadata set by the service alone.
-  const copy = await storage.copy(stagingKey, storageKey, { contentType, sourceEtag: staged.etag });
-  if (!copy) throw changed();
+  const copy = await storage
+    .copy(stagingKey, storageKey, { contentType, sourceEtag: staged.etag })
+    .catch(async (error: unknown) => {
+      throw (await completedMeanwhile()) ?? error;
+    });
+  if (!copy) throw (await completedMeanwhile()) ?? changed();
   copied = true;
   // Everything recorded is read back from the copy itself: even where the copy's condition is
   // not enforced (s3rver), its size, first bytes (hence its type) and SHA-256 are what is served.

@@ -23,7 +23,16 @@ export const UploadTicketSchema = z
     upload_id: z.uuid(),
     url: z.url(),
     method: z.literal("PUT"),
-    headers: z.record(z.string(), z.string()).openapi({ example: { "Content-Type": "application/pdf" } }),
+    headers: z.record(z.string(), z.string()).openapi({
+      description:
+        "Headers to send with the PUT exactly as given (they are signed): `Content-Type`, `If-None-Match: *`, and " +
+        "`x-amz-checksum-sha256` (base64 of the declared digest) when `sha256` was given.",
+      example: {
+        "Content-Type": "application/pdf",
+        "If-None-Match": "*",
+        "x-amz-checksum-sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",
+      },
+    }),
     expires_at: z.iso.datetime(),
   })
   .openapi("UploadTicket");
@@ -47,10 +56,14 @@ export const startUpload = createRoute({
   security: AUTHENTICATED,
   summary: "Start a direct upload to storage (large files)",
   description:
-    "Answers a presigned PUT for exactly `size_bytes` bytes (Content-Length and Content-Type are signed), " +
-    "valid UPLOAD_URL_TTL_SECONDS (default 15 minutes). Send the bytes to `url` with `method` and `headers`, " +
-    "then call `complete`. 413 above MAX_DIRECT_UPLOAD_BYTES (default 5 GiB); 415 when `content_type` is not " +
-    "on the allow-list. With `document_id`, the upload becomes a new version (needs EDIT).",
+    "Answers a presigned PUT for exactly `size_bytes` bytes to a staging object of this upload, valid " +
+    "UPLOAD_URL_TTL_SECONDS (default 15 minutes). Content-Length, Content-Type and `If-None-Match: *` are signed, " +
+    "and so is `x-amz-checksum-sha256` when `sha256` is declared, so S3 and R2 refuse a second write and bytes " +
+    "with another digest. Send the bytes to `url` with `method` and `headers` (do not add a Content-Encoding: " +
+    "`complete` refuses an encoded object), then call `complete`. The URL never names the version's own object, " +
+    "so replaying it after `complete` cannot change what downloads serve. 413 above MAX_DIRECT_UPLOAD_BYTES " +
+    "(default 5 GiB); 415 when `content_type` is not on the allow-list. With `document_id`, the upload becomes " +
+    "a new version (needs EDIT).",
   request: { body: { required: true, content: { "application/json": { schema: NewUploadBody } } } },
   responses: {
     201: { description: "Where to PUT the bytes.", content: { "application/json": { schema: UploadTicketSchema } } },
@@ -66,11 +79,15 @@ export const completeUpload = createRoute({
   security: AUTHENTICATED,
   summary: "Finish a direct upload",
   description:
-    "Checks the stored object: its size (HEAD), its type from its first bytes (a ranged GET), and its SHA-256 " +
-    "when one was declared. A missing object is 422; a mismatch deletes the object and answers 422 (415 for a " +
-    "type that is not allowed). Then creates the document (201 Document; `title`, `description`, `tags`) or the " +
-    "new version (201 Version; `comment`). A second `complete` is 409; an expired upload is 409 too. Only the " +
-    "user who started the upload can complete it (404 for anyone else).",
+    "Checks the staged object: its size and that it has no Content-Encoding (HEAD), its type from its first " +
+    "bytes (a ranged GET). Then copies it server-side to the version's own object, with metadata set by the " +
+    "service (no client-set Content-Encoding or Cache-Control survives), and reads the copy back: its size, " +
+    "first bytes and SHA-256 (which must equal `sha256` when one was declared) are what is recorded and served. " +
+    "Nothing uploaded yet is 422 and the upload stays open; a mismatch or an encoded object deletes the object " +
+    "and the upload and answers 422 (415 for a type that is not allowed). Then creates the document " +
+    "(201 Document; `title`, `description`, `tags`) or the new version (201 Version; `comment`). A second " +
+    "`complete` is 409, also when two run at once; so is an expired upload, and an object that changed while " +
+    "it was checked. Only the user who started the upload can complete it (404 for anyone else).",
   request: {
     params: UploadIdParam,
     body: { required: false, content: { "application/json": { schema: CompleteUploadBody } } },
