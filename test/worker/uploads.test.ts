@@ -48,10 +48,14 @@ describe("direct uploads", () => {
     expect(ticket?.headers).toEqual({
       "Content-Type": "application/pdf",
       "If-None-Match": "*",
-      "x-amz-checksum-sha256": btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)))),
+      "x-amz-checksum-sha256": btoa(
+        String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))),
+      ),
     });
     const signed = new URL(ticket?.url as string).searchParams;
-    expect(signed.get("X-Amz-SignedHeaders")).toBe("content-length;content-type;host;if-none-match;x-amz-checksum-sha256");
+    expect(signed.get("X-Amz-SignedHeaders")).toBe(
+      "content-length;content-type;host;if-none-match;x-amz-checksum-sha256",
+    );
     expect(new URL(ticket?.url as string).pathname).toMatch(new RegExp(`/uploads/${ticket?.upload_id}$`));
     expect(signed.get("X-Amz-Expires")).toBe("900");
 
