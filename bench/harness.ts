@@ -1,6 +1,8 @@
 // What the benchmark scripts share: the local stack over the seeded PostgreSQL, Worker bundles,
 // workerd itself (no dev proxy, no Miniflare), and the service's bindings for that stack.
+
 import { mkdtemp, rm } from "node:fs/promises";
+import { builtinModules } from "node:module";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
@@ -60,6 +62,26 @@ export function serviceBindings(stack: BenchStack): Record<string, string> {
   };
 }
 
+// CommonJS dependencies (busboy) `require("stream")`. An ES module Worker has no `require`, so,
+// as wrangler does under nodejs_compat, such calls become imports of workerd's `node:` modules.
+const NODE_BUILTINS = new Set(builtinModules.filter((name) => !name.startsWith("_")));
+const nodeBuiltinRequires: esbuild.Plugin = {
+  name: "node-builtin-requires",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+      const name = args.path.replace(/^node:/, "");
+      if (!NODE_BUILTINS.has(name)) return undefined;
+      return args.kind === "require-call"
+        ? { path: `node:${name}`, namespace: "node-builtin-require" }
+        : { path: `node:${name}`, external: true };
+    });
+    build.onLoad({ filter: /.*/, namespace: "node-builtin-require" }, (args) => ({
+      contents: `import builtin from ${JSON.stringify(args.path)}; module.exports = builtin;`,
+      loader: "js",
+    }));
+  },
+};
+
 /** Bundles a Worker entry (path relative to the repository) into `outdir`, as wrangler would. */
 export async function bundleWorker(entry: string, outdir: string, options: { sourcemap?: boolean } = {}) {
   const outfile = join(outdir, `${entry.replace(/\W/g, "_")}.js`);
@@ -72,6 +94,7 @@ export async function bundleWorker(entry: string, outdir: string, options: { sou
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
     external: ["node:*", "cloudflare:*"],
+    plugins: [nodeBuiltinRequires],
     outfile,
     sourcemap: options.sourcemap ? "inline" : false,
     logLevel: "error",
