@@ -36,17 +36,18 @@ function isLoopbackHost(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
-// The connection string (and with it the database password) travels in a header of every query:
-// plain http only where it never leaves the machine.
-const neonEndpoint = httpUrl.refine((value) => {
+// Plain http only where traffic never leaves the machine: the database's connection string (with
+// its password) travels in a header of every query, and presigned storage URLs are bearer
+// credentials for the object they name.
+const endpointUrl = httpUrl.refine((value) => {
   const url = new URL(value);
   return url.protocol === "https:" || isLoopbackHost(url.hostname);
 }, "must use https:// (plain http:// only for a loopback host: 127.0.0.0/8, ::1, localhost)");
 
 export const ConfigSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
-  NEON_HTTP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), neonEndpoint.optional()),
-  S3_ENDPOINT: httpUrl,
+  NEON_HTTP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), endpointUrl.optional()),
+  S3_ENDPOINT: endpointUrl,
   S3_REGION: z.string().min(1).default("auto"),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
   S3_ACCESS_KEY_ID: z.string().min(1),

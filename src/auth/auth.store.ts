@@ -103,8 +103,8 @@ export async function countLoginAttempt(
   const overAccount = Number(row.account_failures) > policy.maxPerAccount;
   const overAddress = Number(row.address_failures) > policy.maxPerAddress;
   const retryAfter = Math.max(
-    overAccount ? Math.max(1, Number(row.account_retry)) : 0,
-    overAddress ? Math.max(1, Number(row.address_retry)) : 0,
+    overAccount ? waitSeconds(row.account_retry, policy.windowSeconds) : 0,
+    overAddress ? waitSeconds(row.address_retry, policy.windowSeconds) : 0,
   );
   return {
     user: row.id && row.password_hash ? { id: row.id, passwordHash: row.password_hash } : null,
@@ -117,6 +117,11 @@ export async function countLoginAttempt(
     },
   };
 }
+
+// A window may have been opened by a transaction that started after this one (its now() is
+// later), so the remaining time can come out a little above the window; it is never above it.
+const waitSeconds = (remaining: number | string, windowSeconds: number) =>
+  Math.min(windowSeconds, Math.max(1, Number(remaining)));
 
 // Takes back one counted attempt, only within the window it was counted in (a window that has
 // since restarted owes it nothing) and never below zero.

@@ -1,5 +1,6 @@
-// The seven tables of the design. Invariants live in the database (keys, uniques, checks), so a
-// bug in a handler or a race between two Workers cannot store what the contract forbids.
+// The seven tables of the original design plus the service's own (login throttles, direct
+// uploads, maintenance state). Invariants live in the database (keys, uniques, checks), so a bug
+// in a handler or a race between two Workers cannot store what the contract forbids.
 import { sql } from "drizzle-orm";
 import {
   bigint,

@@ -1,5 +1,5 @@
 // Unsafe configuration is refused at the boundary (#12, finding 7): the placeholders of
-// .dev.vars.example and other typed-in or predictable secrets, and a plain-http Neon endpoint
+// .dev.vars.example and other typed-in or predictable secrets, and a plain-http Neon or S3 endpoint
 // anywhere but on this machine. The answer and the log name the variable, never its value.
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -62,7 +62,7 @@ describe("secrets", () => {
   });
 });
 
-describe("NEON_HTTP_ENDPOINT", () => {
+describe.each(["NEON_HTTP_ENDPOINT", "S3_ENDPOINT"])("%s", (name) => {
   it("refuses plain http to any host but a loopback one", async () => {
     for (const endpoint of [
       "http://neon.example.com/sql",
@@ -72,9 +72,9 @@ describe("NEON_HTTP_ENDPOINT", () => {
       "http://localhost.example.com/sql",
       "http://128.0.0.1/sql",
     ]) {
-      const { status, log } = await boot({ NEON_HTTP_ENDPOINT: endpoint });
+      const { status, log } = await boot({ [name]: endpoint });
       expect(status, endpoint).toBe(500);
-      expect(log).toContain("NEON_HTTP_ENDPOINT:");
+      expect(log).toContain(`${name}:`);
     }
   });
 
@@ -86,7 +86,7 @@ describe("NEON_HTTP_ENDPOINT", () => {
       "http://[::1]:4444/sql",
       "http://localhost:4444/sql",
     ]) {
-      expect((await boot({ NEON_HTTP_ENDPOINT: endpoint })).status, endpoint).toBe(200);
+      expect((await boot({ [name]: endpoint })).status, endpoint).toBe(200);
     }
   });
 });

@@ -234,8 +234,10 @@ describe("direct uploads", () => {
   it("store a script under the detected type's extension", async () => {
     const res = await direct(new TextEncoder().encode("@echo off\r\n"), "run.bat", "text/plain");
     expect(res.status).toBe(201);
-    const doc = (await res.json()) as { id: string; file_name: string };
+    const doc = (await res.json()) as { id: string; file_name: string; title: string };
     expect(doc.file_name).toBe("run.bat.txt");
+    // The default title is the stored name, as for an upload through the API.
+    expect(doc.title).toBe("run.bat.txt");
     expect((await downloaded(doc.id)).name).toBe("run.bat.txt");
   });
 

@@ -234,7 +234,7 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
     }
     const document = await createDocument(db, {
       id: documentId,
-      title: body.title ?? upload.fileName.slice(0, 500),
+      title: body.title ?? fileName.slice(0, 500),
       description: body.description ?? null,
       tags,
       file,
