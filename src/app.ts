@@ -1,7 +1,7 @@
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app-env";
 import { notFound, onError } from "./lib/error-handler";
-import { API_DESCRIPTION, SECURITY_SCHEMES } from "./lib/openapi";
+import { API_DESCRIPTION, ERROR_CODES_TABLE, SECURITY_SCHEMES } from "./lib/openapi";
 import { createRouter } from "./lib/router";
 import { accessLog } from "./middleware/access-log";
 import { context } from "./middleware/context";
@@ -19,7 +19,7 @@ import { uploadsRouter } from "./routes/uploads/uploads.index";
 export const OPENAPI_INFO = {
   title: "DocVault API",
   version: "1.0.0",
-  description: API_DESCRIPTION,
+  description: `${API_DESCRIPTION}\n\n**Problem codes**\n\n${ERROR_CODES_TABLE}`,
 };
 
 const PROTECTED_PATHS = ["/api/v1/documents", "/api/v1/documents/*", "/api/v1/uploads", "/api/v1/uploads/*"];

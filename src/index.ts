@@ -16,7 +16,10 @@ export default {
     const loaded = loadConfig(env);
     if (!loaded.ok) {
       logInvalidConfiguration(loaded.problems);
-      const body = problemBody(500, "The service is misconfigured; the operator has been told in the logs.");
+      const body = problemBody(
+        "service_misconfigured",
+        "The service is misconfigured; the operator has been told in the logs.",
+      );
       return new Response(JSON.stringify(body), {
         status: 500,
         headers: { "Content-Type": "application/problem+json", "X-Content-Type-Options": "nosniff" },

@@ -4,6 +4,7 @@
 // JWT_SECRET_PREVIOUS still verifies the tokens signed before the last change until they expire.
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Config } from "../config";
+import { Failure } from "../lib/failure";
 import { oncePer } from "../lib/per-object";
 
 type TokenConfig = Pick<
@@ -69,9 +70,15 @@ export async function issueAccessToken(
   return { token, expiresIn };
 }
 
-/** Its message is safe to show the client. */
-export class InvalidTokenError extends Error {
-  override name = "InvalidTokenError";
+/** An access token that does not authenticate: `token_expired` or `token_invalid`. */
+export class InvalidTokenError extends Failure {
+  constructor(reason: "expired" | "invalid") {
+    super(
+      reason === "expired" ? "token_expired" : "token_invalid",
+      reason === "expired" ? "The access token has expired." : "The access token is invalid.",
+    );
+    this.name = "InvalidTokenError";
+  }
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -98,7 +105,7 @@ export async function verifyAccessToken(config: TokenConfig, token: string): Pro
     // The same rule as jose's `exp` check with the same tolerance.
     if (!expired(hit.exp)) return { userId: hit.userId };
     cache.delete(token);
-    throw new InvalidTokenError("The access token has expired.");
+    throw new InvalidTokenError("expired");
   }
   const verified = await verifyWithJose(config, token);
   // Oldest first out: Map keeps insertion order.
@@ -122,9 +129,9 @@ async function verifyWithJose(config: TokenConfig, token: string): Promise<Verif
   try {
     secrets = await candidateSecrets(config, decodeProtectedHeader(token).kid);
   } catch {
-    throw new InvalidTokenError("The access token is invalid.");
+    throw new InvalidTokenError("invalid");
   }
-  let failure: unknown = new InvalidTokenError("The access token is invalid.");
+  let failure: unknown = new InvalidTokenError("invalid");
   for (const secret of secrets) {
     try {
       return await verifyWith(config, secret, token);
@@ -135,8 +142,8 @@ async function verifyWithJose(config: TokenConfig, token: string): Promise<Verif
     }
   }
   if (failure instanceof InvalidTokenError) throw failure;
-  if (failure instanceof joseErrors.JWTExpired) throw new InvalidTokenError("The access token has expired.");
-  throw new InvalidTokenError("The access token is invalid.");
+  if (failure instanceof joseErrors.JWTExpired) throw new InvalidTokenError("expired");
+  throw new InvalidTokenError("invalid");
 }
 
 async function verifyWith(config: TokenConfig, secret: string, token: string): Promise<Verified> {
@@ -149,7 +156,7 @@ async function verifyWith(config: TokenConfig, secret: string, token: string): P
     requiredClaims: ["sub", "iat", "exp", "iss", "aud", "jti"],
   });
   if (typeof payload.sub !== "string" || !UUID.test(payload.sub) || typeof payload.exp !== "number") {
-    throw new InvalidTokenError("The access token is invalid.");
+    throw new InvalidTokenError("invalid");
   }
   return { userId: payload.sub, exp: payload.exp };
 }

@@ -6,7 +6,7 @@ import { Buffer } from "node:buffer";
 import type { Readable } from "node:stream";
 import busboy from "busboy";
 import type { Config } from "../config";
-import { ApiError } from "../lib/problem";
+import { Failure } from "../lib/failure";
 import type { ObjectStorage } from "../storage/object-storage";
 import type { NewFile } from "./documents.store";
 import { cleanFileName } from "./file-names";
@@ -32,13 +32,13 @@ const SLICE_BYTES = 16 * 1024;
 /** A part's headers as busboy accepts them (16 KiB, Node's header limit) and its boundary line. */
 const PART_HEADER_BYTES = 16 * 1024 + 1024;
 
-export function tooLarge(maxBytes: number): ApiError {
-  return new ApiError(413, `The file exceeds the upload limit of ${maxBytes} bytes.`);
+export function tooLarge(maxBytes: number): Failure {
+  return new Failure("file_too_large", `The file exceeds the upload limit of ${maxBytes} bytes.`);
 }
-const tooManyParts = () => new ApiError(413, `The multipart body has more than ${MAX_PARTS} parts.`);
+const tooManyParts = () => new Failure("too_many_parts", `The multipart body has more than ${MAX_PARTS} parts.`);
 const fieldTooLarge = () =>
-  new ApiError(413, `A multipart field other than the file exceeds ${MAX_FIELD_BYTES} bytes (64 KiB).`);
-const unparseable = () => new ApiError(400, "The multipart body could not be parsed.");
+  new Failure("field_too_large", `A multipart field other than the file exceeds ${MAX_FIELD_BYTES} bytes (64 KiB).`);
+const unparseable = () => new Failure("malformed_body", "The multipart body could not be parsed.");
 
 export type ParsedMultipart = { file: File | null; fields: Map<string, string[]> };
 
@@ -75,12 +75,12 @@ export async function readMultipart(request: Request, options: MultipartOptions)
   const { maxFileBytes } = options;
   const contentType = request.headers.get("content-type") ?? "";
   if (!/^multipart\/form-data\s*;/i.test(contentType)) {
-    throw new ApiError(415, "Send the file as multipart/form-data.");
+    throw new Failure("multipart_required", "Send the file as multipart/form-data.");
   }
   const limit = maxFileBytes + MULTIPART_OVERHEAD_BYTES;
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > limit) throw tooLarge(maxFileBytes);
-  if (!request.body) throw new ApiError(400, "The multipart body is empty.");
+  if (!request.body) throw new Failure("malformed_body", "The multipart body is empty.");
 
   let parser: busboy.Busboy;
   try {
@@ -98,8 +98,8 @@ export async function readMultipart(request: Request, options: MultipartOptions)
   const wanted = new Set(options.fields);
   const fields = new Map<string, string[]>();
   let filePromise: Promise<File> | null = null;
-  let failure: ApiError | null = null;
-  const fail = (error: ApiError) => {
+  let failure: Failure | null = null;
+  const fail = (error: Failure) => {
     failure ??= error;
   };
   let parts = 0;
@@ -170,7 +170,7 @@ export async function readMultipart(request: Request, options: MultipartOptions)
     if (failure) throw failure;
     return { file, fields };
   } catch (error) {
-    if (error instanceof ApiError) throw error;
+    if (error instanceof Failure) throw error;
     // workerd's body stream fails when the client goes away; the parser when the body is malformed.
     throw failure ?? unparseable();
   } finally {
@@ -203,7 +203,7 @@ export function storageSource(
       if (end <= start) return new Uint8Array();
       if (end <= head.byteLength) return head.subarray(start, end);
       const res = await storage.get(key, { start, end: end - 1 });
-      if (!res) throw new ApiError(422, "The uploaded object is no longer there.");
+      if (!res) throw new Failure("upload_changed", "The uploaded object is no longer there.");
       return new Uint8Array(await res.arrayBuffer());
     },
   };
@@ -222,17 +222,20 @@ export async function checkType(
 ): Promise<{ contentType: string; fileName: string }> {
   const detection = await detectType(source, { fileName, declaredType });
   if ("rejected" in detection) {
-    throw new ApiError(415, `This file type is not allowed (${detection.rejected}).`);
+    throw new Failure("file_type_not_allowed", `This file type is not allowed (${detection.rejected}).`);
   }
   const allowed = allowedTypes(config);
   const isAllowed = (type: string) => allowed.includes(type.toLowerCase());
   // A .docm and a .doc holding a VBA project are both refused for their macros, in those words.
   const macroType = detection.macroType ?? (isMacroType(detection.type) ? detection.type : undefined);
   if (macroType && !isAllowed(macroType)) {
-    throw new ApiError(415, `This document contains macros; files of type ${macroType} are not allowed.`);
+    throw new Failure(
+      "file_type_not_allowed",
+      `This document contains macros; files of type ${macroType} are not allowed.`,
+    );
   }
   if (!isAllowed(detection.type)) {
-    throw new ApiError(415, `Files of type ${detection.type} are not allowed.`);
+    throw new Failure("file_type_not_allowed", `Files of type ${detection.type} are not allowed.`);
   }
   return { contentType: servedContentType(detection.type), fileName: nameForType(fileName, detection.type) };
 }

@@ -1,10 +1,9 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "../app-env";
 import { isDatabaseUnavailable, isUnstorableText } from "../db/errors";
 import { createLogger, describeError, type Logger } from "./logger";
-import { ApiError, DependencyError, problemResponse } from "./problem";
+import { ApiError, DependencyError, Failure, problemResponse } from "./problem";
 import { validationError } from "./validation";
 
 function loggerOf(c: Context<AppEnv>): Logger {
@@ -12,33 +11,38 @@ function loggerOf(c: Context<AppEnv>): Logger {
   return c.get("logger") ?? createLogger("info", { request_id: c.get("requestId") });
 }
 
-/** The one error path: every thrown error becomes problem+json, without internals. */
+/**
+ * The one error path: every thrown error becomes problem+json, without internals. A Failure
+ * (thrown by the domain or the HTTP layer) is answered with its code's status; this is the only
+ * place where domain outcomes become HTTP.
+ */
 export const onError: ErrorHandler<AppEnv> = (thrown, c) => {
   // Any text field of a body can carry a NUL; the database is the one place that knows which
   // values it cannot store, so this one check covers every route.
   const error = isUnstorableText(thrown)
     ? validationError([{ path: "body", message: "Text must not contain NUL (U+0000) characters." }])
     : thrown;
-  if (error instanceof ApiError) {
-    return problemResponse(c, error.status, error.detail, { errors: error.errors, headers: error.headers });
+  if (error instanceof Failure) {
+    const headers: Record<string, string> = { ...(error instanceof ApiError ? error.headers : {}) };
+    if (error.retryAfterSeconds !== undefined) headers["Retry-After"] = String(error.retryAfterSeconds);
+    return problemResponse(c, error.code, error.detail, { errors: error.errors, headers });
   }
   if (error instanceof HTTPException && error.status < 500) {
     // Hono's validators throw these for bodies they cannot parse (malformed JSON or multipart).
-    const status = error.status as ContentfulStatusCode;
     const detail = error.message || "The request could not be processed.";
-    return problemResponse(c, status, detail);
+    return problemResponse(c, "malformed_body", detail);
   }
   const dependency =
     error instanceof DependencyError ? error.dependency : isDatabaseUnavailable(error) ? "database" : undefined;
   if (dependency) {
     loggerOf(c).error("dependency unavailable", { dependency, ...describeError(error.cause ?? error) });
-    return problemResponse(c, 503, `The ${dependency} is unavailable. Try again later.`, {
+    return problemResponse(c, `${dependency}_unavailable`, `The ${dependency} is unavailable. Try again later.`, {
       headers: { "Retry-After": "5" },
     });
   }
   loggerOf(c).error("unhandled error", describeError(error));
-  return problemResponse(c, 500, "An unexpected error occurred.");
+  return problemResponse(c, "internal_error", "An unexpected error occurred.");
 };
 
 export const notFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path.slice(0, 200)}.`);
+  problemResponse(c, "route_not_found", `No route for ${c.req.method} ${c.req.path.slice(0, 200)}.`);

@@ -2,6 +2,7 @@
 // security schemes, and the document's top-level description (where the contract is silent,
 // the behaviour chosen is written down here).
 import { z } from "@hono/zod-openapi";
+import { codesFor, ERROR_CODES, type ErrorCode } from "./error-codes";
 import { STATUS_TITLES } from "./problem";
 
 export const FieldErrorSchema = z
@@ -17,6 +18,10 @@ export const ProblemSchema = z
     title: z.string().openapi({ example: "Unprocessable Content" }),
     status: z.number().int().openapi({ example: 422 }),
     detail: z.string().openapi({ example: "The request did not match the schema." }),
+    code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]).openapi({
+      example: "validation_failed",
+      description: "Stable name of the failure, to branch on; the API description lists every code.",
+    }),
     errors: z.array(FieldErrorSchema).optional(),
     request_id: z.string().optional().openapi({ description: "The X-Request-Id of the failed request." }),
   })
@@ -44,7 +49,9 @@ export function problems<S extends number>(...statuses: S[]) {
     statuses.map((status) => [
       status,
       {
-        description: PROBLEM_DESCRIPTIONS[status] ?? STATUS_TITLES[status] ?? "Error",
+        description: `${PROBLEM_DESCRIPTIONS[status] ?? STATUS_TITLES[status] ?? "Error"} Codes: ${codesFor(status)
+          .map((code) => `\`${code}\``)
+          .join(", ")}.`,
         content: { "application/problem+json": { schema: ProblemSchema } },
       },
     ]),
@@ -72,9 +79,11 @@ export const API_DESCRIPTION = `
 Collaborative document management at the edge: accounts, documents with immutable versions in
 S3-compatible storage, sharing with roles, full-text search and an audit trail.
 
-**Errors** are RFC 9457 \`application/problem+json\`: \`{type, title, status, detail}\`, plus
+**Errors** are RFC 9457 \`application/problem+json\`: \`{type, title, status, detail, code}\`, plus
 \`errors: [{path, message}]\` for validation failures (422) and \`request_id\` (the
 \`X-Request-Id\` response header). \`type\` is \`about:blank\`: the status code is the problem type.
+\`code\` is a stable snake_case name of the failure to branch on: two failures with the same status
+have different codes (the table at the end lists them all).
 A validation error's \`path\` starts with where the value was: \`body\`, \`query\`, \`path\` or
 \`header\` (for example \`body.email\`, \`query.limit\`).
 
@@ -84,3 +93,12 @@ parameters are ignored. Text values must not contain NUL (U+0000), which Postgre
 such a value is a 422 (with \`path\` \`body\` when it could only be found on writing) and changes
 nothing; in the search parameter \`q\` a NUL simply separates words.
 `.trim();
+
+/** Every problem \`code\`, with its status and meaning, from the table the code throws with. */
+export const ERROR_CODES_TABLE = [
+  "| code | status | meaning |",
+  "|---|---|---|",
+  ...(Object.entries(ERROR_CODES) as [ErrorCode, { status: number; meaning: string }][]).map(
+    ([code, { status, meaning }]) => `| \`${code}\` | ${status} | ${meaning.replace(/\|/g, "\\|")} |`,
+  ),
+].join("\n");

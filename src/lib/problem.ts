@@ -1,14 +1,17 @@
 // One error type and one formatter: every error response is RFC 9457 problem+json.
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type ErrorCode, statusOf } from "./error-codes";
+import { DependencyError, Failure, type FieldError } from "./failure";
 
-export type FieldError = { path: string; message: string };
+export type { FieldError };
 
 export type Problem = {
   type: string;
   title: string;
   status: number;
   detail: string;
+  code: ErrorCode;
   errors?: FieldError[];
   request_id?: string;
 };
@@ -29,55 +32,45 @@ export const STATUS_TITLES: Record<number, string> = {
   503: "Service Unavailable",
 };
 
-/** An error meant for the client: its status, detail and headers are safe to show. */
-export class ApiError extends Error {
-  readonly status: ContentfulStatusCode;
-  readonly detail: string;
-  readonly errors?: FieldError[];
+/**
+ * A failure decided by the HTTP layer itself (a missing token, a malformed body), with headers
+ * of its own (WWW-Authenticate). The domain throws plain Failures.
+ */
+export class ApiError extends Failure {
   readonly headers?: Record<string, string>;
 
   constructor(
-    status: ContentfulStatusCode,
+    code: ErrorCode,
     detail: string,
-    options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    options: { errors?: FieldError[]; headers?: Record<string, string>; retryAfterSeconds?: number } = {},
   ) {
-    super(detail);
+    super(code, detail, options);
     this.name = "ApiError";
-    this.status = status;
-    this.detail = detail;
-    this.errors = options.errors;
     this.headers = options.headers;
   }
 }
 
-/** A dependency (database, object storage) is unreachable or failing: 503. */
-export class DependencyError extends Error {
-  readonly dependency: "database" | "storage";
+export { DependencyError, Failure };
 
-  constructor(dependency: "database" | "storage", cause?: unknown) {
-    super(`${dependency} unavailable`, { cause });
-    this.name = "DependencyError";
-    this.dependency = dependency;
-  }
-}
-
-export function problemBody(status: number, detail: string, extra: Partial<Problem> = {}): Problem {
-  // `about:blank` tells clients that the status code is the problem type (RFC 9457 §4.2.1).
-  return { type: "about:blank", title: STATUS_TITLES[status] ?? "Error", status, detail, ...extra };
+export function problemBody(code: ErrorCode, detail: string, extra: Partial<Problem> = {}): Problem {
+  const status = statusOf(code);
+  // `about:blank` tells clients that the status code is the problem type (RFC 9457 §4.2.1); `code`
+  // tells apart failures that share a status.
+  return { type: "about:blank", title: STATUS_TITLES[status] ?? "Error", status, detail, code, ...extra };
 }
 
 export function problemResponse(
   c: Context,
-  status: ContentfulStatusCode,
+  code: ErrorCode,
   detail: string,
   extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
 ): Response {
   const requestId = c.get("requestId") as string | undefined;
-  const body = problemBody(status, detail, {
+  const body = problemBody(code, detail, {
     ...(extra.errors ? { errors: extra.errors } : {}),
     ...(requestId ? { request_id: requestId } : {}),
   });
   const headers = new Headers(extra.headers);
   headers.set("Content-Type", "application/problem+json");
-  return c.body(JSON.stringify(body), status, Object.fromEntries(headers));
+  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, Object.fromEntries(headers));
 }

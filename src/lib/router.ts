@@ -18,7 +18,7 @@ export function createRouter() {
     defaultHook: (result, c) => {
       if (result.success) return;
       const errors = toFieldErrors(result.error.issues, TARGET_NAMES[result.target] ?? result.target);
-      return problemResponse(c, 422, "The request did not match the schema.", { errors });
+      return problemResponse(c, "validation_failed", "The request did not match the schema.", { errors });
     },
   });
 }

@@ -7,7 +7,7 @@ export function toFieldErrors(issues: readonly z.core.$ZodIssue[], where: string
 }
 
 export function validationError(errors: FieldError[]): ApiError {
-  return new ApiError(422, "The request did not match the schema.", { errors });
+  return new ApiError("validation_failed", "The request did not match the schema.", { errors });
 }
 
 /** Parses `value` with `schema`, or throws the same 422 the routers' validation hook answers. */

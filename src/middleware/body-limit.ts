@@ -6,5 +6,5 @@ export const JSON_BODY_LIMIT_BYTES = 64 * 1024;
 
 export const jsonBodyLimit = bodyLimit({
   maxSize: JSON_BODY_LIMIT_BYTES,
-  onError: (c) => problemResponse(c, 413, `The request body exceeds ${JSON_BODY_LIMIT_BYTES} bytes.`),
+  onError: (c) => problemResponse(c, "body_too_large", `The request body exceeds ${JSON_BODY_LIMIT_BYTES} bytes.`),
 });

@@ -2,7 +2,7 @@
 // aws4fetch (Signature V4), path-style URLs so one code path serves S3, R2 and MinIO/s3rver.
 import { AwsClient } from "aws4fetch";
 import type { Config } from "../config";
-import { DependencyError } from "../lib/problem";
+import { DependencyError } from "../lib/failure";
 
 export type StoredObject = {
   size: number;

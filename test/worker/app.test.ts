@@ -11,7 +11,7 @@ describe("unknown routes", () => {
     expect(res.status).toBe(404);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ type: "about:blank", title: "Not Found", status: 404 });
+    expect(body).toMatchObject({ type: "about:blank", title: "Not Found", status: 404, code: "route_not_found" });
     expect(body.detail).toContain("/api/v1/nothing-here");
     expect(body.request_id).toBe(res.headers.get("x-request-id"));
   });

@@ -77,6 +77,7 @@ describe("POST /api/v1/auth/login", () => {
       title: "Unauthorized",
       status: 401,
       detail: "Incorrect email or password.",
+      code: "credentials_invalid",
     });
     expect(bodies[1]).toEqual(bodies[0]);
     expect(bodies[2]).toEqual(bodies[0]);

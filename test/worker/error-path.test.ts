@@ -4,7 +4,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
 import { notFound, onError } from "../../src/lib/error-handler";
-import { ApiError, DependencyError } from "../../src/lib/problem";
+import { ApiError, DependencyError, Failure } from "../../src/lib/problem";
 import { createRouter } from "../../src/lib/router";
 
 const echo = createRoute({
@@ -25,7 +25,10 @@ function testApp() {
   const app = createRouter();
   app.openapi(echo, (c) => c.json(c.req.valid("json"), 200));
   app.get("/api-error", () => {
-    throw new ApiError(409, "That email is already registered.", { headers: { "X-Extra": "1" } });
+    throw new ApiError("email_taken", "That email is already registered.", { headers: { "X-Extra": "1" } });
+  });
+  app.get("/domain-failure", () => {
+    throw new Failure("login_throttled", "Slow down.", { retryAfterSeconds: 42 });
   });
   app.get("/storage-down", () => {
     throw new DependencyError("storage", new Error("connect ECONNREFUSED 10.0.0.1:9000"));
@@ -56,8 +59,14 @@ describe("schema validation", () => {
     const res = await testApp().request(`/echo/${ID}`, json({ email: "nope", count: 11.5 }));
     expect(res.status).toBe(422);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
-    const body = (await res.json()) as { errors: { path: string; message: string }[]; status: number; title: string };
+    const body = (await res.json()) as {
+      errors: { path: string; message: string }[];
+      status: number;
+      title: string;
+      code: string;
+    };
     expect(body.status).toBe(422);
+    expect(body.code).toBe("validation_failed");
     expect(body.title).toBe("Unprocessable Content");
     expect(body.errors.map((e) => e.path).sort()).toEqual(["body.count", "body.email"]);
     for (const e of body.errors) expect(e.message.length).toBeGreaterThan(0);
@@ -91,12 +100,12 @@ describe("schema validation", () => {
     const res = await testApp().request(`/echo/${ID}`, json('{"email": '));
     expect(res.status).toBe(400);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
-    expect(((await res.json()) as { title: string }).title).toBe("Bad Request");
+    expect(await res.json()).toMatchObject({ title: "Bad Request", code: "malformed_body" });
   });
 });
 
 describe("thrown errors", () => {
-  it("keep an ApiError's status, detail and headers", async () => {
+  it("answer an ApiError with its code's status, its detail and headers", async () => {
     const res = await testApp().request("/api-error");
     expect(res.status).toBe(409);
     expect(res.headers.get("x-extra")).toBe("1");
@@ -105,7 +114,15 @@ describe("thrown errors", () => {
       title: "Conflict",
       status: 409,
       detail: "That email is already registered.",
+      code: "email_taken",
     });
+  });
+
+  it("answer a domain Failure with its code's status and Retry-After", async () => {
+    const res = await testApp().request("/domain-failure");
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("42");
+    expect(await res.json()).toMatchObject({ status: 429, code: "login_throttled", detail: "Slow down." });
   });
 
   it("turn a dependency failure into 503 naming it, without its address", async () => {
@@ -114,6 +131,7 @@ describe("thrown errors", () => {
     expect(res.headers.get("retry-after")).toBeTruthy();
     const text = await res.text();
     expect(JSON.parse(text).detail).toContain("storage");
+    expect(JSON.parse(text).code).toBe("storage_unavailable");
     expect(text).not.toContain("10.0.0.1");
   });
 
@@ -121,7 +139,7 @@ describe("thrown errors", () => {
     const res = await testApp().request("/boom");
     expect(res.status).toBe(500);
     const text = await res.text();
-    expect(JSON.parse(text)).toMatchObject({ status: 500, title: "Internal Server Error" });
+    expect(JSON.parse(text)).toMatchObject({ status: 500, title: "Internal Server Error", code: "internal_error" });
     expect(text).not.toMatch(/select|password|secret|at |\.ts/);
   });
 });

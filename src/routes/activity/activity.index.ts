@@ -69,7 +69,7 @@ const activityHandler: AppRouteHandler<typeof activity> = async (c) => {
     page,
     limit,
   });
-  if (!result) throw new ApiError(404, "No such document.");
+  if (!result) throw new ApiError("document_not_found", "No such document.");
   return c.json({ items: result.items as z.infer<typeof ActivitySchema>[], total: result.total, page, limit }, 200);
 };
 

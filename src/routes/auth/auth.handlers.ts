@@ -47,7 +47,8 @@ export const registerHandler: AppRouteHandler<typeof register> = async (c) => {
     c.get("logger").info("user registered", { user_id: user.id });
     return c.json(toUser(user), 201);
   } catch (error) {
-    if (error instanceof EmailTakenError) throw new ApiError(409, "An account with this email already exists.");
+    if (error instanceof EmailTakenError)
+      throw new ApiError("email_taken", "An account with this email already exists.");
     throw error;
   }
 };
@@ -64,12 +65,16 @@ function credentials(
   if (/^application\/(.+\+)?json\b/i.test(type) && json.email && json.password) {
     return { email: json.email, password: json.password };
   }
-  throw new ApiError(422, "Send JSON {email, password} or an OAuth2 password form (username, password).", {
-    errors: [
-      { path: "body.email", message: "Required" },
-      { path: "body.password", message: "Required" },
-    ],
-  });
+  throw new ApiError(
+    "validation_failed",
+    "Send JSON {email, password} or an OAuth2 password form (username, password).",
+    {
+      errors: [
+        { path: "body.email", message: "Required" },
+        { path: "body.password", message: "Required" },
+      ],
+    },
+  );
 }
 
 const peppersOf = (config: Config): Peppers => ({
@@ -93,8 +98,8 @@ export const loginHandler: AppRouteHandler<typeof login> = async (c) => {
     // Round trip 2 (refused): an attempt that was never checked is not a failure.
     await releaseRefusedAttempt(db, attempt.counted);
     logger.warn("login throttled", { retry_after: attempt.retryAfter });
-    throw new ApiError(429, "Too many failed login attempts. Try again later.", {
-      headers: { "Retry-After": String(attempt.retryAfter) },
+    throw new ApiError("login_throttled", "Too many failed login attempts. Try again later.", {
+      retryAfterSeconds: attempt.retryAfter,
     });
   }
 
@@ -103,7 +108,7 @@ export const loginHandler: AppRouteHandler<typeof login> = async (c) => {
   if (!user || !verdict.ok) {
     // Already counted: a failure needs no second round trip.
     logger.info("login failed");
-    throw unauthorized("Incorrect email or password.", false);
+    throw unauthorized("credentials_invalid", "Incorrect email or password.", false);
   }
 
   // Round trip 2 (success): start a refresh chain, clear the account's counter, take the attempt
@@ -134,10 +139,16 @@ export const refreshHandler: AppRouteHandler<typeof refresh> = async (c) => {
   );
   if (result.outcome === "reused") {
     c.get("logger").warn("refresh token reused; its login chain was revoked");
-    throw unauthorized("This refresh token was already used; the session has been revoked.", true);
+    throw unauthorized(
+      "refresh_token_reused",
+      "This refresh token was already used; the session has been revoked.",
+      true,
+    );
   }
-  if (result.outcome === "session_expired") throw unauthorized("The session has expired; log in again.", true);
-  if (result.outcome === "invalid") throw unauthorized("The refresh token is invalid, expired or revoked.", true);
+  if (result.outcome === "session_expired")
+    throw unauthorized("session_expired", "The session has expired; log in again.", true);
+  if (result.outcome === "invalid")
+    throw unauthorized("refresh_token_invalid", "The refresh token is invalid, expired or revoked.", true);
   return c.json(await tokensFor(c, result.userId, next.token), 200, NO_STORE);
 };
 
@@ -150,6 +161,6 @@ export const logoutHandler: AppRouteHandler<typeof logout> = async (c) => {
 export const meHandler: AppRouteHandler<typeof me> = async (c) => {
   const user = await findActiveUser(c.get("db"), c.get("userId"));
   // A valid token for an account that no longer exists is as good as no token.
-  if (!user) throw unauthorized("The account no longer exists.", true);
+  if (!user) throw unauthorized("account_inactive", "The account no longer exists.", true);
   return c.json(toUser(user), 200);
 };

@@ -15,7 +15,7 @@ import { Description, Title } from "./documents.schemas";
 import { etagOf, revisionsFromIfMatch } from "./etag";
 import { tagsFromInput } from "./tags-input";
 
-const notFound = () => new ApiError(404, "No such document.");
+const notFound = () => new ApiError("document_not_found", "No such document.");
 
 export const createDocumentHandler: AppRouteHandler<typeof createDocument> = async (c) => {
   const { config, storage, db } = c.var;
@@ -77,8 +77,9 @@ export const updateDocumentHandler: AppRouteHandler<typeof updateDocument> = asy
   });
   if (!result.ok) {
     if (result.reason === "not_found") throw notFound();
-    if (result.reason === "forbidden") throw new ApiError(403, "Updating this document needs the EDIT role.");
-    throw new ApiError(412, "The document changed since the ETag in If-Match; fetch it again.");
+    if (result.reason === "forbidden")
+      throw new ApiError("role_too_low", "Updating this document needs the EDIT role.");
+    throw new ApiError("etag_mismatch", "The document changed since the ETag in If-Match; fetch it again.");
   }
   const { revision, ...document } = result.document;
   c.header("ETag", etagOf(revision));
@@ -89,7 +90,7 @@ export const deleteDocumentHandler: AppRouteHandler<typeof deleteDocument> = asy
   const result = await deleteDocumentRow(c.get("db"), c.req.valid("param").id, actorOf(c));
   if (!result.ok) {
     if (result.reason === "not_found") throw notFound();
-    throw new ApiError(403, "Deleting this document needs the owner or the ADMIN role.");
+    throw new ApiError("role_too_low", "Deleting this document needs the owner or the ADMIN role.");
   }
   return c.body(null, 204);
 };

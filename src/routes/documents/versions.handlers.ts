@@ -11,7 +11,7 @@ import { Comment } from "./documents.schemas";
 
 export const listVersionsHandler: AppRouteHandler<typeof listVersionsRoute> = async (c) => {
   const items = await listVersions(c.get("db"), c.req.valid("param").id, c.get("userId"));
-  if (!items) throw new ApiError(404, "No such document.");
+  if (!items) throw new ApiError("document_not_found", "No such document.");
   return c.json({ items }, 200);
 };
 
@@ -20,8 +20,8 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
   const { id } = c.req.valid("param");
   // Round trip 1: refuse before reading or storing any bytes.
   const role = await getRole(db, id, c.get("userId"));
-  if (!role) throw new ApiError(404, "No such document.");
-  if (!atLeast(role, "EDIT")) throw new ApiError(403, "Uploading a version needs the EDIT role.");
+  if (!role) throw new ApiError("document_not_found", "No such document.");
+  if (!atLeast(role, "EDIT")) throw new ApiError("role_too_low", "Uploading a version needs the EDIT role.");
 
   const { file, fields } = await readMultipart(c.req.raw, {
     maxFileBytes: config.MAX_UPLOAD_BYTES,
@@ -35,7 +35,7 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
     const version = await addVersion(db, { id, file: stored, comment: comment ?? null, actor: actorOf(c) });
     if (!version) {
       discardObject(c, stored.storageKey);
-      throw new ApiError(404, "No such document.");
+      throw new ApiError("document_not_found", "No such document.");
     }
     const { revision: _, ...body } = version;
     return c.json(body, 201);
@@ -51,7 +51,9 @@ export const downloadHandler: AppRouteHandler<typeof downloadDocument> = async (
   const { version: versionNumber } = c.req.valid("query");
   const found = await versionForDownload(c.get("db"), { id, versionNumber: versionNumber ?? null, actor: actorOf(c) });
   if (!found.found) {
-    throw new ApiError(404, found.hasAccess ? `Version ${versionNumber} does not exist.` : "No such document.");
+    throw found.hasAccess
+      ? new ApiError("version_not_found", `Version ${versionNumber} does not exist.`)
+      : new ApiError("document_not_found", "No such document.");
   }
   const { version } = found;
   const ttl = c.get("config").DOWNLOAD_URL_TTL_SECONDS;

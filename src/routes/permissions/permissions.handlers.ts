@@ -13,17 +13,20 @@ import type { change, grant, list, revoke } from "./permissions.routes";
 function failure(reason: PermissionFailure): ApiError {
   switch (reason) {
     case "not_found":
-      return new ApiError(404, "No such document.");
+      return new ApiError("document_not_found", "No such document.");
     case "forbidden":
-      return new ApiError(403, "Managing access needs the owner or the ADMIN role.");
+      return new ApiError("role_too_low", "Managing access needs the owner or the ADMIN role.");
     case "no_user":
-      return new ApiError(404, "No such user.");
+      return new ApiError("user_not_found", "No such user.");
     case "owner":
-      return new ApiError(409, "The owner always has full access; it cannot be granted, changed or removed.");
+      return new ApiError(
+        "owner_permission",
+        "The owner always has full access; it cannot be granted, changed or removed.",
+      );
     case "exists":
-      return new ApiError(409, "This user already has a permission; change it with PUT.");
+      return new ApiError("permission_exists", "This user already has a permission; change it with PUT.");
     case "no_permission":
-      return new ApiError(404, "This user has no permission on the document.");
+      return new ApiError("permission_not_found", "This user has no permission on the document.");
   }
 }
 

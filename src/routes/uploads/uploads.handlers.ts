@@ -12,7 +12,8 @@ import {
   type UploadRecord,
 } from "../../documents/uploads.store";
 import { actorOf } from "../../lib/actor";
-import { ApiError, DependencyError } from "../../lib/problem";
+import type { ErrorCode } from "../../lib/error-codes";
+import { ApiError, DependencyError, Failure } from "../../lib/problem";
 import { discardAfterFailedWrite, discardObject } from "../documents/discard-object";
 import { etagOf } from "../documents/etag";
 import { tagsFromInput } from "../documents/tags-input";
@@ -68,16 +69,16 @@ export const startUploadHandler: AppRouteHandler<typeof startUpload> = async (c)
   const { config, db, storage, userId } = c.var;
   const body = c.req.valid("json");
   if (body.size_bytes > config.MAX_DIRECT_UPLOAD_BYTES) {
-    throw new ApiError(413, `Direct uploads are limited to ${config.MAX_DIRECT_UPLOAD_BYTES} bytes.`);
+    throw new ApiError("file_too_large", `Direct uploads are limited to ${config.MAX_DIRECT_UPLOAD_BYTES} bytes.`);
   }
   const declaredType = mediaType(body.content_type);
   if (!allowedTypes(config).includes(declaredType)) {
-    throw new ApiError(415, `Files of type ${declaredType} are not allowed.`);
+    throw new ApiError("file_type_not_allowed", `Files of type ${declaredType} are not allowed.`);
   }
   if (body.document_id) {
     const role = await getRole(db, body.document_id, userId);
-    if (!role) throw new ApiError(404, "No such document.");
-    if (!atLeast(role, "EDIT")) throw new ApiError(403, "Uploading a version needs the EDIT role.");
+    if (!role) throw new ApiError("document_not_found", "No such document.");
+    if (!atLeast(role, "EDIT")) throw new ApiError("role_too_low", "Uploading a version needs the EDIT role.");
   }
   // The URL names a staging key, never a version's: it can be replayed until it expires. The
   // record exists before the URL, so the sweeper never takes the staged bytes for an orphan.
@@ -119,9 +120,11 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
   const tags = tagsFromInput(body.tags, "body.tags");
 
   const upload = await findUpload(db, upload_id, userId);
-  if (!upload) throw new ApiError(404, "No such upload.");
-  if (upload.status === "COMPLETED") throw new ApiError(409, "This upload was already completed.");
-  if (upload.expiresAt.getTime() < Date.now()) throw new ApiError(409, "This upload has expired; start a new one.");
+  if (!upload) throw new ApiError("upload_not_found", "No such upload.");
+  if (upload.status === "COMPLETED")
+    throw new ApiError("upload_already_completed", "This upload was already completed.");
+  if (upload.expiresAt.getTime() < Date.now())
+    throw new ApiError("upload_expired", "This upload has expired; start a new one.");
 
   const stagingKey = upload.storageKey;
   const documentId = upload.documentId ?? plannedDocumentId(upload);
@@ -131,29 +134,39 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
   const storageKey = storageKeyFor(documentId, versionId);
   let copied = false;
   // The stored object must be what was announced; otherwise it goes, and so does the record.
-  const reject = async (status: 415 | 422, detail: string): Promise<never> => {
+  const reject = async (code: ErrorCode, detail: string): Promise<never> => {
     await storage.deleteMany(copied ? [stagingKey, storageKey] : [stagingKey]);
     await deletePendingUploads(db, [upload.id]);
-    throw new ApiError(status, detail);
+    throw new ApiError(code, detail);
   };
   const changed = () =>
-    new ApiError(409, "The uploaded object changed, or the upload was completed, while it was being checked.");
+    new ApiError(
+      "upload_changed",
+      "The uploaded object changed, or the upload was completed, while it was being checked.",
+    );
 
   // A concurrent `complete` may finish and remove the staged object while this one reads it.
   const completedMeanwhile = async () =>
     (await findUpload(db, upload.id, userId))?.status === "COMPLETED"
-      ? new ApiError(409, "This upload was already completed.")
+      ? new ApiError("upload_already_completed", "This upload was already completed.")
       : null;
 
   const staged = await storage.head(stagingKey);
-  if (!staged) throw (await completedMeanwhile()) ?? new ApiError(422, "Nothing was uploaded to the URL yet.");
+  if (!staged)
+    throw (await completedMeanwhile()) ?? new ApiError("upload_not_received", "Nothing was uploaded to the URL yet.");
   // workerd's fetch inflates encoded bodies, so such an object's size, type and digest would
   // each describe other bytes; and a stored encoding would reach every download.
   if (staged.contentEncoding) {
-    await reject(422, "The object was uploaded with a Content-Encoding; upload the file's bytes without one.");
+    await reject(
+      "upload_mismatch",
+      "The object was uploaded with a Content-Encoding; upload the file's bytes without one.",
+    );
   }
   if (staged.size !== upload.sizeBytes) {
-    await reject(422, `The uploaded object has ${staged.size} bytes, not the ${upload.sizeBytes} announced.`);
+    await reject(
+      "upload_mismatch",
+      `The uploaded object has ${staged.size} bytes, not the ${upload.sizeBytes} announced.`,
+    );
   }
   const first = await storage.get(stagingKey, { start: 0, end: SNIFF_BYTES - 1 });
   if (!first) throw changed();
@@ -168,12 +181,12 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
     const source = storageSource(storage, stagingKey, upload.sizeBytes, head);
     ({ contentType, fileName } = await checkType(config, source, upload.fileName, upload.contentType));
   } catch (error) {
-    if (error instanceof ApiError) return reject(415, error.detail);
+    if (error instanceof Failure) return reject(error.code, error.detail);
     throw error;
   }
   const detected = mediaType(contentType);
   if (detected !== upload.contentType && !(textual(detected) && textual(upload.contentType))) {
-    await reject(422, `The uploaded bytes are ${detected}, not the ${upload.contentType} announced.`);
+    await reject("upload_mismatch", `The uploaded bytes are ${detected}, not the ${upload.contentType} announced.`);
   }
 
   // Server-side copy of exactly the object checked so far (S3 and R2 refuse the copy if the
@@ -190,17 +203,17 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
   const stored = await storage.get(storageKey);
   if (!stored?.body || stored.headers.get("content-encoding")) {
     await stored?.body?.cancel();
-    return reject(422, "The uploaded object changed while it was being checked.");
+    return reject("upload_mismatch", "The uploaded object changed while it was being checked.");
   }
   const digest = await digestOf(stored.body, head.byteLength);
   if (digest.size !== upload.sizeBytes || !sameBytes(digest.first, head)) {
-    await reject(422, "The uploaded object changed while it was being checked.");
+    await reject("upload_mismatch", "The uploaded object changed while it was being checked.");
   }
   // Document.sha256 is the digest of the stored bytes, so it is computed here either way; a
   // declared digest must match it.
   const { sha256 } = digest;
   if (upload.sha256 && sha256 !== upload.sha256) {
-    await reject(422, "The uploaded bytes do not match the announced SHA-256.");
+    await reject("upload_mismatch", "The uploaded bytes do not match the announced SHA-256.");
   }
 
   const file = {
@@ -225,8 +238,9 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
         // The statement answered and wrote nothing: access was lost, or another `complete` won.
         discardObject(c, storageKey);
         const now = await findUpload(db, upload.id, userId);
-        if (now?.status === "COMPLETED") throw new ApiError(409, "This upload was already completed.");
-        throw new ApiError(404, "No such document.");
+        if (now?.status === "COMPLETED")
+          throw new ApiError("upload_already_completed", "This upload was already completed.");
+        throw new ApiError("document_not_found", "No such document.");
       }
       discardObject(c, stagingKey);
       const { revision: _, ...result } = version;
@@ -246,10 +260,10 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
     c.header("ETag", etagOf(revision));
     return c.json(result, 201);
   } catch (error) {
-    if (error instanceof ApiError || error instanceof DependencyError) throw error;
+    if (error instanceof Failure || error instanceof DependencyError) throw error;
     discardAfterFailedWrite(c, storageKey, error);
     // A concurrent `complete` of the same upload got there first: its document id is taken.
-    if (isUniqueViolation(error)) throw new ApiError(409, "This upload was already completed.");
+    if (isUniqueViolation(error)) throw new ApiError("upload_already_completed", "This upload was already completed.");
     throw error;
   }
 };

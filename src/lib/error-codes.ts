@@ -1,0 +1,78 @@
+// Every failure the API can answer, by its stable `code`: the HTTP status it is answered with and
+// what it means. Clients branch on `code` (two failures with one status differ in it); the
+// OpenAPI description's table of codes is generated from this one (src/lib/openapi.ts), so the
+// documentation cannot drift from what the code throws.
+
+export type ErrorCodeInfo = { status: number; meaning: string };
+
+export const ERROR_CODES = {
+  // 400
+  malformed_body: { status: 400, meaning: "The body is not valid JSON, form data or multipart." },
+  // 401
+  token_missing: { status: 401, meaning: "No access token was sent (`Authorization: Bearer …`)." },
+  token_invalid: { status: 401, meaning: "The access token is malformed, forged, or not one of ours." },
+  token_expired: { status: 401, meaning: "The access token has expired; refresh it." },
+  account_inactive: { status: 401, meaning: "The token's account no longer exists or was closed." },
+  credentials_invalid: { status: 401, meaning: "Wrong email or password." },
+  refresh_token_invalid: { status: 401, meaning: "The refresh token is unknown, expired or revoked." },
+  refresh_token_reused: {
+    status: 401,
+    meaning: "The refresh token was already used: its whole login was revoked (possible theft).",
+  },
+  session_expired: { status: 401, meaning: "The login is older than the absolute session lifetime; log in again." },
+  // 403
+  role_too_low: { status: 403, meaning: "The caller's role on the document is too low for this operation." },
+  // 404
+  route_not_found: { status: 404, meaning: "No such endpoint." },
+  document_not_found: { status: 404, meaning: "No such document, or the caller has no access to it." },
+  version_not_found: { status: 404, meaning: "The document exists but has no such version." },
+  user_not_found: { status: 404, meaning: "No account with that email or id." },
+  permission_not_found: { status: 404, meaning: "That user has no permission on the document." },
+  upload_not_found: { status: 404, meaning: "No such direct upload, or it is another user's." },
+  // 409
+  email_taken: { status: 409, meaning: "An account with this email already exists." },
+  permission_exists: { status: 409, meaning: "That user already has a permission; change it with PUT." },
+  owner_permission: {
+    status: 409,
+    meaning: "The owner always has full access: it cannot be granted, changed or removed.",
+  },
+  upload_already_completed: { status: 409, meaning: "The direct upload was already completed." },
+  upload_expired: { status: 409, meaning: "The direct upload expired; start a new one." },
+  upload_changed: { status: 409, meaning: "The uploaded object changed while it was being checked." },
+  // 412
+  etag_mismatch: { status: 412, meaning: "`If-Match` does not match the document's current ETag." },
+  // 413
+  body_too_large: { status: 413, meaning: "The JSON or form body exceeds its size limit." },
+  file_too_large: { status: 413, meaning: "The file exceeds `MAX_UPLOAD_BYTES` (or `MAX_DIRECT_UPLOAD_BYTES`)." },
+  too_many_parts: { status: 413, meaning: "The multipart body has more than 100 parts." },
+  field_too_large: { status: 413, meaning: "A multipart field other than the file exceeds 64 KiB." },
+  // 415
+  multipart_required: { status: 415, meaning: "Uploads are sent as `multipart/form-data`." },
+  file_type_not_allowed: {
+    status: 415,
+    meaning: "The file's type, detected from its bytes, is not allowed (executables, scripts, markup, macros, …).",
+  },
+  // 422
+  validation_failed: { status: 422, meaning: "The request did not match the schema; `errors` names each field." },
+  upload_not_received: { status: 422, meaning: "Nothing was uploaded to the direct upload's URL yet." },
+  upload_mismatch: {
+    status: 422,
+    meaning: "The uploaded object is not what was announced (size, type, SHA-256 or an encoding); it was deleted.",
+  },
+  // 429
+  login_throttled: { status: 429, meaning: "Too many login attempts for this account or address; see Retry-After." },
+  // 500, 503
+  internal_error: { status: 500, meaning: "An unexpected error; the request id helps the operator find it." },
+  service_misconfigured: { status: 500, meaning: "The deployment's configuration is invalid." },
+  database_unavailable: { status: 503, meaning: "The database is unavailable; retry after Retry-After." },
+  storage_unavailable: { status: 503, meaning: "The object storage is unavailable; retry after Retry-After." },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const statusOf = (code: ErrorCode): number => ERROR_CODES[code].status;
+
+/** The codes a status can carry, for a route's documented responses. */
+export function codesFor(status: number): ErrorCode[] {
+  return (Object.keys(ERROR_CODES) as ErrorCode[]).filter((code) => ERROR_CODES[code].status === status);
+}
