@@ -5,7 +5,7 @@ import {
   getDocument as getDocumentRow,
   updateDocument as updateDocumentRow,
 } from "../../documents/documents.store";
-import { readMultipart, storeUpload } from "../../documents/upload";
+import { storeUpload } from "../../documents/upload";
 import { actorOf } from "../../lib/actor";
 import { ApiError } from "../../lib/problem";
 import { parseOr422, validationError } from "../../lib/validation";
@@ -13,6 +13,7 @@ import { discardAfterFailedWrite } from "./discard-object";
 import type { createDocument, deleteDocument, getDocument, updateDocument } from "./documents.routes";
 import { Description, Title } from "./documents.schemas";
 import { etagOf, revisionsFromIfMatch } from "./etag";
+import { readMultipart } from "./multipart";
 import { tagsFromInput } from "./tags-input";
 
 const notFound = () => new ApiError("document_not_found", "No such document.");

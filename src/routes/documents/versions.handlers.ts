@@ -1,13 +1,14 @@
 import type { AppRouteHandler } from "../../app-env";
 import { addVersion, atLeast, getRole, listVersions, versionForDownload } from "../../documents/documents.store";
 import { contentDisposition } from "../../documents/file-names";
-import { readMultipart, storeUpload } from "../../documents/upload";
+import { storeUpload } from "../../documents/upload";
 import { actorOf } from "../../lib/actor";
 import { ApiError } from "../../lib/problem";
 import { parseOr422, validationError } from "../../lib/validation";
 import { discardAfterFailedWrite, discardObject } from "./discard-object";
 import type { downloadDocument, listVersions as listVersionsRoute, uploadVersion } from "./documents.routes";
 import { Comment } from "./documents.schemas";
+import { readMultipart } from "./multipart";
 
 export const listVersionsHandler: AppRouteHandler<typeof listVersionsRoute> = async (c) => {
   const items = await listVersions(c.get("db"), c.req.valid("param").id, c.get("userId"));
