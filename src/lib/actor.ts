@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import type { Actor } from "../documents/documents.store";
+import type { Actor } from "../documents/actor";
 import { clientAddress } from "./client-address";
 
 /** Who is acting, as recorded in the activity log. */

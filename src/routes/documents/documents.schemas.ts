@@ -1,7 +1,9 @@
 import { z } from "@hono/zod-openapi";
+import { ROLES } from "../../documents/roles";
 import { MAX_TAG_LENGTH, MAX_TAGS } from "../../documents/tags";
 
-export const RoleSchema = z.enum(["OWNER", "ADMIN", "EDIT", "READ"]).openapi("Role");
+/** Highest first, as the API has always listed them. */
+export const RoleSchema = z.enum([...ROLES].reverse()).openapi("Role");
 
 export const DocumentSchema = z
   .object({

@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { GRANTABLE_ROLES } from "../../documents/roles";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
 import { IdParam } from "../documents/documents.schemas";
 
-const GrantableRole = z.enum(["READ", "EDIT", "ADMIN"]).openapi("GrantableRole");
+const GrantableRole = z.enum(GRANTABLE_ROLES).openapi("GrantableRole");
 
 export const PermissionSchema = z
   .object({
