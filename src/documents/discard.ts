@@ -1,0 +1,38 @@
+// Bytes in storage that no row will refer to, because the statement that was to refer to them
+// answered and wrote nothing. Deleting them must not hold up the answer, so the deletion is
+// handed to `background` (the Worker's waitUntil, supplied by the HTTP layer); if it fails, the
+// scheduled sweeper removes the unreferenced object later.
+import { statementRefused } from "../db/errors";
+import { describeError, type Logger } from "../lib/logger";
+import type { ObjectStorage } from "../storage/object-storage";
+
+/** Keeps work running after the response has gone; the domain only hands the promise over. */
+export type Background = (work: Promise<unknown>) => void;
+
+export type Discarding = { storage: ObjectStorage; logger: Logger; background: Background };
+
+/** Deletes bytes that no row refers to, after the response. */
+export function discardObject({ storage, logger, background }: Discarding, key: string): void {
+  background(
+    storage.delete(key).catch((error) => {
+      logger.warn("could not delete an orphaned object; the sweeper will", describeError(error));
+    }),
+  );
+}
+
+/**
+ * After the statement that was to refer to `key` failed: deletes the object only when
+ * PostgreSQL itself refused the statement, so it certainly wrote nothing. A deadline, a lost
+ * connection or a failing endpoint leave the outcome unknown (the statement may still commit,
+ * and then this object is a version's bytes), so the object stays for the sweeper, which
+ * removes it only once it is old and nothing refers to it.
+ */
+export function discardAfterFailedWrite(discarding: Discarding, key: string, error: unknown): void {
+  if (statementRefused(error)) {
+    discardObject(discarding, key);
+    return;
+  }
+  discarding.logger.warn("database write failed with an unknown outcome; keeping its object for the sweeper", {
+    ...describeError(error),
+  });
+}
