@@ -3,6 +3,7 @@
 
 import { env } from "cloudflare:test";
 import { neon } from "@neondatabase/serverless";
+import { type Config, loadConfig } from "../../src/config";
 import { useEndpointFor } from "../../src/db/neon-endpoint";
 import { ObjectStorage } from "../../src/storage/object-storage";
 
@@ -13,4 +14,30 @@ export function testSql() {
 
 export function testStorage() {
   return new ObjectStorage(env);
+}
+
+/** The Worker's configuration as the tests' bindings give it (what `runScheduledMaintenance` and friends take). */
+export function testConfig(): Config {
+  const loaded = loadConfig(env);
+  if (!loaded.ok) throw new Error(loaded.problems.join("; "));
+  return loaded.config;
+}
+
+/**
+ * Row counts of every table a refused request must leave alone, and the sum of document
+ * revisions (a refused update changes no count but would bump a revision).
+ */
+export async function databaseSnapshot(): Promise<Record<string, number>> {
+  const [row] = await testSql()`select
+    (select count(*) from users)::int as users, (select count(*) from documents)::int as documents,
+    (select count(*) from document_versions)::int as versions, (select count(*) from document_tags)::int as tags,
+    (select count(*) from document_permissions)::int as permissions, (select count(*) from refresh_tokens)::int as tokens,
+    (select count(*) from activity_logs)::int as activity, (select count(*) from uploads)::int as uploads,
+    (select coalesce(sum(revision), 0))::int as revisions from documents`;
+  return row as Record<string, number>;
+}
+
+/** The keys of stored objects under `prefix`, sorted. */
+export async function storedKeys(prefix = "documents/"): Promise<string[]> {
+  return (await testStorage().listKeys(prefix)).sort();
 }

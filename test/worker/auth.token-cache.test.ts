@@ -1,17 +1,13 @@
 // The cache of verified access tokens (src/auth/tokens.ts) must never accept what jose would
 // refuse: an entry dies with its token's expiry, belongs to one configuration, and matches only
 // the exact token text that was verified.
-import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { issueAccessToken, verifyAccessToken } from "../../src/auth/tokens";
-import { loadConfig } from "../../src/config";
 import { me, newUser } from "../support/auth";
-import { testSql } from "../support/stack";
+import { testConfig, testSql } from "../support/stack";
 
-const loaded = loadConfig(env);
-if (!loaded.ok) throw new Error(loaded.problems.join("; "));
-const config = loaded.config;
+const config = testConfig();
 const userId = "5f0c2a9e-8f4d-4c1b-9a57-3f2d8e6b1c40";
 
 afterEach(() => {

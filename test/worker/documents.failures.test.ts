@@ -2,14 +2,12 @@
 // claims, a database that fails after the bytes were stored, a store that is down.
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { loadConfig } from "../../src/config";
 import worker from "../../src/index";
 import { runScheduledMaintenance } from "../../src/maintenance";
 import { newUser } from "../support/auth";
 import { DOCS, multipart, samplePdf } from "../support/documents";
-import { testSql, testStorage } from "../support/stack";
+import { databaseSnapshot, storedKeys, testConfig } from "../support/stack";
 
-const sql = testSql();
 let user: Awaited<ReturnType<typeof newUser>>;
 
 beforeAll(async () => {
@@ -23,12 +21,7 @@ async function call(request: Request, bindings: Partial<Record<keyof Env, string
   return res;
 }
 
-async function state() {
-  const [row] =
-    await sql`select (select count(*) from documents)::int as docs, (select count(*) from document_versions)::int as versions,
-    (select count(*) from activity_logs)::int as activity`;
-  return { ...row, objects: (await testStorage().listKeys("documents/")).sort() };
-}
+const state = async () => ({ ...(await databaseSnapshot()), objects: await storedKeys() });
 
 async function multipartBytes(form: FormData) {
   const req = new Request("http://x/", { method: "POST", body: form });
@@ -97,9 +90,7 @@ describe("dependency failures", () => {
     expect({ ...after, objects: undefined }).toEqual({ ...before, objects: undefined });
     const left = after.objects.filter((key) => !before.objects.includes(key));
     expect(left).toHaveLength(1);
-    const loaded = loadConfig(env);
-    if (!loaded.ok) throw new Error(loaded.problems.join("; "));
-    await runScheduledMaintenance(loaded.config, "test", { orphanAgeSeconds: 0 });
+    await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0 });
     expect(await state()).toEqual(before);
   });
 

@@ -13,7 +13,7 @@ import {
   uploadDocument,
   uploadVersion,
 } from "../support/documents";
-import { testSql, testStorage } from "../support/stack";
+import { databaseSnapshot, storedKeys, testSql, testStorage } from "../support/stack";
 
 const sql = testSql();
 type User = Awaited<ReturnType<typeof newUser>>;
@@ -162,11 +162,7 @@ describe("upload and download", () => {
 });
 
 describe("refused uploads change nothing", () => {
-  async function counts() {
-    const [row] =
-      await sql`select (select count(*) from documents)::int as docs, (select count(*) from document_versions)::int as versions`;
-    return { ...row, objects: (await testStorage().listKeys("documents/")).length };
-  }
+  const counts = async () => ({ ...(await databaseSnapshot()), objects: await storedKeys() });
 
   const cases: [string, Parameters<typeof uploadDocument>[1], number][] = [
     [

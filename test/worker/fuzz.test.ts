@@ -6,9 +6,8 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AUTH, BASE, newUser } from "../support/auth";
 import { createDocument, DOCS } from "../support/documents";
-import { testSql } from "../support/stack";
+import { databaseSnapshot } from "../support/stack";
 
-const sql = testSql();
 type User = Awaited<ReturnType<typeof newUser>>;
 let user: User;
 let docId: string;
@@ -18,17 +17,6 @@ beforeAll(async () => {
   user = await newUser("fuzz");
   docId = (await createDocument(user.auth)).id;
 });
-
-/** Row counts of every table whose content a rejected request must not change. */
-async function snapshot() {
-  const [row] = await sql`select
-    (select count(*) from users)::int as users, (select count(*) from documents)::int as documents,
-    (select count(*) from document_versions)::int as versions, (select count(*) from document_tags)::int as tags,
-    (select count(*) from document_permissions)::int as permissions, (select count(*) from refresh_tokens)::int as tokens,
-    (select count(*) from activity_logs)::int as activity, (select count(*) from uploads)::int as uploads,
-    (select coalesce(sum(revision), 0))::int as revisions from documents`;
-  return row;
-}
 
 const hostileString = fc.oneof(
   fc.string({ maxLength: 40 }),
@@ -155,14 +143,14 @@ describe.each(JSON_ENDPOINTS)("fuzzing $name", ({ name, method, url, keys, allow
   it("answers documented statuses to hostile JSON, and a rejection changes nothing", async () => {
     await fc.assert(
       fc.asyncProperty(hostileObject(keys), async (body) => {
-        const before = await snapshot();
+        const before = await databaseSnapshot();
         const res = await SELF.fetch(url(), {
           method,
           headers: { ...user.auth, "Content-Type": "application/json" },
           body: JSON.stringify(body),
         });
         await expectDocumented(res, allowed, name);
-        if (res.status >= 400 || !mutating) expect(await snapshot()).toEqual(before);
+        if (res.status >= 400 || !mutating) expect(await databaseSnapshot()).toEqual(before);
       }),
       { numRuns: RUNS },
     );
@@ -174,14 +162,14 @@ describe.each(JSON_ENDPOINTS)("fuzzing $name", ({ name, method, url, keys, allow
         fc.uint8Array({ maxLength: 2000 }),
         fc.constantFrom("application/json", "text/plain", "application/xml", ""),
         async (bytes, type) => {
-          const before = await snapshot();
+          const before = await databaseSnapshot();
           const res = await SELF.fetch(url(), {
             method,
             headers: { ...user.auth, ...(type ? { "Content-Type": type } : {}) },
             body: bytes,
           });
           await expectDocumented(res, [...allowed, 400, 415], name);
-          if (res.status >= 400) expect(await snapshot()).toEqual(before);
+          if (res.status >= 400) expect(await databaseSnapshot()).toEqual(before);
         },
       ),
       { numRuns: Math.ceil(RUNS / 2) },
@@ -260,14 +248,14 @@ describe("fuzzing paths and queries", () => {
             body.set(c, offset);
             offset += c.byteLength;
           }
-          const before = await snapshot();
+          const before = await databaseSnapshot();
           const res = await SELF.fetch(`${DOCS}${target ? `/${docId}${target}` : ""}`, {
             method: "POST",
             headers: { ...user.auth, "Content-Type": `multipart/form-data; boundary=${boundary}` },
             body,
           });
           await expectDocumented(res, [201, 400, 413, 415, 422], "multipart");
-          if (res.status >= 400) expect(await snapshot()).toEqual(before);
+          if (res.status >= 400) expect(await databaseSnapshot()).toEqual(before);
         },
       ),
       { numRuns: RUNS },

@@ -1,23 +1,15 @@
 // The bucket sweep at scale (issue #12, finding 9): more objects than one list page (s3rver,
 // like S3, lists at most 1,000 keys per call), a bound per run smaller than the bucket, runs
 // that resume where the previous one stopped, and runs that overlap.
-import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config";
 import { runScheduledMaintenance } from "../../src/maintenance";
 import { newUser, postJson } from "../support/auth";
 import { createDocument, samplePdf } from "../support/documents";
-import { testSql, testStorage } from "../support/stack";
+import { testConfig, testSql, testStorage } from "../support/stack";
 
 const sql = testSql();
 const storage = testStorage();
 let referenced: string[] = [];
-
-function config() {
-  const loaded = loadConfig(env);
-  if (!loaded.ok) throw new Error(loaded.problems.join("; "));
-  return loaded.config;
-}
 
 /** Stores `count` objects that nothing refers to, under both of the service's key spaces. */
 async function putOrphans(count: number): Promise<string[]> {
@@ -59,7 +51,7 @@ describe("the bucket sweep", () => {
     const all = await storage.listKeys(); // in the store's order, as the sweep lists
     expect(all).toHaveLength(total);
 
-    const first = await runScheduledMaintenance(config(), "test", bounds);
+    const first = await runScheduledMaintenance(testConfig(), "test", bounds);
     // The bucket holds more than one list page (1,000 keys, S3's and s3rver's largest); the
     // bound stops the run after the first 1,000 keys, and the next run starts after them.
     expect(first.listedObjects).toBe(1000);
@@ -72,7 +64,7 @@ describe("the bucket sweep", () => {
       ...all.slice(1000),
     ]);
 
-    const second = await runScheduledMaintenance(config(), "test", bounds);
+    const second = await runScheduledMaintenance(testConfig(), "test", bounds);
     expect(second.listedObjects).toBe(total - 1000);
     expect(second.listingWrapped).toBe(true);
     expect(first.orphans + second.orphans).toBe(orphans.length);
@@ -82,7 +74,7 @@ describe("the bucket sweep", () => {
 
   it("stops starting pages when its time is up, after at least one", async () => {
     const orphans = await putOrphans(300);
-    const run = await runScheduledMaintenance(config(), "test", {
+    const run = await runScheduledMaintenance(testConfig(), "test", {
       orphanAgeSeconds: 0,
       maxRunMs: 0,
       listPageSize: 100,
@@ -91,7 +83,7 @@ describe("the bucket sweep", () => {
     expect(run.listingWrapped).toBe(false);
     // Further runs finish the job, one page each.
     for (let i = 0; i < 5 && (await storage.listKeys()).length > referenced.length; i++) {
-      await runScheduledMaintenance(config(), "test", { orphanAgeSeconds: 0, maxRunMs: 0, listPageSize: 100 });
+      await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0, maxRunMs: 0, listPageSize: 100 });
     }
     const keys = await storage.listKeys();
     expect(keys.sort()).toEqual([...referenced].sort());
@@ -101,10 +93,10 @@ describe("the bucket sweep", () => {
   it("is safe when runs overlap: no error, referenced objects survive", async () => {
     await putOrphans(1100);
     const bounds = { orphanAgeSeconds: 0, maxObjectsPerRun: 700, listPageSize: 350 };
-    const runs = await Promise.all([1, 2, 3].map(() => runScheduledMaintenance(config(), "test", bounds)));
+    const runs = await Promise.all([1, 2, 3].map(() => runScheduledMaintenance(testConfig(), "test", bounds)));
     for (const run of runs) expect(run.listedObjects).toBeGreaterThan(0);
     for (let i = 0; i < 4 && (await storage.listKeys()).length > referenced.length; i++) {
-      await Promise.all([1, 2].map(() => runScheduledMaintenance(config(), "test", bounds)));
+      await Promise.all([1, 2].map(() => runScheduledMaintenance(testConfig(), "test", bounds)));
     }
     expect((await storage.listKeys()).sort()).toEqual([...referenced].sort());
   }, 120_000);
@@ -123,9 +115,9 @@ describe("the bucket sweep", () => {
       ids.push(ticket.upload_id);
     }
     await sql`update uploads set expires_at = now() - interval '2 hours' where id = any(${ids}::uuid[])`;
-    const first = await runScheduledMaintenance(config(), "test", { maxUploadsPerRun: 5 });
+    const first = await runScheduledMaintenance(testConfig(), "test", { maxUploadsPerRun: 5 });
     expect(first.uploads).toBe(5);
-    const second = await runScheduledMaintenance(config(), "test", { maxUploadsPerRun: 100 });
+    const second = await runScheduledMaintenance(testConfig(), "test", { maxUploadsPerRun: 100 });
     expect(second.uploads).toBe(7);
     expect(await sql`select 1 from uploads where id = any(${ids}::uuid[])`).toHaveLength(0);
     for (const id of ids) expect(await storage.head(`uploads/${id}`)).toBeNull();

@@ -1,12 +1,10 @@
 // The scheduled sweeper: uploads never completed and objects nothing refers to go; everything
 // referenced stays.
-import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config";
 import { runScheduledMaintenance } from "../../src/maintenance";
 import { newUser, postJson } from "../support/auth";
 import { createDocument, samplePdf } from "../support/documents";
-import { testSql, testStorage } from "../support/stack";
+import { testConfig, testSql, testStorage } from "../support/stack";
 
 const sql = testSql();
 const storage = testStorage();
@@ -15,12 +13,6 @@ let user: Awaited<ReturnType<typeof newUser>>;
 beforeAll(async () => {
   user = await newUser("sweeper");
 });
-
-function config() {
-  const loaded = loadConfig(env);
-  if (!loaded.ok) throw new Error(loaded.problems.join("; "));
-  return loaded.config;
-}
 
 describe("scheduled sweeper", () => {
   it("removes expired uploads and orphaned objects, and keeps what is referenced", async () => {
@@ -50,7 +42,10 @@ describe("scheduled sweeper", () => {
     const orphan = `documents/${crypto.randomUUID()}/${crypto.randomUUID()}`;
     await storage.put(orphan, "orphaned bytes", { contentType: "text/plain" });
 
-    const result = await runScheduledMaintenance(config(), "test", { orphanAgeSeconds: 0, uploadGraceSeconds: 3600 });
+    const result = await runScheduledMaintenance(testConfig(), "test", {
+      orphanAgeSeconds: 0,
+      uploadGraceSeconds: 3600,
+    });
     expect(result.uploads).toBe(1);
     expect(result.orphans).toBe(1);
 
@@ -66,7 +61,7 @@ describe("scheduled sweeper", () => {
   it("leaves young objects alone: they may belong to a request still writing its row", async () => {
     const young = `documents/${crypto.randomUUID()}/${crypto.randomUUID()}`;
     await storage.put(young, "in flight", { contentType: "text/plain" });
-    const result = await runScheduledMaintenance(config(), "test");
+    const result = await runScheduledMaintenance(testConfig(), "test");
     expect(result.orphans).toBe(0);
     expect(await storage.head(young)).not.toBeNull();
   });

@@ -3,13 +3,12 @@
 // object, concurrent completes, and database writes that commit after their deadline.
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { loadConfig } from "../../src/config";
 import worker from "../../src/index";
 import { runScheduledMaintenance } from "../../src/maintenance";
 import { newUser, postJson } from "../support/auth";
 import { sha256Hex } from "../support/bytes";
 import { createDocument, DOCS, multipart, sampleExe, samplePdf } from "../support/documents";
-import { testSql, testStorage } from "../support/stack";
+import { testConfig, testSql, testStorage } from "../support/stack";
 
 const UPLOADS = "http://api.test/api/v1/uploads";
 const sql = testSql();
@@ -47,12 +46,6 @@ async function downloaded(documentId: string, version?: number) {
   return { meta, headers: object.headers, bytes: new Uint8Array(await object.arrayBuffer()) };
 }
 
-function config() {
-  const loaded = loadConfig(env);
-  if (!loaded.ok) throw new Error(loaded.problems.join("; "));
-  return loaded.config;
-}
-
 async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
@@ -84,7 +77,7 @@ describe("a presigned PUT replayed after complete", () => {
     // The recreated staging object belongs to no pending upload: the sweeper removes it, and
     // only it.
     expect(await storage.head(`uploads/${ticket.upload_id}`)).not.toBeNull();
-    await runScheduledMaintenance(config(), "test", { orphanAgeSeconds: 0 });
+    await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0 });
     expect(await storage.head(`uploads/${ticket.upload_id}`)).toBeNull();
     expect((await downloaded(doc.id)).bytes).toEqual(bytes);
   });
@@ -270,7 +263,7 @@ describe("a write that commits after its deadline", () => {
     );
     expect((await downloaded(doc.id, 2)).bytes).toEqual(bytes);
 
-    await runScheduledMaintenance(config(), "test", { orphanAgeSeconds: 0 });
+    await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0 });
     expect(await storage.head(`uploads/${ticket.upload_id}`)).toBeNull();
     expect((await downloaded(doc.id, 2)).bytes).toEqual(bytes);
   });
