@@ -2,7 +2,8 @@
 // total, in one statement. Visibility is the same rule as everywhere: owner, or a permission.
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type DocumentView, iso, type Role } from "./documents.store";
+import { type Role, roleLiteral } from "./roles";
+import { type DocumentView, iso } from "./sql";
 
 export type SortKey = "created_at" | "updated_at" | "title";
 export type ListQuery = {
@@ -58,7 +59,7 @@ export function listStatement(query: ListQuery): SQL {
   const sources: SQL[] = [];
   if (query.owner !== "shared") {
     sources.push(
-      sql`select ${columns}, 'OWNER'::text as role from documents d where d.owner_id = ${user} and ${where}`,
+      sql`select ${columns}, ${roleLiteral("OWNER")}::text as role from documents d where d.owner_id = ${user} and ${where}`,
     );
   }
   if (query.owner !== "me") {

@@ -7,7 +7,6 @@ import {
 } from "../../documents/documents.store";
 import { storeUpload } from "../../documents/upload";
 import { actorOf } from "../../lib/actor";
-import { ApiError } from "../../lib/problem";
 import { parseOr422, validationError } from "../../lib/validation";
 import { discardAfterFailedWrite } from "./discard-object";
 import type { createDocument, deleteDocument, getDocument, updateDocument } from "./documents.routes";
@@ -15,8 +14,6 @@ import { Description, Title } from "./documents.schemas";
 import { etagOf, revisionsFromIfMatch } from "./etag";
 import { readMultipart } from "./multipart";
 import { tagsFromInput } from "./tags-input";
-
-const notFound = () => new ApiError("document_not_found", "No such document.");
 
 export const createDocumentHandler: AppRouteHandler<typeof createDocument> = async (c) => {
   const { config, storage, db } = c.var;
@@ -55,7 +52,6 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
 
 export const getDocumentHandler: AppRouteHandler<typeof getDocument> = async (c) => {
   const document = await getDocumentRow(c.get("db"), c.req.valid("param").id, c.get("userId"));
-  if (!document) throw notFound();
   const { revision, ...body } = document;
   c.header("ETag", etagOf(revision));
   return c.json(body, 200);
@@ -67,7 +63,7 @@ export const updateDocumentHandler: AppRouteHandler<typeof updateDocument> = asy
   const ifMatch = c.req.valid("header")["if-match"];
   const expected = revisionsFromIfMatch(ifMatch);
   const tags = body.tags === undefined ? undefined : tagsFromInput(body.tags, "body.tags");
-  const result = await updateDocumentRow(c.get("db"), {
+  const document = await updateDocumentRow(c.get("db"), {
     id,
     actor: actorOf(c),
     // An If-Match that cannot match any revision fails like a stale one.
@@ -76,22 +72,12 @@ export const updateDocumentHandler: AppRouteHandler<typeof updateDocument> = asy
     description: body.description,
     tags,
   });
-  if (!result.ok) {
-    if (result.reason === "not_found") throw notFound();
-    if (result.reason === "forbidden")
-      throw new ApiError("role_too_low", "Updating this document needs the EDIT role.");
-    throw new ApiError("etag_mismatch", "The document changed since the ETag in If-Match; fetch it again.");
-  }
-  const { revision, ...document } = result.document;
+  const { revision, ...updated } = document;
   c.header("ETag", etagOf(revision));
-  return c.json(document, 200);
+  return c.json(updated, 200);
 };
 
 export const deleteDocumentHandler: AppRouteHandler<typeof deleteDocument> = async (c) => {
-  const result = await deleteDocumentRow(c.get("db"), c.req.valid("param").id, actorOf(c));
-  if (!result.ok) {
-    if (result.reason === "not_found") throw notFound();
-    throw new ApiError("role_too_low", "Deleting this document needs the owner or the ADMIN role.");
-  }
+  await deleteDocumentRow(c.get("db"), c.req.valid("param").id, actorOf(c));
   return c.body(null, 204);
 };

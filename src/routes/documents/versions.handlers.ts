@@ -1,9 +1,10 @@
 import type { AppRouteHandler } from "../../app-env";
-import { addVersion, atLeast, getRole, listVersions, versionForDownload } from "../../documents/documents.store";
+import { requireRole } from "../../documents/documents.store";
 import { contentDisposition } from "../../documents/file-names";
 import { storeUpload } from "../../documents/upload";
+import { addVersion, listVersions, versionForDownload } from "../../documents/versions.store";
 import { actorOf } from "../../lib/actor";
-import { ApiError } from "../../lib/problem";
+import { Failure } from "../../lib/failure";
 import { parseOr422, validationError } from "../../lib/validation";
 import { discardAfterFailedWrite, discardObject } from "./discard-object";
 import type { downloadDocument, listVersions as listVersionsRoute, uploadVersion } from "./documents.routes";
@@ -12,7 +13,6 @@ import { readMultipart } from "./multipart";
 
 export const listVersionsHandler: AppRouteHandler<typeof listVersionsRoute> = async (c) => {
   const items = await listVersions(c.get("db"), c.req.valid("param").id, c.get("userId"));
-  if (!items) throw new ApiError("document_not_found", "No such document.");
   return c.json({ items }, 200);
 };
 
@@ -20,9 +20,7 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
   const { config, db, storage } = c.var;
   const { id } = c.req.valid("param");
   // Round trip 1: refuse before reading or storing any bytes.
-  const role = await getRole(db, id, c.get("userId"));
-  if (!role) throw new ApiError("document_not_found", "No such document.");
-  if (!atLeast(role, "EDIT")) throw new ApiError("role_too_low", "Uploading a version needs the EDIT role.");
+  await requireRole(db, id, c.get("userId"), "EDIT", "Uploading a version needs the EDIT role.");
 
   const { file, fields } = await readMultipart(c.req.raw, {
     maxFileBytes: config.MAX_UPLOAD_BYTES,
@@ -34,15 +32,13 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
   try {
     // Round trip 2: number, row and activity in one statement under the document's row lock.
     const version = await addVersion(db, { id, file: stored, comment: comment ?? null, actor: actorOf(c) });
-    if (!version) {
-      discardObject(c, stored.storageKey);
-      throw new ApiError("document_not_found", "No such document.");
-    }
     const { revision: _, ...body } = version;
     return c.json(body, 201);
   } catch (error) {
-    // Only a statement PostgreSQL refused certainly wrote nothing (see discardAfterFailedWrite).
-    if (!(error instanceof ApiError)) discardAfterFailedWrite(c, stored.storageKey, error);
+    // A Failure is the statement's answer: it wrote nothing, so nothing refers to the bytes.
+    // Otherwise only a statement PostgreSQL refused certainly wrote nothing (see discardAfterFailedWrite).
+    if (error instanceof Failure) discardObject(c, stored.storageKey);
+    else discardAfterFailedWrite(c, stored.storageKey, error);
     throw error;
   }
 };
@@ -50,13 +46,11 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
 export const downloadHandler: AppRouteHandler<typeof downloadDocument> = async (c) => {
   const { id } = c.req.valid("param");
   const { version: versionNumber } = c.req.valid("query");
-  const found = await versionForDownload(c.get("db"), { id, versionNumber: versionNumber ?? null, actor: actorOf(c) });
-  if (!found.found) {
-    throw found.hasAccess
-      ? new ApiError("version_not_found", `Version ${versionNumber} does not exist.`)
-      : new ApiError("document_not_found", "No such document.");
-  }
-  const { version } = found;
+  const version = await versionForDownload(c.get("db"), {
+    id,
+    versionNumber: versionNumber ?? null,
+    actor: actorOf(c),
+  });
   const ttl = c.get("config").DOWNLOAD_URL_TTL_SECONDS;
   const url = await c.get("storage").presign("GET", version.storage_key, {
     expiresInSeconds: ttl,

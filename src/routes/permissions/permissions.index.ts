@@ -1,14 +1,14 @@
 import { createRouter } from "../../lib/router";
 import { jsonBodyLimit } from "../../middleware/body-limit";
-import { changeHandler, grantHandler, listHandler, revokeHandler } from "./permissions.handlers";
-import { change, grant, list, revoke } from "./permissions.routes";
+import * as handlers from "./permissions.handlers";
+import * as routes from "./permissions.routes";
 
 const router = createRouter();
 router.on(["POST", "PUT"], "/api/v1/documents/:id/permissions/*", jsonBodyLimit);
 router.on(["POST"], "/api/v1/documents/:id/permissions", jsonBodyLimit);
 
 export const permissionsRouter = router
-  .openapi(grant, grantHandler)
-  .openapi(list, listHandler)
-  .openapi(change, changeHandler)
-  .openapi(revoke, revokeHandler);
+  .openapi(routes.grant, handlers.grantHandler)
+  .openapi(routes.list, handlers.listHandler)
+  .openapi(routes.change, handlers.changeHandler)
+  .openapi(routes.revoke, handlers.revokeHandler);
