@@ -3,23 +3,15 @@
 // 0–4 tags from a 40-word vocabulary, English titles and descriptions, and about one share per
 // document. Generated in SQL (generate_series), so 100,000 documents take seconds, not minutes.
 // Every bench user's password is BENCH_PASSWORD, hashed with BENCH_PEPPER.
-import { createHmac, randomBytes, scryptSync } from "node:crypto";
 import type pg from "pg";
-import { pepperFingerprint } from "../src/auth/password";
+// The service's own hashing (node:crypto runs the same in Node), so seeded hashes are exactly what
+// a registration would store and a login verifies them as it would any other.
+import { hashPassword } from "../src/auth/password";
 
 export const BENCH_PASSWORD = "benchmark password 2026";
 // Bench-only (openssl rand -base64 32): the Worker refuses typed-in secrets.
 export const BENCH_PEPPER = "0TV3jjeNp5jTKkNxX65pxoyEeuNOycexA4/9wrZmXAA=";
 export const BENCH_EMAIL = (n: number) => `user${n}@bench.example`;
-
-/** The same PHC format as src/auth/password.ts, computed once for every seeded user. */
-function benchPasswordHash(): string {
-  const salt = randomBytes(16);
-  const secret = createHmac("sha256", BENCH_PEPPER).update(BENCH_PASSWORD.normalize("NFKC"), "utf8").digest();
-  const hash = scryptSync(secret, salt, 32, { N: 2 ** 14, r: 8, p: 5, maxmem: 64 * 1024 * 1024 });
-  const b64 = (b: Buffer) => b.toString("base64").replace(/=+$/, "");
-  return `$scrypt$ln=14,r=8,p=5,pk=${pepperFingerprint(BENCH_PEPPER)}$${b64(salt)}$${b64(hash)}`;
-}
 
 const WORDS = [
   "budget",
@@ -81,7 +73,7 @@ export async function seed(client: pg.Client, size: SeedSize, log: (line: string
     "users",
     `insert into users (email, full_name, password_hash)
      select 'user' || g || '@bench.example', 'Bench User ' || g, $1 from generate_series(1, $2::int) g`,
-    [benchPasswordHash(), size.users],
+    [await hashPassword(BENCH_PASSWORD, BENCH_PEPPER), size.users],
   );
   await step(
     "documents",
