@@ -1,16 +1,16 @@
 // Database access for accounts and sessions. Each function is one round trip (a single statement
 // or one batch, a transaction, since Neon's HTTP driver has no interactive transactions), except
-// a refresh that lost a race, which reads once more.
+// a refresh that lost a race, which reads once more. Expected failures are thrown as Failure
+// (src/lib/failure.ts); results are return values.
 import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
 import { loginThrottles, refreshTokens, users } from "../db/schema";
+import { Failure } from "../lib/failure";
 
 export type UserRecord = { id: string; email: string; fullName: string | null; createdAt: Date };
 
 const userColumns = { id: users.id, email: users.email, fullName: users.fullName, createdAt: users.createdAt };
-
-export class EmailTakenError extends Error {}
 
 export async function createUser(
   db: Database,
@@ -21,17 +21,21 @@ export async function createUser(
     return user as UserRecord;
   } catch (error) {
     // The case-insensitive unique index decides, also between concurrent registrations.
-    if (isUniqueViolation(error, "users_email_lower_key")) throw new EmailTakenError();
+    if (isUniqueViolation(error, "users_email_lower_key")) {
+      throw new Failure("email_taken", "An account with this email already exists.");
+    }
     throw error;
   }
 }
 
-export async function findActiveUser(db: Database, id: string): Promise<UserRecord | null> {
+/** An account that exists and is open; a token for any other is as good as no token. */
+export async function getActiveUser(db: Database, id: string): Promise<UserRecord> {
   const [user] = await db
     .select(userColumns)
     .from(users)
     .where(and(eq(users.id, id), eq(users.isActive, true)));
-  return user ?? null;
+  if (!user) throw new Failure("account_inactive", "The account no longer exists.");
+  return user;
 }
 
 export type ThrottlePolicy = { windowSeconds: number; maxPerAccount: number; maxPerAddress: number };
@@ -188,18 +192,19 @@ export async function recordLoginSuccess(
   }
 }
 
-export type RotationResult =
-  | { outcome: "rotated"; userId: string }
-  | { outcome: "reused" }
-  | { outcome: "session_expired" }
-  | { outcome: "invalid" };
+const reused = () =>
+  new Failure("refresh_token_reused", "This refresh token was already used; the session has been revoked.");
+const invalidRefreshToken = () =>
+  new Failure("refresh_token_invalid", "The refresh token is invalid, expired or revoked.");
 
 /**
  * Spends the presented refresh token and issues the next one of its chain, in one statement.
  * A token that was already spent revokes its whole chain instead (RFC 9700 §4.14.2): whoever
  * holds the chain's live token, thief or owner, has to log in again. A chain older than
  * `sessionMaxSeconds` (counted from its login, carried through every rotation) is not renewed,
- * and no token of it outlives that moment.
+ * and no token of it outlives that moment. Answers the user id of the chain; a spent token is
+ * `refresh_token_reused`, a chain past its lifetime `session_expired`, anything else unusable
+ * `refresh_token_invalid`.
  */
 export async function rotateRefreshToken(
   db: Database,
@@ -207,7 +212,7 @@ export async function rotateRefreshToken(
   nextHash: Uint8Array,
   ttlSeconds: number,
   sessionMaxSeconds: number,
-): Promise<RotationResult> {
+): Promise<{ userId: string }> {
   const sessionEnd = sql`p.chain_started_at + make_interval(secs => ${sessionMaxSeconds})`;
   const result = await db.execute<{
     user_id: string | null;
@@ -243,17 +248,18 @@ export async function rotateRefreshToken(
            (select count(*) from presented)::int as found,
            coalesce((select ${sessionEnd} <= now() from presented p), false) as session_over`);
   const row = result.rows[0];
-  if (row?.user_id) return { outcome: "rotated", userId: row.user_id };
-  if (Number(row?.revoked ?? 0) > 0) return { outcome: "reused" };
-  if (Number(row?.found ?? 0) === 0) return { outcome: "invalid" };
+  if (row?.user_id) return { userId: row.user_id };
+  if (Number(row?.revoked ?? 0) > 0) throw reused();
+  if (Number(row?.found ?? 0) === 0) throw invalidRefreshToken();
   // The token existed and looked unspent to this statement, yet was not spent by it: either it is
   // unusable (expired, revoked, account closed, session over), or a concurrent refresh with the
   // same token won the row lock. That winner has committed by now, so a second read tells theft
   // apart; without it the loser would see "invalid" and the chain would live on.
-  if (await revokeChainIfSpent(db, presentedHash)) return { outcome: "reused" };
-  return row?.session_over === true || String(row?.session_over) === "t"
-    ? { outcome: "session_expired" }
-    : { outcome: "invalid" };
+  if (await revokeChainIfSpent(db, presentedHash)) throw reused();
+  if (row?.session_over === true || String(row?.session_over) === "t") {
+    throw new Failure("session_expired", "The session has expired; log in again.");
+  }
+  throw invalidRefreshToken();
 }
 
 /** Revokes the token's chain when the token has been spent; true when it had been. */

@@ -2,6 +2,8 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
 import { isDatabaseUnavailable, isUnstorableText } from "../db/errors";
+import { bearerChallenge } from "./bearer-challenge";
+import { statusOf } from "./error-codes";
 import { createLogger, describeError, type Logger } from "./logger";
 import { ApiError, DependencyError, Failure, problemResponse } from "./problem";
 import { validationError } from "./validation";
@@ -23,7 +25,10 @@ export const onError: ErrorHandler<AppEnv> = (thrown, c) => {
     ? validationError([{ path: "body", message: "Text must not contain NUL (U+0000) characters." }])
     : thrown;
   if (error instanceof Failure) {
-    const headers: Record<string, string> = { ...(error instanceof ApiError ? error.headers : {}) };
+    const headers: Record<string, string> = {
+      ...(statusOf(error.code) === 401 ? { "WWW-Authenticate": bearerChallenge(error.code, error.detail) } : {}),
+      ...(error instanceof ApiError ? error.headers : {}),
+    };
     if (error.retryAfterSeconds !== undefined) headers["Retry-After"] = String(error.retryAfterSeconds);
     return problemResponse(c, error.code, error.detail, { errors: error.errors, headers });
   }

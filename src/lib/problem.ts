@@ -34,7 +34,8 @@ export const STATUS_TITLES: Record<number, string> = {
 
 /**
  * A failure decided by the HTTP layer itself (a missing token, a malformed body), with headers
- * of its own (WWW-Authenticate). The domain throws plain Failures.
+ * of its own if it needs any (a 401's WWW-Authenticate comes from its code, in onError). The
+ * domain throws plain Failures.
  */
 export class ApiError extends Failure {
   readonly headers?: Record<string, string>;

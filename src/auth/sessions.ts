@@ -1,0 +1,120 @@
+// Accounts and logins as the API offers them: register, log in (throttled), refresh (rotating),
+// log out. Each flow returns what the client receives and throws a Failure for every refusal
+// (src/lib/error-codes.ts); the HTTP layer only reads the request and shapes the answer.
+import type { Config } from "../config";
+import type { Database } from "../db/client";
+import { Failure } from "../lib/failure";
+import type { Logger } from "../lib/logger";
+import {
+  countLoginAttempt,
+  createUser,
+  recordLoginSuccess,
+  releaseRefusedAttempt,
+  revokeChain,
+  rotateRefreshToken,
+  type UserRecord,
+} from "./auth.store";
+import { hashPassword, type Peppers, verifyPassword } from "./password";
+import { hashRefreshToken, issueAccessToken, newRefreshToken } from "./tokens";
+
+export type AuthServices = { config: Config; db: Database; logger: Logger };
+
+/** A login's tokens: a short-lived access token and the refresh token that renews it. */
+export type Tokens = { accessToken: string; refreshToken: string; expiresIn: number };
+
+async function tokensFor(config: Config, userId: string, refreshToken: string): Promise<Tokens> {
+  const access = await issueAccessToken(config, userId);
+  return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+}
+
+const peppersOf = (config: Config): Peppers => ({
+  current: config.PASSWORD_PEPPER,
+  previous: config.PASSWORD_PEPPER_PREVIOUS,
+});
+
+/** A new account; `email_taken` when one with this email (in any case) exists. */
+export async function registerAccount(
+  { config, db, logger }: AuthServices,
+  input: { email: string; fullName: string | null; password: string },
+): Promise<UserRecord> {
+  const passwordHash = await hashPassword(input.password, config.PASSWORD_PEPPER);
+  const user = await createUser(db, { email: input.email, fullName: input.fullName, passwordHash });
+  logger.info("user registered", { user_id: user.id });
+  return user;
+}
+
+/**
+ * Checks a password and starts a login. `address` is the client's throttle key: attempts are
+ * limited per account and per address (`login_throttled`, with the seconds to wait); a wrong
+ * email or password is `credentials_invalid`, the same for both.
+ */
+export async function logIn(
+  { config, db, logger }: AuthServices,
+  input: { email: string; password: string; address: string },
+): Promise<Tokens> {
+  const policy = {
+    windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    maxPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    maxPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+  };
+
+  // Round trip 1: the account, with this attempt counted against it and the address before any
+  // hashing, so that concurrent attempts cannot all pass a check made before any was counted.
+  const attempt = await countLoginAttempt(db, input.email, input.address, policy);
+  if (attempt.retryAfter > 0) {
+    // Round trip 2 (refused): an attempt that was never checked is not a failure.
+    await releaseRefusedAttempt(db, attempt.counted);
+    logger.warn("login throttled", { retry_after: attempt.retryAfter });
+    throw new Failure("login_throttled", "Too many failed login attempts. Try again later.", {
+      retryAfterSeconds: attempt.retryAfter,
+    });
+  }
+
+  const { user } = attempt;
+  const verdict = await verifyPassword(input.password, user?.passwordHash ?? null, peppersOf(config));
+  if (!user || !verdict.ok) {
+    // Already counted: a failure needs no second round trip.
+    logger.info("login failed");
+    throw new Failure("credentials_invalid", "Incorrect email or password.");
+  }
+
+  // Round trip 2 (success): start a refresh chain, clear the account's counter, take the attempt
+  // back from the address's, and upgrade a hash with old parameters or the previous pepper.
+  const refreshToken = await newRefreshToken();
+  const newPasswordHash = verdict.needsRehash ? await hashPassword(input.password, config.PASSWORD_PEPPER) : undefined;
+  await recordLoginSuccess(db, {
+    userId: user.id,
+    counted: attempt.counted,
+    refreshHash: refreshToken.hash,
+    ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    newPasswordHash,
+  });
+  logger.info("login", { user_id: user.id, rehashed: Boolean(newPasswordHash) });
+  return tokensFor(config, user.id, refreshToken.token);
+}
+
+/** Spends a refresh token for new tokens (see rotateRefreshToken for what refuses it). */
+export async function refreshSession({ config, db, logger }: AuthServices, presented: string): Promise<Tokens> {
+  const next = await newRefreshToken();
+  try {
+    const { userId } = await rotateRefreshToken(
+      db,
+      await hashRefreshToken(presented),
+      next.hash,
+      config.REFRESH_TOKEN_TTL_SECONDS,
+      config.SESSION_MAX_SECONDS,
+    );
+    return await tokensFor(config, userId, next.token);
+  } catch (error) {
+    // Possible theft: worth the operator's attention, unlike an expired or unknown token.
+    if (error instanceof Failure && error.code === "refresh_token_reused") {
+      logger.warn("refresh token reused; its login chain was revoked");
+    }
+    throw error;
+  }
+}
+
+/** Ends the login the refresh token belongs to; an unknown token ends nothing. */
+export async function logOut(db: Database, presented: string): Promise<void> {
+  await revokeChain(db, await hashRefreshToken(presented));
+}

@@ -1,0 +1,13 @@
+// RFC 6750 §3: every 401 carries a Bearer challenge, derived from the failure's code so that any
+// layer can throw a plain Failure. Without a token (or with a password instead of one) the
+// challenge is bare; a token that was sent and refused gets error="invalid_token".
+import type { ErrorCode } from "./error-codes";
+
+const REALM = 'Bearer realm="docvault"';
+const NO_TOKEN_SENT: ReadonlySet<ErrorCode> = new Set(["token_missing", "credentials_invalid"]);
+
+export function bearerChallenge(code: ErrorCode, detail: string): string {
+  if (NO_TOKEN_SENT.has(code)) return REALM;
+  // A quoted-string may not carry quotes or backslashes unescaped; the detail needs neither.
+  return `${REALM}, error="invalid_token", error_description="${detail.replace(/["\\]/g, "")}"`;
+}
