@@ -1,0 +1,284 @@
+// Direct uploads: the client PUTs a large file straight to storage with a presigned URL, then
+// `complete` checks what arrived and turns it into a document or a version. The PUT goes to a
+// staging key (src/documents/uploads.store.ts), never to a version's key: a presigned URL can be
+// replayed until it expires, so `complete` copies the checked bytes to a key of its own that no
+// URL names, and records what it reads back from that copy.
+import type { Config } from "../config";
+import type { Database } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
+import type { ErrorCode } from "../lib/error-codes";
+import { DependencyError, Failure } from "../lib/failure";
+import type { Actor } from "./actor";
+import { type Discarding, discardAfterFailedWrite, discardObject } from "./discard";
+import { createDocument, documentNotFound, requireRole } from "./documents.store";
+import { cleanFileName } from "./file-names";
+import { SNIFF_BYTES } from "./file-types";
+import type { RevisedDocument } from "./sql";
+import { allowedTypes, checkType, sha256Of, storageKeyFor, storageSource } from "./upload";
+import { createUpload, deletePendingUploads, findUpload, stagingKeyFor, type UploadRecord } from "./uploads.store";
+import { type AddedVersion, addVersionForUpload } from "./versions.store";
+
+export type DirectUploadServices = Discarding & { config: Config; db: Database };
+
+const mediaType = (value: string) => value.split(";")[0]?.trim().toLowerCase() ?? "";
+const textual = (type: string) => type.startsWith("text/") || type === "application/json";
+
+/** x-amz-checksum-sha256 carries the digest in base64. */
+const hexToBase64 = (hex: string) =>
+  btoa(String.fromCharCode(...(hex.match(/../g) ?? []).map((pair) => Number.parseInt(pair, 16))));
+
+const alreadyCompleted = () => new Failure("upload_already_completed", "This upload was already completed.");
+
+export type UploadTicket = {
+  uploadId: string;
+  url: string;
+  /** Headers the client must send with the PUT exactly as given: they are signed. */
+  headers: Record<string, string>;
+  expiresAt: Date;
+};
+
+/**
+ * Records an upload and signs the URL its bytes go to. The size cap and the declared type are
+ * checked first; with `documentId`, the upload becomes a version, which needs EDIT.
+ */
+export async function startDirectUpload(
+  { config, db, storage }: Pick<DirectUploadServices, "config" | "db" | "storage">,
+  userId: string,
+  input: { fileName: string; contentType: string; sizeBytes: number; sha256?: string; documentId?: string },
+): Promise<UploadTicket> {
+  if (input.sizeBytes > config.MAX_DIRECT_UPLOAD_BYTES) {
+    throw new Failure("file_too_large", `Direct uploads are limited to ${config.MAX_DIRECT_UPLOAD_BYTES} bytes.`);
+  }
+  const declaredType = mediaType(input.contentType);
+  if (!allowedTypes(config).includes(declaredType)) {
+    throw new Failure("file_type_not_allowed", `Files of type ${declaredType} are not allowed.`);
+  }
+  if (input.documentId) {
+    await requireRole(db, input.documentId, userId, "EDIT", "Uploading a version needs the EDIT role.");
+  }
+  // The URL names a staging key, never a version's: it can be replayed until it expires. The
+  // record exists before the URL, so the sweeper never takes the staged bytes for an orphan.
+  const uploadId = crypto.randomUUID();
+  const stagingKey = stagingKeyFor(uploadId);
+  const sha256 = input.sha256?.toLowerCase() ?? null;
+  const ttl = config.UPLOAD_URL_TTL_SECONDS;
+  const expiresAt = new Date(Date.now() + ttl * 1000);
+  await createUpload(db, {
+    id: uploadId,
+    userId,
+    documentId: input.documentId ?? null,
+    storageKey: stagingKey,
+    fileName: cleanFileName(input.fileName),
+    contentType: declaredType,
+    sizeBytes: input.sizeBytes,
+    sha256,
+    expiresAt,
+  });
+  // Signed into the URL, so the client must send them as given: S3 and R2 then refuse a second
+  // write to the staging key (If-None-Match) and bytes that do not match the declared digest.
+  const headers: Record<string, string> = { "Content-Type": declaredType, "If-None-Match": "*" };
+  if (sha256) headers["x-amz-checksum-sha256"] = hexToBase64(sha256);
+  const signed = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+  const url = await storage.presign("PUT", stagingKey, {
+    expiresInSeconds: ttl,
+    headers: { ...signed, "content-length": String(input.sizeBytes) },
+  });
+  return { uploadId, url, headers, expiresAt };
+}
+
+/**
+ * The id of the document a new-document upload becomes: the upload's own id, so that two
+ * `complete` calls of one upload collide on the document's primary key. Uploads started before
+ * staging keys existed planned it in their key, `documents/{document id}/{version id}`.
+ */
+const plannedDocumentId = (upload: UploadRecord) =>
+  /^documents\/([0-9a-f-]{36})\//.exec(upload.storageKey)?.[1] ?? upload.id;
+
+/**
+ * Reads a stored object once: its SHA-256, its length and its first `keep` bytes, without
+ * holding it in memory.
+ */
+async function digestOf(
+  body: ReadableStream<Uint8Array>,
+  keep: number,
+): Promise<{ sha256: string; size: number; first: Uint8Array }> {
+  let size = 0;
+  const first = new Uint8Array(keep);
+  let kept = 0;
+  const counted = body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        if (kept < keep) {
+          const part = chunk.subarray(0, keep - kept);
+          first.set(part, kept);
+          kept += part.byteLength;
+        }
+        size += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  const sha256 = await sha256Of(counted);
+  return { sha256, size, first: first.subarray(0, kept) };
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+
+export type CompleteInput = {
+  uploadId: string;
+  actor: Actor;
+  /** For a new document. */
+  title?: string;
+  description?: string;
+  tags: string[];
+  /** For a new version. */
+  comment?: string;
+};
+
+/** What `complete` made of the upload: a new document, or a new version of the one it named. */
+export type Completed = { document: RevisedDocument } | { version: AddedVersion };
+
+/**
+ * Checks the staged object against what was announced (size, no encoding, type from its bytes),
+ * copies it server-side to the version's own key, reads the copy back (size, first bytes,
+ * SHA-256: what is recorded is what downloads serve), then records the document or version and
+ * marks the upload completed in the same statement. A mismatch deletes the object and the upload.
+ */
+export async function completeDirectUpload(services: DirectUploadServices, input: CompleteInput): Promise<Completed> {
+  const { config, db, storage } = services;
+  const userId = input.actor.userId;
+  const upload = await findUpload(db, input.uploadId, userId);
+  if (!upload) throw new Failure("upload_not_found", "No such upload.");
+  if (upload.status === "COMPLETED") throw alreadyCompleted();
+  if (upload.expiresAt.getTime() < Date.now()) {
+    throw new Failure("upload_expired", "This upload has expired; start a new one.");
+  }
+
+  const stagingKey = upload.storageKey;
+  const documentId = upload.documentId ?? plannedDocumentId(upload);
+  // A key of this attempt's own: nothing but this copy ever writes it, so what is checked below
+  // is what downloads serve, and a concurrent `complete` cannot overwrite it.
+  const versionId = crypto.randomUUID();
+  const storageKey = storageKeyFor(documentId, versionId);
+  let copied = false;
+  // The stored object must be what was announced; otherwise it goes, and so does the record.
+  const reject = async (code: ErrorCode, detail: string): Promise<never> => {
+    await storage.deleteMany(copied ? [stagingKey, storageKey] : [stagingKey]);
+    await deletePendingUploads(db, [upload.id]);
+    throw new Failure(code, detail);
+  };
+  const changed = () =>
+    new Failure(
+      "upload_changed",
+      "The uploaded object changed, or the upload was completed, while it was being checked.",
+    );
+
+  // A concurrent `complete` may finish and remove the staged object while this one reads it.
+  const completedMeanwhile = async () =>
+    (await findUpload(db, upload.id, userId))?.status === "COMPLETED" ? alreadyCompleted() : null;
+
+  const staged = await storage.head(stagingKey);
+  if (!staged) {
+    throw (await completedMeanwhile()) ?? new Failure("upload_not_received", "Nothing was uploaded to the URL yet.");
+  }
+  // workerd's fetch inflates encoded bodies, so such an object's size, type and digest would
+  // each describe other bytes; and a stored encoding would reach every download.
+  if (staged.contentEncoding) {
+    await reject(
+      "upload_mismatch",
+      "The object was uploaded with a Content-Encoding; upload the file's bytes without one.",
+    );
+  }
+  if (staged.size !== upload.sizeBytes) {
+    await reject(
+      "upload_mismatch",
+      `The uploaded object has ${staged.size} bytes, not the ${upload.sizeBytes} announced.`,
+    );
+  }
+  const first = await storage.get(stagingKey, { start: 0, end: SNIFF_BYTES - 1 });
+  if (!first) throw changed();
+  if (staged.etag && first.headers.get("etag") !== staged.etag) {
+    await first.body?.cancel();
+    throw changed();
+  }
+  const head = new Uint8Array(await first.arrayBuffer());
+  let contentType: string;
+  let fileName: string;
+  try {
+    const source = storageSource(storage, stagingKey, upload.sizeBytes, head);
+    ({ contentType, fileName } = await checkType(config, source, upload.fileName, upload.contentType));
+  } catch (error) {
+    if (error instanceof Failure) return reject(error.code, error.detail);
+    throw error;
+  }
+  const detected = mediaType(contentType);
+  if (detected !== upload.contentType && !(textual(detected) && textual(upload.contentType))) {
+    await reject("upload_mismatch", `The uploaded bytes are ${detected}, not the ${upload.contentType} announced.`);
+  }
+
+  // Server-side copy of exactly the object checked so far (S3 and R2 refuse the copy if the
+  // staging object changed since its HEAD), with metadata set by the service alone.
+  const copy = await storage
+    .copy(stagingKey, storageKey, { contentType, sourceEtag: staged.etag })
+    .catch(async (error: unknown) => {
+      throw (await completedMeanwhile()) ?? error;
+    });
+  if (!copy) throw (await completedMeanwhile()) ?? changed();
+  copied = true;
+  // Everything recorded is read back from the copy itself: even where the copy's condition is
+  // not enforced (s3rver), its size, first bytes (hence its type) and SHA-256 are what is served.
+  const stored = await storage.get(storageKey);
+  if (!stored?.body || stored.headers.get("content-encoding")) {
+    await stored?.body?.cancel();
+    return reject("upload_mismatch", "The uploaded object changed while it was being checked.");
+  }
+  const digest = await digestOf(stored.body, head.byteLength);
+  if (digest.size !== upload.sizeBytes || !sameBytes(digest.first, head)) {
+    await reject("upload_mismatch", "The uploaded object changed while it was being checked.");
+  }
+  // Document.sha256 is the digest of the stored bytes, so it is computed here either way; a
+  // declared digest must match it.
+  const { sha256 } = digest;
+  if (upload.sha256 && sha256 !== upload.sha256) {
+    await reject("upload_mismatch", "The uploaded bytes do not match the announced SHA-256.");
+  }
+
+  const file = { versionId, storageKey, fileName, contentType, sizeBytes: upload.sizeBytes, sha256 };
+  try {
+    if (upload.documentId) {
+      const version = await addVersionForUpload(db, {
+        id: upload.documentId,
+        file,
+        comment: input.comment ?? null,
+        actor: input.actor,
+        uploadId: upload.id,
+      });
+      if (!version) {
+        // The statement answered and wrote nothing: access was lost, or another `complete` won.
+        discardObject(services, storageKey);
+        if ((await findUpload(db, upload.id, userId))?.status === "COMPLETED") throw alreadyCompleted();
+        throw documentNotFound();
+      }
+      discardObject(services, stagingKey);
+      return { version };
+    }
+    const document = await createDocument(db, {
+      id: documentId,
+      title: input.title ?? fileName.slice(0, 500),
+      description: input.description ?? null,
+      tags: input.tags,
+      file,
+      actor: input.actor,
+      uploadId: upload.id,
+    });
+    discardObject(services, stagingKey);
+    return { document };
+  } catch (error) {
+    if (error instanceof Failure || error instanceof DependencyError) throw error;
+    discardAfterFailedWrite(services, storageKey, error);
+    // A concurrent `complete` of the same upload got there first: its document id is taken.
+    if (isUniqueViolation(error)) throw alreadyCompleted();
+    throw error;
+  }
+}
