@@ -72,6 +72,8 @@ describe("the domain knows no HTTP", () => {
     ["src/health/x.ts", "hono"],
     ["src/documents/x.ts", "../lib/problem"],
     ["src/auth/x.ts", "../lib/problem"],
+    ["src/documents/x.ts", "../routes/documents/etag"],
+    ["src/auth/x.ts", "../middleware/require-auth"],
   ])("%s importing %s fails the lint", (path, specifier) => {
     const { status, diagnostics, output } = lint(path, importing(specifier));
     expect(status, output).not.toBe(0);
