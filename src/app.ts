@@ -6,6 +6,7 @@ import { createRouter } from "./lib/router";
 import { accessLog } from "./middleware/access-log";
 import { context } from "./middleware/context";
 import { corsFromConfig } from "./middleware/cors";
+import { rateLimit } from "./middleware/rate-limit";
 import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
 import { activityRouter } from "./routes/activity/activity.index";
@@ -22,7 +23,12 @@ export const OPENAPI_INFO = {
   description: `${API_DESCRIPTION}\n\n**Problem codes**\n\n${ERROR_CODES_TABLE}`,
 };
 
-const PROTECTED_PATHS = ["/api/v1/documents", "/api/v1/documents/*", "/api/v1/uploads", "/api/v1/uploads/*"];
+// Hono's "/x/*" also matches "/x" itself, so each prefix is listed once (a middleware listed for
+// both would run twice: a request would count twice against its budget).
+const PROTECTED_PATHS = ["/api/v1/auth/me", "/api/v1/documents/*", "/api/v1/uploads/*"];
+
+// Requests that store bytes, on top of the user's budget for every request.
+const UPLOAD_PATHS = ["/api/v1/documents", "/api/v1/documents/:id/upload-version", "/api/v1/uploads"];
 
 export function createApp() {
   const app = createRouter();
@@ -33,8 +39,11 @@ export function createApp() {
   app.use(securityHeaders);
   app.use(corsFromConfig);
 
-  // Everything under these prefixes needs a valid access token, whatever sub-app serves it.
-  for (const path of PROTECTED_PATHS) app.use(path, requireAuth);
+  // Everything under these prefixes needs a valid access token, whatever sub-app serves it, and
+  // counts against its user's request budget.
+  for (const path of PROTECTED_PATHS) app.use(path, requireAuth, rateLimit("user"));
+  app.on("POST", UPLOAD_PATHS, rateLimit("upload"));
+  app.on("POST", "/api/v1/auth/register", rateLimit("register"));
 
   app.route("/", healthRouter);
   app.route("/", docsRouter);

@@ -44,6 +44,22 @@ const endpointUrl = httpUrl.refine((value) => {
   return url.protocol === "https:" || isLoopbackHost(url.hostname);
 }, "must use https:// (plain http:// only for a loopback host: 127.0.0.0/8, ::1, localhost)");
 
+/**
+ * The request budgets (per 60 s) a deployment may choose: one Rate Limiting namespace each in
+ * wrangler.toml, whose limit is fixed there (src/middleware/rate-limit.ts says why).
+ */
+export const RATE_LIMIT_STEPS = [10, 20, 30, 60, 120, 300, 600, 1200, 3000, 6000, 10000] as const;
+export type RateLimitStep = (typeof RATE_LIMIT_STEPS)[number];
+
+const budget = (fallback: RateLimitStep) =>
+  z.coerce
+    .number()
+    .default(fallback)
+    .refine((value): value is RateLimitStep => (RATE_LIMIT_STEPS as readonly number[]).includes(value), {
+      message: `must be one of ${RATE_LIMIT_STEPS.join(", ")} (a namespace of wrangler.toml's [[ratelimits]])`,
+    })
+    .transform((value) => value as RateLimitStep);
+
 export const ConfigSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
   NEON_HTTP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), endpointUrl.optional()),
@@ -67,6 +83,12 @@ export const ConfigSchema = z.object({
   PASSWORD_PEPPER_PREVIOUS: previousSecretKey,
   /** Absolute lifetime of a login: its refresh chain cannot be refreshed past this, however often rotated. */
   SESSION_MAX_SECONDS: seconds(30 * 86_400, 366 * 86_400),
+  /** Requests per minute per authenticated user, on every API route. */
+  RATE_LIMIT_PER_MINUTE: budget(600),
+  /** Uploads, version uploads and direct-upload starts per minute per user (on top of the above). */
+  UPLOAD_RATE_LIMIT_PER_MINUTE: budget(60),
+  /** Registrations per minute per client address (IPv6 by /64). */
+  REGISTER_RATE_LIMIT_PER_MINUTE: budget(10),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(5),
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
   LOGIN_FAILURE_WINDOW_SECONDS: seconds(900, 86_400),

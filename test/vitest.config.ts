@@ -19,6 +19,11 @@ export default defineConfig({
                 JWT_SECRET: "aTjMob1aMT5rmiWIgvr4Wzr6PbRy2CosPRL+x/d4KP4=",
                 PASSWORD_PEPPER: "fkIxWeR4i7uOsjLgZ+aHQydyPYvnSNT7m2WH4glb75o=",
                 CORS_ORIGINS: "https://app.example.com",
+                // Test files register hundreds of users from one address and send hundreds of
+                // requests per user; the budgets' own tests choose small ones.
+                RATE_LIMIT_PER_MINUTE: "10000",
+                UPLOAD_RATE_LIMIT_PER_MINUTE: "10000",
+                REGISTER_RATE_LIMIT_PER_MINUTE: "10000",
               },
             },
           })),

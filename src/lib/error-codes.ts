@@ -61,6 +61,10 @@ export const ERROR_CODES = {
   },
   // 429
   login_throttled: { status: 429, meaning: "Too many login attempts for this account or address; see Retry-After." },
+  rate_limited: {
+    status: 429,
+    meaning: "Over a request budget (per user, per user for uploads, per address for registration); see Retry-After.",
+  },
   // 500, 503
   internal_error: { status: 500, meaning: "An unexpected error; the request id helps the operator find it." },
   service_misconfigured: { status: 500, meaning: "The deployment's configuration is invalid." },
