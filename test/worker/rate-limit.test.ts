@@ -6,7 +6,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { BASE, newUser, PASSWORD, uniqueEmail } from "../support/auth";
-import { DOCS, multipart, samplePdf } from "../support/documents";
+import { multipart, samplePdf } from "../support/documents";
 import { testSql } from "../support/stack";
 
 type Bindings = Partial<Record<keyof Env, string>>;
