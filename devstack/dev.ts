@@ -3,8 +3,9 @@
 //      migrated, behind a local Neon HTTP endpoint on a free port;
 //   2. s3rver persisted in .local/s3 with the bucket created, on a free port;
 //   3. `wrangler dev` on 127.0.0.1:$PORT (default 8787), wired to both through an env file.
-// DEV_POSTGRES_URL, PORT and DEV_DATA_DIR (default .local/) are the only knobs, all optional.
-// Values in .dev.vars override the generated ones. Ctrl-C stops everything; data survives.
+// DEV_POSTGRES_URL, PORT and DEV_DATA_DIR (default .local/) are the knobs of the stack, all
+// optional. Values in .dev.vars override the generated ones, and any configuration variable set
+// in this command's environment overrides both. Ctrl-C stops everything; data survives.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -46,7 +47,26 @@ await writeFile(
     .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
     .join("\n")}\n`,
 );
-const envFiles = [stackVars, ...(existsSync(join(root, ".dev.vars")) ? [join(root, ".dev.vars")] : [])];
+// Configuration set in this command's environment (`STORAGE_QUOTA_BYTES=2000000 npm run dev`)
+// reaches the Worker too, over the generated values and .dev.vars: the variables are those
+// .dev.vars.example lists (every one the Worker reads; a test keeps the two in step).
+const configNames = (await readFile(join(root, ".dev.vars.example"), "utf8"))
+  .split("\n")
+  .map((line) => /^([A-Z][A-Z0-9_]*)=/.exec(line)?.[1])
+  .filter((name): name is string => name !== undefined);
+const fromEnvironment = configNames.filter((name) => process.env[name] !== undefined);
+const environmentVars = join(dataDir, "environment.vars");
+await writeFile(
+  environmentVars,
+  fromEnvironment.map((name) => `${name}=${JSON.stringify(process.env[name])}\n`).join(""),
+  { mode: 0o600 },
+);
+if (fromEnvironment.length > 0) log(`from the environment: ${fromEnvironment.join(", ")}`);
+const envFiles = [
+  stackVars,
+  ...(existsSync(join(root, ".dev.vars")) ? [join(root, ".dev.vars")] : []),
+  environmentVars,
+];
 
 log(`starting wrangler dev on http://127.0.0.1:${port}`);
 const wrangler = spawn(

@@ -39,9 +39,10 @@ function isLoopbackHost(hostname: string): boolean {
 // Plain http only where traffic never leaves the machine: the database's connection string (with
 // its password) travels in a header of every query, and presigned storage URLs are bearer
 // credentials for the object they name.
+// zod runs refinements on values its URL check already refused, so this one parses defensively.
 const endpointUrl = httpUrl.refine((value) => {
-  const url = new URL(value);
-  return url.protocol === "https:" || isLoopbackHost(url.hostname);
+  const url = URL.parse(value);
+  return url === null || url.protocol === "https:" || isLoopbackHost(url.hostname);
 }, "must use https:// (plain http:// only for a loopback host: 127.0.0.0/8, ::1, localhost)");
 
 /**

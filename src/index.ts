@@ -7,8 +7,16 @@ import { runScheduledMaintenance } from "./maintenance";
 
 const app = createApp();
 
+// `npx wrangler dev` alone (the Workers habit) has none of the configuration that `npm run dev`
+// generates: say how to start the local stack instead of a bare 500.
+const LOCAL_HINT =
+  "Running locally? Start the whole stack with `npm run dev` (it provides the database, storage and secrets), " +
+  "or put the variables of .dev.vars.example into .dev.vars.";
+
+const isLoopback = (url: string) => /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(new URL(url).hostname);
+
 function logInvalidConfiguration(problems: string[]) {
-  console.error(JSON.stringify({ level: "error", msg: "invalid configuration", problems }));
+  console.error(JSON.stringify({ level: "error", msg: "invalid configuration", problems, hint: LOCAL_HINT }));
 }
 
 export default {
@@ -16,9 +24,13 @@ export default {
     const loaded = loadConfig(env);
     if (!loaded.ok) {
       logInvalidConfiguration(loaded.problems);
+      // Only a caller on this machine is told more: elsewhere it is the operator's business.
+      const local = isLoopback(request.url);
       const body = problemBody(
         "service_misconfigured",
-        "The service is misconfigured; the operator has been told in the logs.",
+        local
+          ? `The service is misconfigured (${loaded.problems.map((p) => p.split(":")[0]).join(", ")}). ${LOCAL_HINT}`
+          : "The service is misconfigured; the operator has been told in the logs.",
       );
       return new Response(JSON.stringify(body), {
         status: 500,

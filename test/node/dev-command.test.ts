@@ -15,9 +15,15 @@ type Running = { child: ChildProcess; output: string[]; base: string; vars: Reco
 let dataDir: string;
 let port: number;
 
-async function startDev(): Promise<Running> {
+async function startDev(configuration: Record<string, string> = {}): Promise<Running> {
   const output: string[] = [];
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DEV_DATA_DIR: dataDir, CI: "true" };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...configuration,
+    PORT: String(port),
+    DEV_DATA_DIR: dataDir,
+    CI: "true",
+  };
   delete env.DEV_POSTGRES_URL; // the zero-configuration path: embedded PGlite
   // Its own process group, so a signal reaches npm, the stack and wrangler together, like Ctrl-C.
   const child = spawn("npm", ["run", "dev"], { cwd: process.cwd(), env, detached: true, stdio: "pipe" });
@@ -129,8 +135,8 @@ describe("npm run dev", () => {
     expect(await portFreed(Number(new URL(dev.vars.S3_ENDPOINT as string).port))).toBe(true);
   });
 
-  it("keeps the data across a restart", async () => {
-    const dev = await startDev();
+  it("keeps the data across a restart, and passes configuration from its environment", async () => {
+    const dev = await startDev({ RATE_LIMIT_PER_MINUTE: "20" });
     try {
       neonConfig.fetchEndpoint = dev.vars.NEON_HTTP_ENDPOINT as string;
       const sql = neon(dev.vars.DATABASE_URL as string);
@@ -144,6 +150,21 @@ describe("npm run dev", () => {
       const res = await s3.fetch(`${dev.vars.S3_ENDPOINT}/${dev.vars.S3_BUCKET}/${objectKey}`);
       expect(await res.text()).toBe("kept");
       expect(dev.output.join("")).toContain("migrations: 0 applied");
+
+      // RATE_LIMIT_PER_MINUTE from the environment reached the Worker (600 by default).
+      expect(dev.output.join("")).toContain("from the environment: RATE_LIMIT_PER_MINUTE");
+      const email = `env-${Date.now()}@example.com`;
+      const password = "correct horse battery staple";
+      const json = { "Content-Type": "application/json" };
+      const body = JSON.stringify({ email, password });
+      expect((await fetch(`${dev.base}/api/v1/auth/register`, { method: "POST", headers: json, body })).status).toBe(
+        201,
+      );
+      const login = await fetch(`${dev.base}/api/v1/auth/login`, { method: "POST", headers: json, body });
+      const { access_token } = (await login.json()) as { access_token: string };
+      const me = await fetch(`${dev.base}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${access_token}` } });
+      expect(me.status).toBe(200);
+      expect(me.headers.get("ratelimit-policy")).toBe('"user";q=20;w=60');
     } finally {
       await interrupt(dev);
     }

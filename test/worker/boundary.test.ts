@@ -31,6 +31,28 @@ describe("configuration", () => {
     expect(text).not.toContain(env.S3_ACCESS_KEY_ID);
   });
 
+  it("tells a local caller how to start the stack, naming the variables but no value", async () => {
+    // `npx wrangler dev` alone: none of the configuration `npm run dev` generates.
+    const missing = { DATABASE_URL: "", S3_ENDPOINT: "", JWT_SECRET: "" };
+    const ctx = createExecutionContext();
+    const local = await worker.fetch(
+      new Request("http://127.0.0.1:8787/api/v1/documents"),
+      { ...env, ...missing } as Env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(local.status).toBe(500);
+    const body = (await local.json()) as { detail: string; code: string };
+    expect(body.code).toBe("service_misconfigured");
+    expect(body.detail).toContain("npm run dev");
+    expect(body.detail).toContain(".dev.vars");
+    for (const name of Object.keys(missing)) expect(body.detail).toContain(name);
+    expect(body.detail).not.toContain(env.S3_SECRET_ACCESS_KEY);
+    // Anyone else gets no hint about the configuration.
+    const remote = await call("/api/v1/documents", missing);
+    expect(((await remote.json()) as { detail: string }).detail).not.toMatch(/DATABASE_URL|npm run dev/);
+  });
+
   it("rejects a CORS origin that is not a URL", async () => {
     const res = await call("/health/live", { CORS_ORIGINS: "https://ok.example.com, *" });
     expect(res.status).toBe(500);
