@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   field_too_large: { status: 413, meaning: "A multipart field other than the file exceeds 64 KiB." },
   // 415
   multipart_required: { status: 415, meaning: "Uploads are sent as `multipart/form-data`." },
+  unsupported_media_type: { status: 415, meaning: "The body's Content-Type is not one this endpoint accepts." },
   file_type_not_allowed: {
     status: 415,
     meaning: "The file's type, detected from its bytes, is not allowed (executables, scripts, markup, macros, …).",

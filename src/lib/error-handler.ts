@@ -3,10 +3,18 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
 import { isDatabaseUnavailable, isUnstorableText } from "../db/errors";
 import { bearerChallenge } from "./bearer-challenge";
+import type { ErrorCode } from "./error-codes";
 import { statusOf } from "./error-codes";
 import { createLogger, describeError, type Logger } from "./logger";
 import { ApiError, DependencyError, Failure, problemResponse } from "./problem";
 import { validationError } from "./validation";
+
+// Hono's body parsing answers these statuses for requests it cannot read.
+const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
+  400: "malformed_body",
+  413: "body_too_large",
+  415: "unsupported_media_type",
+};
 
 function loggerOf(c: Context<AppEnv>): Logger {
   // The context middleware may not have run (e.g. an error before it).
@@ -35,7 +43,8 @@ export const onError: ErrorHandler<AppEnv> = (thrown, c) => {
   if (error instanceof HTTPException && error.status < 500) {
     // Hono's validators throw these for bodies they cannot parse (malformed JSON or multipart).
     const detail = error.message || "The request could not be processed.";
-    return problemResponse(c, "malformed_body", detail);
+    const code = HTTP_EXCEPTION_CODES[error.status] ?? "malformed_body";
+    return problemResponse(c, code, detail);
   }
   const dependency =
     error instanceof DependencyError ? error.dependency : isDatabaseUnavailable(error) ? "database" : undefined;

@@ -105,7 +105,10 @@ describe("POST /api/v1/auth/login", () => {
       body: "<x/>",
     });
     expect(res.status).toBe(415);
-    expect((await postJson(`${AUTH}/login`, "{nope")).status).toBe(400);
+    expect(((await res.json()) as { code: string }).code).toBe("unsupported_media_type");
+    const malformed = await postJson(`${AUTH}/login`, "{nope");
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { code: string }).code).toBe("malformed_body");
   });
 });
 

@@ -114,7 +114,7 @@ describe("POST /api/v1/auth/register", () => {
       body: "email=x",
     });
     expect(res.status).toBe(415);
-    await problem(res);
+    expect(((await problem(res)) as { code?: string }).code).toBe("unsupported_media_type");
   });
 
   it("answers 413 for a huge body", async () => {
