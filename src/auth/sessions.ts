@@ -80,7 +80,7 @@ export async function logIn(
 
   // Round trip 2 (success): start a refresh chain, clear the account's counter, take the attempt
   // back from the address's, and upgrade a hash with old parameters or the previous pepper.
-  const refreshToken = await newRefreshToken();
+  const refreshToken = newRefreshToken();
   const newPasswordHash = verdict.needsRehash ? await hashPassword(input.password, config.PASSWORD_PEPPER) : undefined;
   await recordLoginSuccess(db, {
     userId: user.id,
@@ -95,11 +95,11 @@ export async function logIn(
 
 /** Spends a refresh token for new tokens (see rotateRefreshToken for what refuses it). */
 export async function refreshSession({ config, db, logger }: AuthServices, presented: string): Promise<Tokens> {
-  const next = await newRefreshToken();
+  const next = newRefreshToken();
   try {
     const { userId } = await rotateRefreshToken(
       db,
-      await hashRefreshToken(presented),
+      hashRefreshToken(presented),
       next.hash,
       config.REFRESH_TOKEN_TTL_SECONDS,
       config.SESSION_MAX_SECONDS,
@@ -116,5 +116,5 @@ export async function refreshSession({ config, db, logger }: AuthServices, prese
 
 /** Ends the login the refresh token belongs to; an unknown token ends nothing. */
 export async function logOut(db: Database, presented: string): Promise<void> {
-  await revokeChain(db, await hashRefreshToken(presented));
+  await revokeChain(db, hashRefreshToken(presented));
 }

@@ -2,6 +2,9 @@
 // refresh tokens are 256-bit random opaque strings of which only the SHA-256 is stored.
 // Key rotation: every access token names its key by `kid` (a fingerprint, never the key), and
 // JWT_SECRET_PREVIOUS still verifies the tokens signed before the last change until they expire.
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Config } from "../config";
 import { Failure } from "../lib/failure";
@@ -40,17 +43,9 @@ const base64urlOf = (bytes: Uint8Array) =>
 
 // The key's id: the first 64 bits of an HMAC of a fixed label under the key itself. Anyone with a
 // token can already test a guessed key against its signature, so the id tells them nothing more.
-const kids = new Map<string, Promise<string>>();
-export function keyIdOf(secret: string): Promise<string> {
-  let kid = kids.get(secret);
-  if (!kid) {
-    kid = keyOf(secret).then(async (key) => {
-      const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("docvault access token key id"));
-      return base64urlOf(new Uint8Array(mac).slice(0, 8));
-    });
-    kids.set(secret, kid);
-  }
-  return kid;
+// @noble/hashes computes it synchronously (WebCrypto only offers promises), so it needs no cache.
+export function keyIdOf(secret: string): string {
+  return base64urlOf(hmac(sha256, utf8ToBytes(secret), utf8ToBytes("docvault access token key id")).slice(0, 8));
 }
 
 export async function issueAccessToken(
@@ -59,7 +54,7 @@ export async function issueAccessToken(
 ): Promise<{ token: string; expiresIn: number }> {
   const expiresIn = config.ACCESS_TOKEN_TTL_SECONDS;
   const token = await new SignJWT({})
-    .setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE, kid: await keyIdOf(config.JWT_SECRET) })
+    .setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE, kid: keyIdOf(config.JWT_SECRET) })
     .setSubject(userId)
     .setIssuer(config.JWT_ISSUER)
     .setAudience(config.JWT_AUDIENCE)
@@ -120,7 +115,7 @@ async function candidateSecrets(config: TokenConfig, kid: unknown): Promise<stri
   // Tokens issued before key ids existed have none; they expire within ACCESS_TOKEN_TTL_SECONDS.
   if (kid === undefined) return secrets;
   if (typeof kid !== "string") return [];
-  const ids = await Promise.all(secrets.map(keyIdOf));
+  const ids = secrets.map(keyIdOf);
   return secrets.filter((_, i) => ids[i] === kid);
 }
 
@@ -161,11 +156,12 @@ async function verifyWith(config: TokenConfig, secret: string, token: string): P
   return { userId: payload.sub, exp: payload.exp };
 }
 
-export async function hashRefreshToken(token: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+/** What is stored of a refresh token: its SHA-256 (synchronous, with @noble/hashes). */
+export function hashRefreshToken(token: string): Uint8Array {
+  return sha256(utf8ToBytes(token));
 }
 
-export async function newRefreshToken(): Promise<{ token: string; hash: Uint8Array }> {
+export function newRefreshToken(): { token: string; hash: Uint8Array } {
   const token = base64urlOf(crypto.getRandomValues(new Uint8Array(32)));
-  return { token, hash: await hashRefreshToken(token) };
+  return { token, hash: hashRefreshToken(token) };
 }

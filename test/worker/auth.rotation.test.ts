@@ -5,6 +5,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { decodeProtectedHeader, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { hashPassword, pepperFingerprint, verifyPassword } from "../../src/auth/password";
+import { hashRefreshToken, keyIdOf } from "../../src/auth/tokens";
 import worker from "../../src/index";
 import { AUTH, PASSWORD, register, type Tokens, uniqueEmail } from "../support/auth";
 import { testSql } from "../support/stack";
@@ -82,6 +83,30 @@ describe("JWT_SECRET rotation", () => {
     expect((await me(rotatedJwt, await sign(OLD_JWT))).status).toBe(200);
     expect((await me(rotatedJwt, await sign(NEW_JWT))).status).toBe(200);
     expect((await me(newJwtOnly, await sign(OLD_JWT))).status).toBe(401);
+  });
+});
+
+describe("key ids and token hashes (@noble/hashes)", () => {
+  it("are the HMAC and SHA-256 that WebCrypto computes, so ids and stored hashes stay valid", async () => {
+    const secret = env.JWT_SECRET;
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = new Uint8Array(
+      await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("docvault access token key id")),
+    );
+    const expected = btoa(String.fromCharCode(...mac.slice(0, 8)))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+    expect(keyIdOf(secret)).toBe(expected);
+    const token = "a refresh token";
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+    expect([...hashRefreshToken(token)]).toEqual([...digest]);
   });
 });
 
