@@ -116,7 +116,8 @@ export async function seed(client: pg.Client, size: SeedSize, log: (line: string
     `with u as (select id, row_number() over (order by id) as n from users where email like '%@bench.example'),
           picks as (
             select d.id as document_id, d.owner_id, 1 + abs(hashtext(d.id::text || k)) % $1::int as n,
-                   (array['READ','EDIT','ADMIN'])[1 + abs(hashtext(d.id::text || k || 'r')) % 3] as role
+                   -- any grantable role, as the database's enum lists them
+                   (enum_range(null::permission_role))[1 + abs(hashtext(d.id::text || k || 'r')) % cardinality(enum_range(null::permission_role))] as role
             from documents d cross join lateral generate_series(1, abs(hashtext(d.id::text || 's')) % 3) k
           )
      insert into document_permissions (document_id, user_id, role, granted_by)
