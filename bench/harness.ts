@@ -8,7 +8,7 @@ import { join } from "node:path";
 import * as esbuild from "esbuild";
 import { unstable_readConfig } from "wrangler";
 import { type NeonHttpServer, startNeonHttpServer } from "../devstack/neon-http-server.ts";
-import { LOCAL_S3_CREDENTIALS, type S3Server, startS3Server } from "../devstack/s3-server.ts";
+import { LOCAL_S3_CREDENTIALS, LOCAL_S3_REGION, type S3Server, startS3Server } from "../devstack/s3-server.ts";
 import { PostgresBackend } from "../devstack/sql-backend.ts";
 import { LOCAL_DATABASE_URL } from "../devstack/stack.ts";
 import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_PEPPER } from "./seed.ts";
@@ -23,7 +23,11 @@ export type BenchStack = {
   close(): Promise<void>;
 };
 
-/** The local Neon endpoint over `databaseUrl` and, unless `storage: false`, s3rver in a temporary folder. */
+/**
+ * The local Neon endpoint over `databaseUrl` and, unless `storage: false`, s3rver in a temporary
+ * folder behind the Signature V4 checking front (the Worker is measured against what it talks to
+ * in dev and tests).
+ */
 export async function startBenchStack(databaseUrl: string, options: { storage?: boolean } = {}): Promise<BenchStack> {
   // Two connections per core, the usual PostgreSQL pool size: with more, ten concurrent requests
   // become ten backends time-sliced on two cores, and the tail latency grows (DESIGN.md).
@@ -51,7 +55,7 @@ export function serviceBindings(stack: BenchStack): Record<string, string> {
     NEON_HTTP_ENDPOINT: stack.database.url,
     S3_ENDPOINT: stack.storage?.endpoint ?? "http://127.0.0.1:9",
     S3_BUCKET: "documents",
-    S3_REGION: "us-east-1",
+    S3_REGION: LOCAL_S3_REGION,
     S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
     S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
     // Bench-only (openssl rand -base64 32): the Worker refuses typed-in secrets.

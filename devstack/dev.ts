@@ -1,7 +1,8 @@
 // `npm run dev`: the whole API on an embedded local stack, with no configuration.
 //   1. the database: PGlite persisted in .local/pglite (or DEV_POSTGRES_URL's PostgreSQL),
 //      migrated, behind a local Neon HTTP endpoint on a free port;
-//   2. s3rver persisted in .local/s3 with the bucket created, on a free port;
+//   2. s3rver persisted in .local/s3 with the bucket created, behind a front that verifies
+//      Signature V4 (devstack/s3-front.ts), on a free port;
 //   3. `wrangler dev` on 127.0.0.1:$PORT (default 8787), wired to both through an env file.
 // DEV_POSTGRES_URL, PORT and DEV_DATA_DIR (default .local/) are the knobs of the stack, all
 // optional. Values in .dev.vars override the generated ones, and any configuration variable set

@@ -1,34 +1,67 @@
-// A local S3-compatible server (s3rver) with the bucket created. It does not verify request
-// signatures: signing is covered by unit tests against AWS's published examples instead.
+// The local S3: s3rver with the bucket created, behind a front (s3-front.ts) that verifies
+// every request's Signature V4 and adds what s3rver lacks (AbortMultipartUpload, ListParts, the
+// multipart part rules). Clients only ever see the front's endpoint.
 import { unlink } from "node:fs/promises";
 import S3rver from "s3rver";
+import { startS3Front } from "./s3-front.ts";
 
-export type S3Server = { endpoint: string; port: number; bucket: string; close(): Promise<void> };
+export type S3Server = {
+  endpoint: string;
+  port: number;
+  bucket: string;
+  /** s3rver's directory (the front reads multipart parts there; tests look at it). */
+  directory: string;
+  close(): Promise<void>;
+};
 
-// s3rver only accepts its built-in access key id (it checks the id, not V4 signatures).
+// s3rver's built-in account; the front accepts only this key, and checks signatures with it.
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+export const LOCAL_S3_REGION = "us-east-1";
 
 export async function startS3Server(options: {
   directory: string;
   bucket: string;
   port?: number;
   host?: string;
+  /**
+   * Enforce a PUT's `If-None-Match: *` and `x-amz-checksum-sha256` as S3 and R2 do. Off in the
+   * dev and test stack until the tests that count on s3rver storing such PUTs change (see
+   * test/worker/storage.hardening.test.ts and uploads.test.ts).
+   */
+  conditionalPuts?: boolean;
 }): Promise<S3Server> {
   const host = options.host ?? "127.0.0.1";
+  // s3rver itself listens on a free loopback port that nothing but the front uses.
   const server = new S3rver({
-    port: options.port ?? 0,
-    address: host,
+    port: 0,
+    address: "127.0.0.1",
     directory: options.directory,
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
   tolerateConcurrentDeletes(server);
   const address = await server.run();
+  const front = await startS3Front({
+    upstream: { host: "127.0.0.1", port: address.port },
+    directory: options.directory,
+    credentials: { [LOCAL_S3_CREDENTIALS.accessKeyId]: LOCAL_S3_CREDENTIALS.secretAccessKey },
+    region: LOCAL_S3_REGION,
+    host,
+    port: options.port,
+    conditionalPuts: options.conditionalPuts,
+  }).catch(async (error: unknown) => {
+    await server.close();
+    throw error;
+  });
   return {
-    endpoint: `http://${host}:${address.port}`,
-    port: address.port,
+    endpoint: front.endpoint,
+    port: front.port,
     bucket: options.bucket,
-    close: () => server.close() as Promise<void>,
+    directory: options.directory,
+    close: async () => {
+      await front.close();
+      await server.close();
+    },
   };
 }
 

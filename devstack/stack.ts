@@ -1,10 +1,11 @@
 // Starts the local stack the Worker needs: a Neon-protocol SQL endpoint (PGlite or a real
-// PostgreSQL) with migrations applied, and an S3-compatible server with the bucket created.
+// PostgreSQL) with migrations applied, and an S3-compatible server with the bucket created
+// (s3rver behind a front that verifies Signature V4: devstack/s3-front.ts).
 // Used by `npm run dev` (persistent, under .local/) and by the test suite (in memory, temporary).
 
 import { migrate } from "./migrate.ts";
 import { type NeonHttpServer, startNeonHttpServer } from "./neon-http-server.ts";
-import { LOCAL_S3_CREDENTIALS, type S3Server, startS3Server } from "./s3-server.ts";
+import { LOCAL_S3_CREDENTIALS, LOCAL_S3_REGION, type S3Server, startS3Server } from "./s3-server.ts";
 import { PgliteBackend, PostgresBackend, type SqlBackend } from "./sql-backend.ts";
 
 export type LocalStack = {
@@ -47,7 +48,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     const bucket = options.bucket ?? "documents";
     const storage = await startS3Server({ directory: options.s3Directory, bucket, port: options.storagePort });
     started.unshift(storage);
-    log(`storage: s3rver at ${storage.endpoint}, bucket "${bucket}"`);
+    log(`storage: s3rver behind a Signature V4 checking front at ${storage.endpoint}, bucket "${bucket}"`);
     return {
       backend,
       database,
@@ -57,7 +58,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
         NEON_HTTP_ENDPOINT: database.url,
         S3_ENDPOINT: storage.endpoint,
         S3_BUCKET: bucket,
-        S3_REGION: "us-east-1",
+        S3_REGION: LOCAL_S3_REGION,
         S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
         S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
       },

@@ -1,6 +1,8 @@
 // Starts the stack the Worker under test talks to: an in-memory PGlite (or, when
 // DEV_POSTGRES_URL is set, a fresh database created on that PostgreSQL server) behind the local
-// Neon HTTP endpoint, and s3rver in a temporary folder. Their addresses reach the Worker as bindings.
+// Neon HTTP endpoint, and s3rver in a temporary folder behind the front that verifies Signature V4
+// (devstack/s3-front.ts), so a request the Worker signs wrongly fails here as on S3 and R2.
+// Their addresses reach the Worker as bindings.
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
