@@ -132,12 +132,15 @@ describe("direct uploads", () => {
 
   it("delete the object and answer 422 when the size differs", async () => {
     const { ticket } = await start(alice, { file_name: "a.pdf", content_type: "application/pdf", size_bytes: 10 });
-    // s3rver does not enforce the signed length, so a wrong size can be stored and must be caught.
-    await fetch((ticket as Ticket).url, {
+    // The length is signed, so the store refuses a longer body (as S3 and R2 do)…
+    const refused = await fetch((ticket as Ticket).url, {
       method: "PUT",
       headers: (ticket as Ticket).headers,
       body: samplePdf("longer"),
     });
+    expect(refused.status).toBe(403);
+    // …and complete still checks the size, should a store keep a wrong one.
+    await testStorage().put(`uploads/${ticket?.upload_id}`, samplePdf("longer"), { contentType: "application/pdf" });
     await expectRejected(ticket as Ticket, 422);
   });
 
