@@ -46,7 +46,14 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     const database = await startNeonHttpServer(backend, { port: options.databasePort });
     started.unshift(database);
     const bucket = options.bucket ?? "documents";
-    const storage = await startS3Server({ directory: options.s3Directory, bucket, port: options.storagePort });
+    // Conditional PUTs as S3 and R2 enforce them: the service signs If-None-Match and the declared
+    // x-amz-checksum-sha256 into direct-upload URLs and relies on the store to refuse.
+    const storage = await startS3Server({
+      directory: options.s3Directory,
+      bucket,
+      port: options.storagePort,
+      conditionalPuts: true,
+    });
     started.unshift(storage);
     log(`storage: s3rver behind a Signature V4 checking front at ${storage.endpoint}, bucket "${bucket}"`);
     return {

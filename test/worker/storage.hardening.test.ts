@@ -61,10 +61,12 @@ describe("a presigned PUT replayed after complete", () => {
     const doc = (await done.json()) as { id: string; sha256: string };
     expect(doc.sha256).toBe(await sha256Hex(bytes));
 
-    // The attack: the same URL again, with an executable of the same length. s3rver does not
-    // enforce the signed If-None-Match, so the PUT itself succeeds here (S3 and R2 answer 412).
+    // The attack: the same URL again, with an executable of the same length. While the staged
+    // object exists, the store refuses it (the signed If-None-Match: *, 412); once `complete` has
+    // removed it (after the response), the PUT is accepted, and must change nothing served.
     const exe = new Uint8Array(bytes.length);
     exe.set(sampleExe());
+    await vi.waitFor(async () => expect(await storage.head(`uploads/${ticket.upload_id}`)).toBeNull());
     expect((await put(ticket, exe)).status).toBe(200);
 
     const served = await downloaded(doc.id);
@@ -80,6 +82,20 @@ describe("a presigned PUT replayed after complete", () => {
     await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0 });
     expect(await storage.head(`uploads/${ticket.upload_id}`)).toBeNull();
     expect((await downloaded(doc.id)).bytes).toEqual(bytes);
+  });
+
+  it("is refused by the store while the staged object exists (If-None-Match: *)", async () => {
+    const bytes = samplePdf("staged once");
+    const ticket = await start({ file_name: "a.pdf", content_type: "application/pdf", size_bytes: bytes.length });
+    expect((await put(ticket, bytes)).status).toBe(200);
+    const second = samplePdf("staged 2nd!");
+    expect(second.length).toBe(bytes.length);
+    const replay = await put(ticket, second);
+    expect(replay.status).toBe(412);
+    await replay.body?.cancel();
+    const done = await complete(ticket.upload_id);
+    expect(done.status).toBe(201);
+    expect((await downloaded(((await done.json()) as { id: string }).id)).bytes).toEqual(bytes);
   });
 
   it("is refused a second complete, which changes nothing", async () => {

@@ -152,7 +152,16 @@ describe("direct uploads", () => {
       size_bytes: bytes.byteLength,
       sha256: "0".repeat(64),
     });
-    await putBytes(ticket as Ticket, bytes);
+    // The declared digest is signed into the URL, so the store refuses other bytes (S3: BadDigest)…
+    const refused = await fetch((ticket as Ticket).url, {
+      method: "PUT",
+      headers: (ticket as Ticket).headers,
+      body: bytes,
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("BadDigest");
+    // …and complete still checks the digest, should a store keep such bytes.
+    await testStorage().put(`uploads/${ticket?.upload_id}`, bytes, { contentType: "application/pdf" });
     await expectRejected(ticket as Ticket, 422);
   });
 
