@@ -106,6 +106,16 @@ export const ConfigSchema = z.object({
     .min(1)
     .max(5 * 1024 ** 4)
     .default(5 * 1024 ** 3),
+  /**
+   * Bytes of every version of every document a user owns (soft-deleted ones too, until purged);
+   * 0 = unlimited. Default 10 GiB.
+   */
+  STORAGE_QUOTA_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(10 * 1024 ** 3),
   DOWNLOAD_URL_TTL_SECONDS: seconds(900, 7 * 86_400),
   UPLOAD_URL_TTL_SECONDS: seconds(900, 7 * 86_400),
   /** A database round trip or storage call that takes longer fails with 503 instead of hanging. */

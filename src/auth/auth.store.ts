@@ -28,10 +28,13 @@ export async function createUser(
   }
 }
 
-/** An account that exists and is open; a token for any other is as good as no token. */
-export async function getActiveUser(db: Database, id: string): Promise<UserRecord> {
+/**
+ * An account that exists and is open; a token for any other is as good as no token. With the
+ * bytes its documents' versions hold (the storage quota's counter).
+ */
+export async function getActiveUser(db: Database, id: string): Promise<UserRecord & { storageUsedBytes: number }> {
   const [user] = await db
-    .select(userColumns)
+    .select({ ...userColumns, storageUsedBytes: users.storageUsedBytes })
     .from(users)
     .where(and(eq(users.id, id), eq(users.isActive, true)));
   if (!user) throw new Failure("account_inactive", "The account no longer exists.");

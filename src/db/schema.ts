@@ -37,6 +37,12 @@ export const users = pgTable(
     fullName: text("full_name"),
     passwordHash: text("password_hash").notNull(),
     isActive: boolean("is_active").notNull().default(true),
+    /**
+     * Bytes of every version of every document this user owns (soft-deleted ones too): the
+     * storage quota's counter, changed in the same statement as each version row
+     * (src/documents/quota.ts), never summed per request.
+     */
+    storageUsedBytes: bigint("storage_used_bytes", { mode: "number" }).notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -45,6 +51,7 @@ export const users = pgTable(
     uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
     check("users_email_length", sql`char_length(${t.email}) between 3 and 254`),
     check("users_full_name_length", sql`${t.fullName} is null or char_length(${t.fullName}) <= 200`),
+    check("users_storage_used_nonnegative", sql`${t.storageUsedBytes} >= 0`),
   ],
 );
 

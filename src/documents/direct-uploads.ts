@@ -13,9 +13,17 @@ import { type Discarding, discardAfterFailedWrite, discardObject } from "./disca
 import { createDocument, documentNotFound, requireRole } from "./documents.store";
 import { cleanFileName } from "./file-names";
 import { SNIFF_BYTES } from "./file-types";
+import { checkQuota, fitsQuota, quotaExceeded, storageUsage } from "./quota";
 import type { RevisedDocument } from "./sql";
 import { allowedTypes, checkType, sha256Of, storageKeyFor, storageSource } from "./upload";
-import { createUpload, deletePendingUploads, findUpload, stagingKeyFor, type UploadRecord } from "./uploads.store";
+import {
+  createUpload,
+  deletePendingUploads,
+  findUpload,
+  findUploadWithOwnerUsage,
+  stagingKeyFor,
+  type UploadRecord,
+} from "./uploads.store";
 import { type AddedVersion, addVersionForUpload } from "./versions.store";
 
 export type DirectUploadServices = Discarding & { config: Config; db: Database };
@@ -39,7 +47,9 @@ export type UploadTicket = {
 
 /**
  * Records an upload and signs the URL its bytes go to. The size cap and the declared type are
- * checked first; with `documentId`, the upload becomes a version, which needs EDIT.
+ * checked first; with `documentId`, the upload becomes a version, which needs EDIT. The declared
+ * size must fit the owner's storage quota (the document's owner for a version); `complete`
+ * checks again with the stored size, and the statement recording the version decides.
  */
 export async function startDirectUpload(
   { config, db, storage }: Pick<DirectUploadServices, "config" | "db" | "storage">,
@@ -53,8 +63,19 @@ export async function startDirectUpload(
   if (!allowedTypes(config).includes(declaredType)) {
     throw new Failure("file_type_not_allowed", `Files of type ${declaredType} are not allowed.`);
   }
+  const quota = config.STORAGE_QUOTA_BYTES;
   if (input.documentId) {
-    await requireRole(db, input.documentId, userId, "EDIT", "Uploading a version needs the EDIT role.");
+    const { ownerUsedBytes } = await requireRole(
+      db,
+      input.documentId,
+      userId,
+      "EDIT",
+      "Uploading a version needs the EDIT role.",
+    );
+    checkQuota(quota, ownerUsedBytes, input.sizeBytes);
+  } else if (quota > 0) {
+    // One primary-key read, only when a quota is set: nothing else reads the caller's row here.
+    checkQuota(quota, await storageUsage(db, userId), input.sizeBytes);
   }
   // The URL names a staging key, never a version's: it can be replayed until it expires. The
   // record exists before the URL, so the sweeper never takes the staged bytes for an orphan.
@@ -148,8 +169,9 @@ export type Completed = { document: RevisedDocument } | { version: AddedVersion 
 export async function completeDirectUpload(services: DirectUploadServices, input: CompleteInput): Promise<Completed> {
   const { config, db, storage } = services;
   const userId = input.actor.userId;
-  const upload = await findUpload(db, input.uploadId, userId);
-  if (!upload) throw new Failure("upload_not_found", "No such upload.");
+  const found = await findUploadWithOwnerUsage(db, input.uploadId, userId);
+  if (!found) throw new Failure("upload_not_found", "No such upload.");
+  const { upload } = found;
   if (upload.status === "COMPLETED") throw alreadyCompleted();
   if (upload.expiresAt.getTime() < Date.now()) {
     throw new Failure("upload_expired", "This upload has expired; start a new one.");
@@ -168,6 +190,13 @@ export async function completeDirectUpload(services: DirectUploadServices, input
     await deletePendingUploads(db, [upload.id]);
     throw new Failure(code, detail);
   };
+  // Before any byte is copied: the owner's quota must still have room (other uploads may have
+  // taken it since the start). The statement recording the version makes the exact check.
+  const quota = config.STORAGE_QUOTA_BYTES;
+  if (!fitsQuota(quota, found.ownerUsedBytes, upload.sizeBytes)) {
+    const refused = quotaExceeded(quota, found.ownerUsedBytes, upload.sizeBytes);
+    await reject(refused.code, refused.detail);
+  }
   const changed = () =>
     new Failure(
       "upload_changed",
@@ -252,6 +281,7 @@ export async function completeDirectUpload(services: DirectUploadServices, input
         file,
         comment: input.comment ?? null,
         actor: input.actor,
+        quotaBytes: quota,
         uploadId: upload.id,
       });
       if (!version) {
@@ -270,11 +300,15 @@ export async function completeDirectUpload(services: DirectUploadServices, input
       tags: input.tags,
       file,
       actor: input.actor,
+      quotaBytes: quota,
       uploadId: upload.id,
     });
     discardObject(services, stagingKey);
     return { document };
   } catch (error) {
+    // The quota refused the statement, which wrote nothing: the copy, the staged object and
+    // the upload go, as for any upload that cannot be stored.
+    if (error instanceof Failure && error.code === "quota_exceeded") return reject(error.code, error.detail);
     if (error instanceof Failure || error instanceof DependencyError) throw error;
     discardAfterFailedWrite(services, storageKey, error);
     // A concurrent `complete` of the same upload got there first: its document id is taken.

@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
 import type { Actor } from "./actor";
+import { chargeQuotaCte, refusedByQuota } from "./quota";
 import { atLeast, type Role, roleAtLeast, roleLiteral } from "./roles";
 import {
   accessCte,
@@ -37,7 +38,8 @@ export async function getDocument(db: Database, id: string, userId: string): Pro
 /**
  * The caller's role on a document, without loading it, when it is at least `needed`: a check
  * before work that must not start without access (reading an upload's bytes, signing its URL).
- * `detail` says what needs the role.
+ * `detail` says what needs the role. Also the bytes the document's owner has stored, read in the
+ * same round trip, for the quota's early check (a version counts against the owner's quota).
  */
 export async function requireRole(
   db: Database,
@@ -45,12 +47,15 @@ export async function requireRole(
   userId: string,
   needed: Role,
   detail: string,
-): Promise<Role> {
-  const result = await db.execute<{ role: Role }>(sql`with ${accessCte(id, userId)} select role from access`);
-  const role = result.rows[0]?.role;
-  if (!role) throw documentNotFound();
-  if (!atLeast(role, needed)) throw new Failure("role_too_low", detail);
-  return role;
+): Promise<{ role: Role; ownerUsedBytes: number }> {
+  const result = await db.execute<{ role: Role; owner_used_bytes: string | number }>(sql`
+    with ${accessCte(id, userId)}
+    select a.role, u.storage_used_bytes as owner_used_bytes
+    from access a join documents d on d.id = a.id join users u on u.id = d.owner_id`);
+  const row = result.rows[0];
+  if (!row?.role) throw documentNotFound();
+  if (!atLeast(row.role, needed)) throw new Failure("role_too_low", detail);
+  return { role: row.role, ownerUsedBytes: Number(row.owner_used_bytes) };
 }
 
 export type NewFile = {
@@ -71,16 +76,21 @@ export async function createDocument(
     tags: string[];
     file: NewFile;
     actor: Actor;
+    /** STORAGE_QUOTA_BYTES (0 = unlimited): the caller, the owner, must have room for the file. */
+    quotaBytes: number;
     /** A direct upload this document completes (the document id, planned per upload, makes it happen once). */
     uploadId?: string;
   },
 ): Promise<RevisedDocument> {
   const { id, file, actor } = input;
+  // Nothing is inserted unless the owner's counter took the file's bytes (chargeQuotaCte).
   const result = await db.execute<DocumentRow>(sql`
-    with d as (
+    with ${chargeQuotaCte(sql`${actor.userId}::uuid`, file.sizeBytes, input.quotaBytes)},
+    d as (
       insert into documents (id, owner_id, title, description, current_version, search_vector)
-      values (${id}::uuid, ${actor.userId}::uuid, ${input.title}, ${input.description}, 1,
-              ${searchVector(sql`${input.title}::text`, sql`${input.description}::text`, textArray(input.tags))})
+      select ${id}::uuid, ${actor.userId}::uuid, ${input.title}, ${input.description}, 1,
+             ${searchVector(sql`${input.title}::text`, sql`${input.description}::text`, textArray(input.tags))}
+      from charged
       returning *
     ),
     v as (
@@ -91,13 +101,16 @@ export async function createDocument(
       returning *
     ),
     t as (insert into document_tags (document_id, tag) select ${id}::uuid, unnest(${textArray(input.tags)}) from d),
-    a as (${activity(actor, "document.created", sql`${id}::uuid`, sql`jsonb_build_object('title', ${input.title}::text, 'version_number', 1, 'file_name', ${file.fileName}::text, 'size_bytes', ${file.sizeBytes}::bigint)`)})
-    ${completeUploadCte(input.uploadId)}
+    a as (${activity(actor, "document.created", sql`${id}::uuid`, sql`jsonb_build_object('title', ${input.title}::text, 'version_number', 1, 'file_name', ${file.fileName}::text, 'size_bytes', ${file.sizeBytes}::bigint)`)} from d)
+    ${completeUploadCte(input.uploadId, sql`exists (select 1 from d)`)}
     select d.id, d.title, d.description, d.owner_id, d.current_version, d.revision,
            ${textArray(input.tags)} as tags, v.file_name, v.content_type, v.size_bytes, v.sha256,
            ${iso(sql`d.created_at`)} as created_at, ${iso(sql`d.updated_at`)} as updated_at, ${roleLiteral("OWNER")} as role
     from d, v`);
-  return toDocumentView(result.rows[0] as DocumentRow);
+  const row = result.rows[0];
+  // No row: the quota refused the file, and the statement wrote nothing.
+  if (!row) throw await refusedByQuota(db, actor.userId, input.quotaBytes, file.sizeBytes);
+  return toDocumentView(row);
 }
 
 /**

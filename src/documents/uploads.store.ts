@@ -4,7 +4,7 @@
 // checked bytes to a key of its own that no URL names.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { uploads } from "../db/schema";
+import { documents, uploads, users } from "../db/schema";
 
 export type UploadRecord = typeof uploads.$inferSelect;
 
@@ -26,6 +26,27 @@ export async function findUpload(db: Database, id: string, userId: string): Prom
     .from(uploads)
     .where(and(eq(uploads.id, id), eq(uploads.userId, userId)));
   return row ?? null;
+}
+
+/**
+ * The caller's own upload (as findUpload) with the bytes its future owner has stored: the
+ * document's owner for a version, the caller for a new document. One round trip, for the
+ * quota's check before `complete` copies any byte.
+ */
+export async function findUploadWithOwnerUsage(
+  db: Database,
+  id: string,
+  userId: string,
+): Promise<{ upload: UploadRecord; ownerUsedBytes: number } | null> {
+  const [row] = await db
+    .select({
+      upload: uploads,
+      ownerUsedBytes: sql<string | number>`(select ${users.storageUsedBytes} from ${users} where ${users.id} =
+        coalesce((select ${documents.ownerId} from ${documents} where ${documents.id} = ${uploads.documentId}), ${uploads.userId}))`,
+    })
+    .from(uploads)
+    .where(and(eq(uploads.id, id), eq(uploads.userId, userId)));
+  return row ? { upload: row.upload, ownerUsedBytes: Number(row.ownerUsedBytes ?? 0) } : null;
 }
 
 export async function deleteUpload(db: Database, id: string): Promise<void> {

@@ -6,6 +6,7 @@ import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
 import type { Actor } from "./actor";
 import { documentNotFound, type NewFile } from "./documents.store";
+import { chargeQuotaCte, refusedByQuota } from "./quota";
 import { atLeast, type Role, roleAtLeast } from "./roles";
 import { accessCte, activity, completeUploadCte, iso, pendingUploadJoin } from "./sql";
 
@@ -51,33 +52,49 @@ export async function listVersions(db: Database, id: string, userId: string): Pr
   return result.rows.filter((r) => r.version_number !== null).map(toVersion);
 }
 
-type NewVersion = { id: string; file: NewFile; comment: string | null; actor: Actor };
+type NewVersion = {
+  id: string;
+  file: NewFile;
+  comment: string | null;
+  actor: Actor;
+  /** STORAGE_QUOTA_BYTES (0 = unlimited): the document's owner must have room for the file. */
+  quotaBytes: number;
+};
 
 /**
  * The statement adding the next version (EDIT and above). The document's row lock orders
  * concurrent uploads, so numbers are contiguous and unique (the unique index is the backstop):
  * a waiting statement re-reads the locked row, hence the current version the winner left and
  * whether it was deleted meanwhile (so `deleted_at` is tested on the locked row, not only in
- * accessCte's snapshot). No version in the result: nothing was written.
+ * accessCte's snapshot). The bytes count against the document owner's quota, whoever uploads
+ * them (chargeQuotaCte; lock order: the document, then the owner's row). No version in the
+ * result: nothing was written; `quota_refused` says the quota was why.
  */
 async function insertVersion(db: Database, input: NewVersion & { uploadId?: string }) {
   const { id, file, actor } = input;
   const result = await db.execute<
-    VersionRow & { revision: number | null; access_role: Role | null; version_number: number | null }
+    VersionRow & {
+      revision: number | null;
+      access_role: Role | null;
+      version_number: number | null;
+      owner_id: string | null;
+      quota_refused: boolean;
+    }
   >(sql`
     with ${accessCte(id, actor.userId)},
     locked as (
-      select d.id, d.current_version from documents d
+      select d.id, d.current_version, d.owner_id from documents d
       join access a on a.id = d.id
       ${pendingUploadJoin(input.uploadId)}
       where d.deleted_at is null and ${roleAtLeast(sql`a.role`, "EDIT")}
       for update of d${input.uploadId ? sql`, u` : sql``}
     ),
+    ${chargeQuotaCte(sql`(select owner_id from locked)`, file.sizeBytes, input.quotaBytes)},
     v as (
       insert into document_versions (id, document_id, version_number, storage_key, file_name, content_type, size_bytes, sha256, comment, created_by)
       select ${file.versionId}::uuid, locked.id, locked.current_version + 1, ${file.storageKey}, ${file.fileName},
              ${file.contentType}, ${file.sizeBytes}, ${file.sha256}, ${input.comment}, ${actor.userId}::uuid
-      from locked
+      from locked, charged
       returning *
     ),
     u as (
@@ -87,15 +104,20 @@ async function insertVersion(db: Database, input: NewVersion & { uploadId?: stri
     ),
     a as (${activity(actor, "version.created", sql`v.document_id`, sql`jsonb_build_object('version_number', v.version_number, 'file_name', v.file_name, 'size_bytes', v.size_bytes)`)} from v)
     ${completeUploadCte(input.uploadId, sql`exists (select 1 from v)`)}
-    select (select role from access) as access_role, ${versionColumns}, (select revision from u) as revision
+    select (select role from access) as access_role, ${versionColumns}, (select revision from u) as revision,
+           (select owner_id from locked) as owner_id,
+           exists (select 1 from locked) and not exists (select 1 from charged) as quota_refused
     from (select 1) one left join v on true`);
   const row = result.rows[0];
   const version: AddedVersion | null =
     row?.version_number == null ? null : { ...toVersion(row), revision: Number(row.revision) };
+  if (!version && row?.quota_refused && row.owner_id) {
+    throw await refusedByQuota(db, row.owner_id, input.quotaBytes, file.sizeBytes);
+  }
   return { accessRole: row?.access_role ?? null, version };
 }
 
-/** Adds the next version of a document the caller may edit. */
+/** Adds the next version of a document the caller may edit (`quota_exceeded`: nothing was written). */
 export async function addVersion(db: Database, input: NewVersion): Promise<AddedVersion> {
   const { accessRole, version } = await insertVersion(db, input);
   if (version) return version;
@@ -110,7 +132,8 @@ export async function addVersion(db: Database, input: NewVersion): Promise<Added
  * Adds the version a direct upload completes, once: null when nothing was written, because the
  * caller's access went or because the upload is no longer pending (another `complete` won). The
  * statement cannot tell those apart (the winner committed after its snapshot), so the caller
- * reads the upload again.
+ * reads the upload again. Throws `quota_exceeded` (nothing written) when the owner's quota
+ * refused the bytes.
  */
 export async function addVersionForUpload(
   db: Database,

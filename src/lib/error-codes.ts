@@ -66,6 +66,12 @@ export const ERROR_CODES = {
     status: 429,
     meaning: "Over a request budget (per user, per user for uploads, per address for registration); see Retry-After.",
   },
+  // 507
+  quota_exceeded: {
+    status: 507,
+    meaning:
+      "The document owner's storage quota (`STORAGE_QUOTA_BYTES`) has no room for the file; nothing was stored. `GET /auth/me` shows the usage.",
+  },
   // 500, 503
   internal_error: { status: 500, meaning: "An unexpected error; the request id helps the operator find it." },
   service_misconfigured: { status: 500, meaning: "The deployment's configuration is invalid." },

@@ -39,6 +39,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   422: "The request failed schema validation; `errors` names each failing field.",
   429: "Rate limited; see Retry-After.",
   503: "A dependency (database or storage) is unavailable.",
+  507: "The document owner's storage quota has no room for the file; nothing was stored.",
 };
 
 export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS & number;

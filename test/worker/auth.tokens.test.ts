@@ -44,7 +44,13 @@ describe("GET /api/v1/auth/me", () => {
   it("returns the caller for a valid token", async () => {
     const res = await me(user.tokens.access_token);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id: user.id, email: user.email, full_name: null, created_at: user.created_at });
+    expect(await res.json()).toEqual({
+      id: user.id,
+      email: user.email,
+      full_name: null,
+      created_at: user.created_at,
+      storage: { used_bytes: 0, quota_bytes: 10 * 1024 ** 3 },
+    });
   });
 
   it("accepts a forged-but-correct token (the control for the cases below)", async () => {

@@ -79,7 +79,9 @@ describe("dependency failures", () => {
   it("answers 503 when the database write fails, writing no row and leaving the bytes to the sweeper", async () => {
     const before = await state();
     const request = new Request(DOCS, { method: "POST", headers: user.auth, body: multipart({ bytes: samplePdf() }) });
-    const res = await call(request, DEAD_DATABASE);
+    // Unlimited storage: with a quota, the usage read before storing fails first and nothing is
+    // stored (503 all the same); this case is the write failing after the bytes are stored.
+    const res = await call(request, { ...DEAD_DATABASE, STORAGE_QUOTA_BYTES: "0" });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBeTruthy();
     expect(((await res.json()) as { detail: string }).detail).toContain("database");

@@ -74,5 +74,7 @@ export const logoutHandler: AppRouteHandler<typeof logout> = async (c) => {
 };
 
 export const meHandler: AppRouteHandler<typeof me> = async (c) => {
-  return c.json(toUser(await getActiveUser(c.get("db"), c.get("userId"))), 200);
+  const user = await getActiveUser(c.get("db"), c.get("userId"));
+  const storage = { used_bytes: Number(user.storageUsedBytes), quota_bytes: c.get("config").STORAGE_QUOTA_BYTES };
+  return c.json({ ...toUser(user), storage }, 200);
 };

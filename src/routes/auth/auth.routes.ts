@@ -1,6 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
-import { LoginForm, LoginJson, RefreshBody, RegisterBody, TokensSchema, UserSchema } from "./auth.schemas";
+import {
+  CurrentUserSchema,
+  LoginForm,
+  LoginJson,
+  RefreshBody,
+  RegisterBody,
+  TokensSchema,
+  UserSchema,
+} from "./auth.schemas";
 
 const tags = ["Auth"];
 const tokens = {
@@ -88,7 +96,10 @@ export const me = createRoute({
   security: AUTHENTICATED,
   summary: "The current user",
   responses: {
-    200: { description: "The caller.", content: { "application/json": { schema: UserSchema } } },
+    200: {
+      description: "The caller, with `storage: {used_bytes, quota_bytes}` (`quota_bytes` 0: unlimited).",
+      content: { "application/json": { schema: CurrentUserSchema } },
+    },
     ...problems(401, 503),
   },
 });

@@ -31,6 +31,28 @@ export const UserSchema = z
   })
   .openapi("User");
 
+export const CurrentUserSchema = UserSchema.extend({
+  storage: z
+    .object({
+      used_bytes: z.number().int().openapi({
+        description: "Bytes of every version of every document the user owns, deleted documents included until purged.",
+        example: 7340032,
+      }),
+      quota_bytes: z.number().int().openapi({
+        description: "The storage quota (STORAGE_QUOTA_BYTES) in bytes; 0 means unlimited.",
+        example: 10737418240,
+      }),
+    })
+    .openapi({
+      description:
+        "Storage used against the quota. An upload, version or direct upload that would take `used_bytes` " +
+        "past a non-zero `quota_bytes` is refused with 507 `quota_exceeded`; versions uploaded to a shared " +
+        "document count against its owner.",
+    }),
+}).openapi("CurrentUser", {
+  description: "The caller's account, with its storage usage (only `GET /auth/me` carries `storage`).",
+});
+
 export const TokensSchema = z
   .object({
     access_token: z.string().openapi({ description: "JWT to send as `Authorization: Bearer …`." }),

@@ -5,10 +5,12 @@ import {
   getDocument as getDocumentRow,
   updateDocument as updateDocumentRow,
 } from "../../documents/documents.store";
+import { checkQuota, storageUsage } from "../../documents/quota";
 import { storeUpload } from "../../documents/upload";
 import { actorOf } from "../../lib/actor";
+import { Failure } from "../../lib/failure";
 import { parseOr422, validationError } from "../../lib/validation";
-import { discardAfterFailedWrite } from "./discard-object";
+import { discardAfterFailedWrite, discardObject } from "./discard-object";
 import type { createDocument, deleteDocument, getDocument, updateDocument } from "./documents.routes";
 import { Description, Title } from "./documents.schemas";
 import { etagOf, revisionsFromIfMatch } from "./etag";
@@ -17,6 +19,13 @@ import { tagsFromInput } from "./tags-input";
 
 export const createDocumentHandler: AppRouteHandler<typeof createDocument> = async (c) => {
   const { config, storage, db } = c.var;
+  const quota = config.STORAGE_QUOTA_BYTES;
+  // The caller's usage for the quota's early check. Nothing reads the database before the bytes
+  // are stored here, so this is one primary-key read, only when a quota is set, sent while the
+  // body is still arriving: it adds a query, not its latency. (Its rejection is handled where
+  // it is awaited; the no-op catch keeps a body that fails first from leaving it unhandled.)
+  const usage = quota > 0 ? storageUsage(db, c.get("userId")) : Promise.resolve(0);
+  usage.catch(() => {});
   const { file, fields } = await readMultipart(c.req.raw, {
     maxFileBytes: config.MAX_UPLOAD_BYTES,
     fields: ["title", "description", "tags"],
@@ -26,6 +35,8 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
   const title = parseOr422(Title.optional(), first("title") || undefined, "body.title");
   const description = parseOr422(Description.optional(), first("description") || undefined, "body.description");
   const tags = tagsFromInput(fields.get("tags"), "body.tags");
+
+  checkQuota(quota, await usage, file.size);
 
   const documentId = crypto.randomUUID();
   const stored = await storeUpload(config, storage, documentId, file);
@@ -37,15 +48,18 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
       tags,
       file: stored,
       actor: actorOf(c),
+      quotaBytes: quota,
     });
     const { revision, ...body } = document;
     c.header("ETag", etagOf(revision));
     c.header("Location", `/api/v1/documents/${documentId}`);
     return c.json(body, 201);
   } catch (error) {
-    // Only a statement PostgreSQL refused certainly wrote nothing; after a deadline the row may
-    // still commit, so its bytes stay for the sweeper.
-    discardAfterFailedWrite(c, stored.storageKey, error);
+    // A Failure is the statement's answer (the quota refused it): it wrote nothing. Otherwise only
+    // a statement PostgreSQL refused certainly wrote nothing; after a deadline the row may still
+    // commit, so its bytes stay for the sweeper.
+    if (error instanceof Failure) discardObject(c, stored.storageKey);
+    else discardAfterFailedWrite(c, stored.storageKey, error);
     throw error;
   }
 };

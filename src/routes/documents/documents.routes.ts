@@ -39,11 +39,13 @@ export const createDocument = createRoute({
     "documents with macros, unless the allow-list names their types. The file name is cleaned (no path, " +
     "control or bidi characters, at most 255 characters) and used only for display and downloads; when its " +
     "extension is not one of the detected type's, that type's extension is appended (`run.bat` holding text " +
-    "is stored as `run.bat.txt`).",
+    "is stored as `run.bat.txt`). The file counts against the caller's storage quota (STORAGE_QUOTA_BYTES, " +
+    "default 10 GiB: every version of every document a user owns, deleted ones too until purged; " +
+    "`GET /auth/me` shows the usage): 507 `quota_exceeded` when it does not fit, and nothing is stored.",
   request: { body: { required: true, content: { "multipart/form-data": { schema: multipartDocument } } } },
   responses: {
     201: { ...json(DocumentSchema, "The new document."), headers: etag },
-    ...problems(400, 401, 413, 415, 422, 503),
+    ...problems(400, 401, 413, 415, 422, 503, 507),
   },
 });
 
@@ -132,14 +134,16 @@ export const uploadVersion = createRoute({
   summary: "Upload a new version",
   description:
     "Needs EDIT. Same checks as the first upload. Numbers go up by one and never repeat, even under " +
-    "concurrent uploads; the document's `current_version` becomes the new number.",
+    "concurrent uploads; the document's `current_version` becomes the new number. The file counts against " +
+    "the storage quota of the document's owner, whoever uploads it: 507 `quota_exceeded` when it does not " +
+    "fit, and nothing is stored.",
   request: {
     params: IdParam,
     body: { required: true, content: { "multipart/form-data": { schema: multipartVersion } } },
   },
   responses: {
     201: json(VersionSchema, "The new version."),
-    ...problems(400, 401, 403, 404, 413, 415, 422, 503),
+    ...problems(400, 401, 403, 404, 413, 415, 422, 503, 507),
   },
 });
 

@@ -1,6 +1,7 @@
 import type { AppRouteHandler } from "../../app-env";
 import { requireRole } from "../../documents/documents.store";
 import { contentDisposition } from "../../documents/file-names";
+import { checkQuota } from "../../documents/quota";
 import { storeUpload } from "../../documents/upload";
 import { addVersion, listVersions, versionForDownload } from "../../documents/versions.store";
 import { actorOf } from "../../lib/actor";
@@ -19,8 +20,14 @@ export const listVersionsHandler: AppRouteHandler<typeof listVersionsRoute> = as
 export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async (c) => {
   const { config, db, storage } = c.var;
   const { id } = c.req.valid("param");
-  // Round trip 1: refuse before reading or storing any bytes.
-  await requireRole(db, id, c.get("userId"), "EDIT", "Uploading a version needs the EDIT role.");
+  // Round trip 1: refuse before reading or storing any bytes; it also reads the owner's usage.
+  const { ownerUsedBytes } = await requireRole(
+    db,
+    id,
+    c.get("userId"),
+    "EDIT",
+    "Uploading a version needs the EDIT role.",
+  );
 
   const { file, fields } = await readMultipart(c.req.raw, {
     maxFileBytes: config.MAX_UPLOAD_BYTES,
@@ -28,10 +35,18 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
   });
   if (!file) throw validationError([{ path: "body.file", message: "A file is required" }]);
   const comment = parseOr422(Comment.optional(), fields.get("comment")?.[0] || undefined, "body.comment");
+  // The owner's quota, before any byte is stored; the version's statement makes the exact check.
+  checkQuota(config.STORAGE_QUOTA_BYTES, ownerUsedBytes, file.size);
   const stored = await storeUpload(config, storage, id, file);
   try {
     // Round trip 2: number, row and activity in one statement under the document's row lock.
-    const version = await addVersion(db, { id, file: stored, comment: comment ?? null, actor: actorOf(c) });
+    const version = await addVersion(db, {
+      id,
+      file: stored,
+      comment: comment ?? null,
+      actor: actorOf(c),
+      quotaBytes: config.STORAGE_QUOTA_BYTES,
+    });
     const { revision: _, ...body } = version;
     return c.json(body, 201);
   } catch (error) {

@@ -63,11 +63,12 @@ export const startUpload = createRoute({
     "`complete` refuses an encoded object), then call `complete`. The URL never names the version's own object, " +
     "so replaying it after `complete` cannot change what downloads serve. 413 above MAX_DIRECT_UPLOAD_BYTES " +
     "(default 5 GiB); 415 when `content_type` is not on the allow-list. With `document_id`, the upload becomes " +
-    "a new version (needs EDIT).",
+    "a new version (needs EDIT). `size_bytes` must fit the storage quota of the future owner (the caller, " +
+    "or the document's owner for a version): 507 `quota_exceeded` otherwise.",
   request: { body: { required: true, content: { "application/json": { schema: NewUploadBody } } } },
   responses: {
     201: { description: "Where to PUT the bytes.", content: { "application/json": { schema: UploadTicketSchema } } },
-    ...problems(400, 401, 403, 404, 413, 415, 422, 503),
+    ...problems(400, 401, 403, 404, 413, 415, 422, 503, 507),
   },
 });
 
@@ -87,7 +88,10 @@ export const completeUpload = createRoute({
     "and the upload and answers 422 (415 for a type that is not allowed). Then creates the document " +
     "(201 Document; `title`, `description`, `tags`) or the new version (201 Version; `comment`). A second " +
     "`complete` is 409, also when two run at once; so is an expired upload, and an object that changed while " +
-    "it was checked. Only the user who started the upload can complete it (404 for anyone else).",
+    "it was checked. Only the user who started the upload can complete it (404 for anyone else). The owner's " +
+    "storage quota is checked again before the copy and, exactly, by the statement recording the version: " +
+    "when the file no longer fits (other uploads took the room since the start), the object and the upload " +
+    "are deleted and the answer is 507 `quota_exceeded`.",
   request: {
     params: UploadIdParam,
     body: { required: false, content: { "application/json": { schema: CompleteUploadBody } } },
@@ -97,6 +101,6 @@ export const completeUpload = createRoute({
       description: "The new document, or the new version when the upload named a document.",
       content: { "application/json": { schema: z.union([DocumentSchema, VersionSchema]) } },
     },
-    ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503),
+    ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503, 507),
   },
 });
