@@ -29,6 +29,15 @@ export async function createUser(
 }
 
 /**
+ * Whether an account already holds this email, as the unique index compares it (lower()). A
+ * cheap look before the expensive hash; the index still decides between concurrent registrations.
+ */
+export async function emailTaken(db: Database, email: string): Promise<boolean> {
+  const result = await db.execute(sql`select 1 from ${users} where lower(${users.email}) = lower(${email}) limit 1`);
+  return result.rows.length > 0;
+}
+
+/**
  * An account that exists and is open; a token for any other is as good as no token. With the
  * bytes its documents' versions hold (the storage quota's counter).
  */

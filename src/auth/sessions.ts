@@ -8,6 +8,7 @@ import type { Logger } from "../lib/logger";
 import {
   countLoginAttempt,
   createUser,
+  emailTaken,
   recordLoginSuccess,
   releaseRefusedAttempt,
   revokeChain,
@@ -37,6 +38,10 @@ export async function registerAccount(
   { config, db, logger }: AuthServices,
   input: { email: string; fullName: string | null; password: string },
 ): Promise<UserRecord> {
+  // Before the hash (~150 ms of CPU): a flood of registrations for taken emails costs one lookup each.
+  if (await emailTaken(db, input.email)) {
+    throw new Failure("email_taken", "An account with this email already exists.");
+  }
   const passwordHash = await hashPassword(input.password, config.PASSWORD_PEPPER);
   const user = await createUser(db, { email: input.email, fullName: input.fullName, passwordHash });
   logger.info("user registered", { user_id: user.id });

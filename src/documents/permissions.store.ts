@@ -4,6 +4,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
+import { offsetOf, type Page, type PageRequest } from "../lib/page-request";
 import type { Actor } from "./actor";
 import { documentNotFound } from "./documents.store";
 import { atLeast, type GrantableRole, type Role, roleAtLeast } from "./roles";
@@ -37,16 +38,29 @@ const toPermission = (row: Partial<PermissionView>): PermissionView => ({
 });
 
 /** Everyone with a permission, oldest first; any role may read it. */
-export async function listPermissions(db: Database, documentId: string, userId: string): Promise<PermissionView[]> {
-  const result = await db.execute<Row & { user_id: string | null }>(sql`
-    with ${accessCte(documentId, userId)}
-    select (select role from access) as access_role, ${permissionColumns(sql`p`)}
+/** One page of who has access, oldest grant first, with how many there are. */
+export async function listPermissions(
+  db: Database,
+  documentId: string,
+  userId: string,
+  page: PageRequest,
+): Promise<Page<PermissionView>> {
+  const result = await db.execute<Row & { user_id: string | null; total: string | number }>(sql`
+    with ${accessCte(documentId, userId)},
+    p as (
+      select * from document_permissions where document_id = (select id from access)
+      order by created_at, user_id limit ${page.limit} offset ${offsetOf(page)}
+    )
+    select (select role from access) as access_role,
+           (select count(*) from document_permissions where document_id = (select id from access)) as total,
+           ${permissionColumns(sql`p`)}
     from (select 1) one
-    left join document_permissions p on p.document_id = (select id from access)
+    left join p on true
     left join users u on u.id = p.user_id
     order by p.created_at, p.user_id`);
-  if (!result.rows[0]?.access_role) throw documentNotFound();
-  return result.rows.filter((r) => r.user_id).map(toPermission);
+  const first = result.rows[0];
+  if (!first?.access_role) throw documentNotFound();
+  return { items: result.rows.filter((r) => r.user_id).map(toPermission), total: Number(first.total) };
 }
 
 export async function grantPermission(

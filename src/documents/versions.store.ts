@@ -4,6 +4,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
+import { offsetOf, type Page, type PageRequest } from "../lib/page-request";
 import type { Actor } from "./actor";
 import { documentNotFound, type NewFile } from "./documents.store";
 import { chargeQuotaCte, refusedByQuota } from "./quota";
@@ -41,15 +42,28 @@ const toVersion = (row: VersionRow): VersionView => ({
 });
 
 /** All versions, newest first. */
-export async function listVersions(db: Database, id: string, userId: string): Promise<VersionView[]> {
-  const result = await db.execute<VersionRow & { has_access: boolean }>(sql`
-    with ${accessCte(id, userId)}
-    select exists (select 1 from access) as has_access, ${versionColumns}
+/** One page of the versions, newest first, with how many there are. */
+export async function listVersions(
+  db: Database,
+  id: string,
+  userId: string,
+  page: PageRequest,
+): Promise<Page<VersionView>> {
+  const result = await db.execute<VersionRow & { has_access: boolean; total: string | number }>(sql`
+    with ${accessCte(id, userId)},
+    v as (
+      select * from document_versions where document_id = (select id from access)
+      order by version_number desc limit ${page.limit} offset ${offsetOf(page)}
+    )
+    select exists (select 1 from access) as has_access,
+           (select count(*) from document_versions where document_id = (select id from access)) as total,
+           ${versionColumns}
     from (select 1) one
-    left join document_versions v on v.document_id = (select id from access)
+    left join v on true
     order by v.version_number desc nulls last`);
-  if (!result.rows[0]?.has_access) throw documentNotFound();
-  return result.rows.filter((r) => r.version_number !== null).map(toVersion);
+  const first = result.rows[0];
+  if (!first?.has_access) throw documentNotFound();
+  return { items: result.rows.filter((r) => r.version_number !== null).map(toVersion), total: Number(first.total) };
 }
 
 type NewVersion = {

@@ -56,6 +56,20 @@ describe("POST /api/v1/auth/register", () => {
     expect(row?.n).toBe(1);
   });
 
+  it("refuses a taken email before hashing the password (a flood of them costs lookups, not scrypt)", async () => {
+    const email = uniqueEmail("flood");
+    let started = performance.now();
+    expect((await postJson(`${AUTH}/register`, { email, password: PASSWORD })).status).toBe(201);
+    const oneHash = performance.now() - started;
+    started = performance.now();
+    for (let i = 0; i < 5; i++) {
+      const res = await postJson(`${AUTH}/register`, { email, password: PASSWORD });
+      expect((await problem(res)).status).toBe(409);
+    }
+    // Five refusals together take less than one registration that hashed (scrypt: ~150 ms).
+    expect(performance.now() - started).toBeLessThan(oneHash);
+  });
+
   it("lets exactly one of many concurrent registrations of one email win", async () => {
     const email = uniqueEmail("race");
     const variants = [email, email.toUpperCase(), email, email.toUpperCase(), email, email, email, email];

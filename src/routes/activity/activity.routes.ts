@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ACTIVITY_ACTIONS } from "../../documents/activity-actions";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
+import { pageOf, pageQuery } from "../../lib/pagination";
 import { IdParam } from "../documents/documents.schemas";
 
 export const ActivitySchema = z
@@ -24,26 +25,12 @@ export const listActivity = createRoute({
   description: "Any role may read it. Paginated like lists (`page`, `limit` 1–100, default 20), with `total`.",
   request: {
     params: IdParam,
-    query: z.object({
-      page: z.coerce.number().int().min(1).max(100_000).default(1),
-      limit: z.coerce.number().int().min(1).max(100).default(20),
-    }),
+    query: pageQuery(20),
   },
   responses: {
     200: {
       description: "One page of activity.",
-      content: {
-        "application/json": {
-          schema: z
-            .object({
-              items: z.array(ActivitySchema),
-              total: z.number().int(),
-              page: z.number().int(),
-              limit: z.number().int(),
-            })
-            .openapi("ActivityPage"),
-        },
-      },
+      content: { "application/json": { schema: pageOf(ActivitySchema, "ActivityPage") } },
     },
     ...problems(401, 404, 422, 503),
   },

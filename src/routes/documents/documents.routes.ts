@@ -1,5 +1,6 @@
 import { createRoute, type z } from "@hono/zod-openapi";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
+import { pageQuery } from "../../lib/pagination";
 import {
   DocumentPageSchema,
   DocumentSchema,
@@ -11,7 +12,7 @@ import {
   multipartDocument,
   multipartVersion,
   UpdateDocumentBody,
-  VersionListSchema,
+  VersionPageSchema,
   VersionSchema,
 } from "./documents.schemas";
 
@@ -121,8 +122,9 @@ export const listVersions = createRoute({
   tags,
   security,
   summary: "Version history, newest first",
-  request: { params: IdParam },
-  responses: { 200: json(VersionListSchema, "Every version."), ...problems(401, 404, 422, 503) },
+  description: "Any role may read it. Paginated: `page` from 1, `limit` 1–100 (default 100), with `total`.",
+  request: { params: IdParam, query: pageQuery(100) },
+  responses: { 200: json(VersionPageSchema, "One page of versions."), ...problems(401, 404, 422, 503) },
 });
 
 export const uploadVersion = createRoute({

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ROLES } from "../../documents/roles";
 import { MAX_TAG_LENGTH, MAX_TAGS } from "../../documents/tags";
+import { pageOf } from "../../lib/pagination";
 
 /** Highest first, as the API has always listed them. */
 export const RoleSchema = z.enum([...ROLES].reverse()).openapi("Role");
@@ -36,7 +37,7 @@ export const VersionSchema = z
   })
   .openapi("Version");
 
-export const VersionListSchema = z.object({ items: z.array(VersionSchema) }).openapi("VersionList");
+export const VersionPageSchema = pageOf(VersionSchema, "VersionPage");
 
 export const DocumentPageSchema = z
   .object({
@@ -100,12 +101,14 @@ type SchemaObject = { type: "object"; required: string[]; properties: Record<str
 export const multipartDocument: SchemaObject = {
   type: "object",
   required: ["file"],
+  // The file last: Swagger UI sends the parts in this order, and fields before the file are
+  // checked before any of it is stored.
   properties: {
-    file: { type: "string", format: "binary", description: "The file; its type is detected from its bytes." },
     // Empty examples: Swagger UI would otherwise send the placeholder "string" for fields left alone.
     title: { type: "string", maxLength: 500, description: "Defaults to the file name.", example: "" },
     description: { type: "string", maxLength: 10000, example: "" },
     tags: { type: "string", description: "Comma-separated, or repeat the field.", example: "" },
+    file: { type: "string", format: "binary", description: "The file; its type is detected from its bytes." },
   },
 };
 
@@ -113,8 +116,8 @@ export const multipartVersion: SchemaObject = {
   type: "object",
   required: ["file"],
   properties: {
-    file: { type: "string", format: "binary" },
     comment: { type: "string", maxLength: 1000, example: "" },
+    file: { type: "string", format: "binary" },
   },
 };
 

@@ -13,8 +13,9 @@ import { Comment } from "./documents.schemas";
 import { readMultipart } from "./multipart";
 
 export const listVersionsHandler: AppRouteHandler<typeof listVersionsRoute> = async (c) => {
-  const items = await listVersions(c.get("db"), c.req.valid("param").id, c.get("userId"));
-  return c.json({ items }, 200);
+  const query = c.req.valid("query");
+  const { items, total } = await listVersions(c.get("db"), c.req.valid("param").id, c.get("userId"), query);
+  return c.json({ items, total, page: query.page, limit: query.limit }, 200);
 };
 
 export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async (c) => {

@@ -21,8 +21,9 @@ export const grantHandler: AppRouteHandler<typeof grant> = async (c) => {
 };
 
 export const listHandler: AppRouteHandler<typeof list> = async (c) => {
-  const items = await listPermissions(c.get("db"), c.req.valid("param").id, c.get("userId"));
-  return c.json({ items }, 200);
+  const query = c.req.valid("query");
+  const { items, total } = await listPermissions(c.get("db"), c.req.valid("param").id, c.get("userId"), query);
+  return c.json({ items, total, page: query.page, limit: query.limit }, 200);
 };
 
 export const changeHandler: AppRouteHandler<typeof change> = async (c) => {

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { GRANTABLE_ROLES } from "../../documents/roles";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
+import { pageOf, pageQuery } from "../../lib/pagination";
 import { IdParam } from "../documents/documents.schemas";
 
 const GrantableRole = z.enum(GRANTABLE_ROLES).openapi("GrantableRole");
@@ -56,14 +57,14 @@ export const list = createRoute({
   tags,
   security,
   summary: "Who has access",
-  description: "Any role may read it. The owner (the document's `owner_id`) has no permission row and is not listed.",
-  request: { params: IdParam },
+  description:
+    "Any role may read it. The owner (the document's `owner_id`) has no permission row and is not listed. " +
+    "Paginated: `page` from 1, `limit` 1–100 (default 100), with `total`; oldest grant first.",
+  request: { params: IdParam, query: pageQuery(100) },
   responses: {
     200: {
-      description: "Every permission, oldest first.",
-      content: {
-        "application/json": { schema: z.object({ items: z.array(PermissionSchema) }).openapi("PermissionList") },
-      },
+      description: "One page of permissions, oldest first.",
+      content: { "application/json": { schema: pageOf(PermissionSchema, "PermissionPage") } },
     },
     ...problems(401, 404, 422, 503),
   },
