@@ -5,7 +5,7 @@
 // Their addresses reach the Worker as bindings.
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
-import { createServer, type Socket } from "node:net";
+import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -31,6 +31,23 @@ async function createScratchDatabase(serverUrl: string): Promise<{ url: string; 
   };
 }
 
+/** Listens on a free loopback port; `close` drops open connections (`dropConnections`) first. */
+async function onLoopback(
+  server: NetServer,
+  dropConnections: () => void,
+): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        dropConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 /** A server that accepts connections and never answers: a dependency that hangs. */
 async function startBlackHole(): Promise<{ url: string; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
@@ -39,16 +56,9 @@ async function startBlackHole(): Promise<{ url: string; close(): Promise<void> }
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return onLoopback(server, () => {
+    for (const socket of sockets) socket.destroy();
+  });
 }
 
 /**
@@ -86,16 +96,7 @@ async function startSlowWriteProxy(target: string): Promise<{ url: string; close
       res.end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return onLoopback(server, () => server.closeAllConnections());
 }
 
 export default async function setup(project: TestProject) {
