@@ -113,13 +113,25 @@ export function wranglerCompatibility(): { compatibilityDate: string; compatibil
   return { compatibilityDate: config.compatibility_date, compatibilityFlags: config.compatibility_flags };
 }
 
+/** The names of wrangler.toml's Rate Limiting bindings. */
+export function wranglerRateLimits(): string[] {
+  return unstable_readConfig({ config: join(ROOT, "wrangler.toml") }).ratelimits.map(
+    (binding: { name: string }) => binding.name,
+  );
+}
+
 /** Runs a bundled Worker in workerd itself (bench/workerd.ts says why not Miniflare) on a free loopback port. */
 export async function startWorker(
   scriptPath: string,
   bindings: Record<string, string>,
-  options: { inspectorPort?: number } = {},
+  options: { inspectorPort?: number; v8Flags?: string[] } = {},
 ): Promise<RunningWorker> {
-  return startWorkerd(scriptPath, bindings, { ...wranglerCompatibility(), ...options });
+  // wrangler.toml's Rate Limiting bindings, each allowing every request (the service needs them).
+  return startWorkerd(scriptPath, bindings, {
+    ...wranglerCompatibility(),
+    rateLimits: wranglerRateLimits(),
+    ...options,
+  });
 }
 
 /** Logs in as the seeded bench user `n` and returns the tokens. */

@@ -16,6 +16,7 @@ import pg from "pg";
 import { prepareBenchDatabase } from "./database.ts";
 import { bundleWorker, loginBenchUser, ROOT, serviceBindings, startBenchStack, startWorker } from "./harness.ts";
 import { BENCH_EMAIL, BENCH_PASSWORD } from "./seed.ts";
+import { measureUploadMemory, uploadMemoryTable } from "./upload-memory.ts";
 import type { RunningWorker } from "./workerd.ts";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -24,6 +25,21 @@ const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const size = { users: Number(process.env.USERS ?? 1000), documents: Number(process.env.DOCS ?? 100_000) };
 
 const log = (line: string) => console.log(`[bench] ${line}`);
+
+// ---------------------------------------------------------------- upload memory
+// workerd's peak memory growth per API upload (bench/upload-memory.ts): its own stack (PGlite,
+// s3rver), no seeded data. BENCH_ONLY=memory runs just this scenario and writes its figures into
+// bench/results.json under `uploadMemory`, leaving the other results there as they were.
+const UPLOAD_MEMORY = "upload memory";
+const onlyWords = process.env.BENCH_ONLY?.split(",").filter(Boolean);
+if (onlyWords?.every((word) => UPLOAD_MEMORY.includes(word))) {
+  const uploadMemory = await measureUploadMemory(log);
+  const path = join(ROOT, "bench/results.json");
+  const previous = JSON.parse(await readFile(path, "utf8").catch(() => "{}")) as Record<string, unknown>;
+  await writeFile(path, `${JSON.stringify({ ...previous, uploadMemory }, null, 2)}\n`);
+  console.log(`\n${uploadMemoryTable(uploadMemory)}\n\n[bench] written bench/results.json (uploadMemory)`);
+  process.exit(0);
+}
 
 // ---------------------------------------------------------------- stack and data
 log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`);
@@ -282,6 +298,9 @@ console.log(
   `${(bundleBytes / 1024).toFixed(0)} KiB, ${(bundleGzip / 1024).toFixed(0)} KiB gzipped (${bundleOk ? "met" : "MISSED"}: < 1 MiB)`,
 );
 
+process.stdout.write("[bench] upload memory …\n");
+const uploadMemory = await measureUploadMemory(log);
+
 // ---------------------------------------------------------------- report
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, PostgreSQL ${(await sqlClient.query("show server_version")).rows[0]?.server_version} on the same cores`;
 const table = [
@@ -294,13 +313,15 @@ const table = [
       `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio} | ${r.roundTrips} | ${r.workerCpuMs ?? "—"} | ${r.budget || "—"} |`,
   ),
   `| bundle (wrangler deploy --dry-run) | | | | | | | ${(bundleGzip / 1024).toFixed(0)} KiB gzipped: ${bundleOk ? "met" : "MISSED"} (< 1 MiB) |`,
+  "",
+  uploadMemoryTable(uploadMemory),
 ].join("\n");
 // A narrowed run (BENCH_ONLY) must not replace the full table the README quotes.
 const resultsName = only ? "bench/results.partial" : "bench/results";
 await writeFile(join(ROOT, `${resultsName}.md`), `${table}\n`);
 await writeFile(
   join(ROOT, `${resultsName}.json`),
-  `${JSON.stringify({ date: new Date().toISOString(), machine, size, connections: CONNECTIONS, seconds: DURATION, results, bundle: { bytes: bundleBytes, gzip: bundleGzip } }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine, size, connections: CONNECTIONS, seconds: DURATION, results, bundle: { bytes: bundleBytes, gzip: bundleGzip }, uploadMemory }, null, 2)}\n`,
 );
 console.log(`\n${table}\n\n[bench] written ${resultsName}.md and ${resultsName}.json`);
 

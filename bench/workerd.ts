@@ -23,6 +23,8 @@ export type RunningWorker = {
   pid: number;
   /** CPU time workerd has used so far (user + system), in ms; undefined without Linux's /proc. */
   cpuMs(): number | undefined;
+  /** workerd's resident memory now and at its peak (VmRSS, VmHWM), in bytes; undefined without /proc. */
+  memory(): { rss: number; peak: number } | undefined;
   dispose(): Promise<void>;
 };
 
@@ -40,6 +42,18 @@ function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** VmRSS and VmHWM of a process from /proc/<pid>/status, in bytes. */
+export function processMemory(pid: number): { rss: number; peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) * 1024;
+    const memory = { rss: kib("VmRSS"), peak: kib("VmHWM") };
+    return Number.isFinite(memory.rss) && Number.isFinite(memory.peak) ? memory : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A capnp text literal: JSON's escapes for ASCII text are valid capnp escapes. */
 function capnpString(value: string): string {
   // The value itself stays out of the message: bindings hold secrets.
@@ -52,20 +66,46 @@ export function workerdConfig(options: {
   bindings: Record<string, string>;
   compatibilityDate: string;
   compatibilityFlags: string[];
+  /** V8's own flags, e.g. `--max-old-space-size=64` to cap the JavaScript heap (MiB). */
+  v8Flags?: string[];
+  /**
+   * Rate Limiting bindings (wrangler.toml's [[ratelimits]]), each served by a stub Worker whose
+   * `limit()` allows every request: the bench measures the service, not its budgets.
+   */
+  rateLimits?: string[];
 }): string {
-  const bindings = Object.entries(options.bindings)
-    .map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`)
-    .join(",\n      ");
+  const rateLimits = options.rateLimits ?? [];
+  const bindings = [
+    ...Object.entries(options.bindings).map(
+      ([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`,
+    ),
+    ...rateLimits.map((name) => `(name = ${capnpString(name)}, service = "ratelimit")`),
+  ].join(",\n      ");
+  const stub =
+    'import { WorkerEntrypoint } from "cloudflare:workers"; ' +
+    "export default class extends WorkerEntrypoint { async limit() { return { success: true }; } }";
+  const stubService = rateLimits.length > 0 ? '\n    (name = "ratelimit", worker = .ratelimit),' : "";
+  const stubWorker =
+    rateLimits.length > 0
+      ? `
+const ratelimit :Workerd.Worker = (
+  modules = [(name = "ratelimit.js", esModule = ${capnpString(stub)})],
+  compatibilityDate = ${capnpString(options.compatibilityDate)},
+);
+`
+      : "";
   const flags = options.compatibilityFlags.map(capnpString).join(", ");
+  const v8Flags = (options.v8Flags ?? []).map(capnpString).join(", ");
   return `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
   services = [
-    (name = "main", worker = .worker),
+    (name = "main", worker = .worker),${stubService}
     # Loopback and private addresses too: the local database endpoint and s3rver live there.
     (name = "internet", network = (allow = ["public", "private", "local"])),
   ],
   sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
+  v8Flags = [${v8Flags}],
 );
 
 const worker :Workerd.Worker = (
@@ -77,7 +117,7 @@ const worker :Workerd.Worker = (
   ],
   globalOutbound = "internet",
 );
-`;
+${stubWorker}`;
 }
 
 // workerd processes still running; they go when this process exits, however it exits.
@@ -93,7 +133,13 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 export async function startWorkerd(
   script: string,
   bindings: Record<string, string>,
-  options: { inspectorPort?: number; compatibilityDate?: string; compatibilityFlags?: string[] } = {},
+  options: {
+    inspectorPort?: number;
+    compatibilityDate?: string;
+    compatibilityFlags?: string[];
+    v8Flags?: string[];
+    rateLimits?: string[];
+  } = {},
 ): Promise<RunningWorker> {
   const configPath = join(dirname(script), `${basename(script, ".js")}.capnp`);
   await writeFile(
@@ -103,6 +149,8 @@ export async function startWorkerd(
       bindings,
       compatibilityDate: options.compatibilityDate ?? "2026-11-01",
       compatibilityFlags: options.compatibilityFlags ?? ["nodejs_compat"],
+      v8Flags: options.v8Flags,
+      rateLimits: options.rateLimits,
     }),
   );
   const port = await getPort({ host: "127.0.0.1" });
@@ -139,6 +187,7 @@ export async function startWorkerd(
     url,
     pid: child.pid as number,
     cpuMs: () => processCpuMs(child.pid as number),
+    memory: () => processMemory(child.pid as number),
     async dispose() {
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");

@@ -2,9 +2,9 @@
 // signing or multipart bug fails here rather than in production:
 //   - every request's Signature V4 is checked (Authorization header or presigned query, expiry
 //     included), recomputed with AWS's own signer (@smithy/signature-v4);
-//   - AbortMultipartUpload and ListParts (s3rver answers 405), NoSuchUpload for unknown upload
-//     ids, and at CompleteMultipartUpload the part rules: ascending order, ETags that match, and
-//     the 5 MiB minimum for every part but the last (EntityTooSmall);
+//   - AbortMultipartUpload, ListParts and ListMultipartUploads (s3rver has none), NoSuchUpload
+//     for unknown upload ids, and at CompleteMultipartUpload the part rules: ascending order,
+//     ETags that match, and the 5 MiB minimum for every part but the last (EntityTooSmall);
 //   - the body of a PUT is checked against a hex `x-amz-content-sha256`, and, with
 //     `conditionalPuts`, against `x-amz-checksum-sha256` and `If-None-Match: *`.
 // Bodies stream through (only a CompleteMultipartUpload's small XML is read whole). Path-style
@@ -431,6 +431,33 @@ export async function startS3Front(options: S3FrontOptions): Promise<S3Front> {
     );
   }
 
+  /** ListMultipartUploads (s3rver has none): the unfinished uploads under `prefix`, from its upload folder. */
+  async function listUploads(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: string,
+    params: URLSearchParams,
+  ): Promise<void> {
+    const prefix = params.get("prefix") ?? "";
+    const root = join(options.directory, bucket, "._S3rver_uploads");
+    const uploads: { key: string; uploadId: string }[] = [];
+    for (const uploadId of await readdir(root).catch(() => [] as string[])) {
+      const key = await readFile(join(root, uploadId, "key"), "utf8").catch(() => null);
+      if (key?.startsWith(prefix)) uploads.push({ key, uploadId });
+    }
+    uploads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    sendXml(
+      req,
+      res,
+      200,
+      `<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${escapeXml(bucket)}</Bucket><Prefix>${escapeXml(prefix)}</Prefix><IsTruncated>false</IsTruncated>` +
+        uploads
+          .map((u) => `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${u.uploadId}</UploadId></Upload>`)
+          .join("") +
+        "</ListMultipartUploadsResult>",
+    );
+  }
+
   /**
    * A plain PUT whose body must match a declared digest. The digest is only known once the last
    * byte has passed, and s3rver has stored the object by then: on a mismatch the object is
@@ -495,6 +522,7 @@ export async function startS3Front(options: S3FrontOptions): Promise<S3Front> {
     });
     const key = keyParts.join("/");
     const uploadId = params.get("uploadId");
+    if (!key && method === "GET" && params.has("uploads")) return listUploads(req, res, bucket, params);
     if (key && uploadId !== null) {
       const parts = await uploadParts(bucket, key, uploadId);
       if (!parts) {

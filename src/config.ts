@@ -94,11 +94,16 @@ export const ConfigSchema = z.object({
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
   LOGIN_FAILURE_WINDOW_SECONDS: seconds(900, 86_400),
 
+  /**
+   * Uploads through the API, streamed to storage in parts (memory does not grow with it). The
+   * plan's request body limit still applies before the Worker sees the body: 100 MB on Free and
+   * Pro, 200 MB on Business, 500 MB on Enterprise, hence the ceiling.
+   */
   MAX_UPLOAD_BYTES: z.coerce
     .number()
     .int()
     .min(1)
-    .max(100 * 1024 * 1024)
+    .max(500 * 1000 * 1000)
     .default(50 * 1024 * 1024),
   MAX_DIRECT_UPLOAD_BYTES: z.coerce
     .number()

@@ -214,15 +214,31 @@ function officeOfParts(names: string[]): Office | null {
   return null;
 }
 
-async function detectZip(source: ByteSource, head: Uint8Array): Promise<Detection> {
-  // OpenDocument stores an uncompressed "mimetype" entry first.
-  if (startsWith(head, ascii("mimetype"), 30)) {
-    for (const kind of ["text", "spreadsheet", "presentation"]) {
-      if (startsWith(head, ascii(`application/vnd.oasis.opendocument.${kind}`), 38)) {
-        return { type: `application/vnd.oasis.opendocument.${kind}` };
-      }
+/** OpenDocument stores an uncompressed "mimetype" entry first: its type, from the head alone. */
+function openDocumentType(head: Uint8Array): string | null {
+  if (!startsWith(head, ascii("mimetype"), 30)) return null;
+  for (const kind of ["text", "spreadsheet", "presentation"]) {
+    if (startsWith(head, ascii(`application/vnd.oasis.opendocument.${kind}`), 38)) {
+      return `application/vnd.oasis.opendocument.${kind}`;
     }
   }
+  return null;
+}
+
+/**
+ * Whether `detectType` needs more than the first SNIFF_BYTES of this file: a ZIP that is not
+ * OpenDocument (its central directory, at the end, says whether it is Office and has macros) and
+ * an OLE2 compound file (its directory may be anywhere). Every other type is decided from the
+ * head alone.
+ */
+export function needsWholeFile(head: Uint8Array): boolean {
+  if (startsWith(head, OLE2)) return true;
+  return startsWith(head, [0x50, 0x4b, 0x03, 0x04]) && openDocumentType(head) === null;
+}
+
+async function detectZip(source: ByteSource, head: Uint8Array): Promise<Detection> {
+  const openDocument = openDocumentType(head);
+  if (openDocument) return { type: openDocument };
   try {
     const entries = await zipEntries(source);
     const names = entries.map((entry) => entry.name.toLowerCase());

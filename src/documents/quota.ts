@@ -25,6 +25,18 @@ export function checkQuota(quotaBytes: number, usedBytes: number, sizeBytes: num
   if (!fitsQuota(quotaBytes, usedBytes, sizeBytes)) throw quotaExceeded(quotaBytes, usedBytes, sizeBytes);
 }
 
+/**
+ * The early check for a streamed upload, whose size is only known at its end: refuses it as soon
+ * as the bytes received pass the room left. Undefined when there is no quota.
+ */
+export function quotaLimit(
+  quotaBytes: number,
+  usedBytes: number,
+): { bytes: number; exceeded: (received: number) => Failure } | undefined {
+  if (quotaBytes === 0) return undefined;
+  return { bytes: quotaBytes - usedBytes, exceeded: (received) => quotaExceeded(quotaBytes, usedBytes, received) };
+}
+
 /** An owner's counter. */
 export async function storageUsage(db: Database, userId: string): Promise<number> {
   const [row] = await db.select({ used: users.storageUsedBytes }).from(users).where(eq(users.id, userId));

@@ -1,6 +1,7 @@
-// An uploaded file, once the HTTP layer has read it: its type detected from its own bytes, its
-// SHA-256 computed as a stream, then the bytes stored under a generated key. Also the pieces a
-// direct upload's check reuses on bytes already in storage (storageSource, checkType, sha256Of).
+// An uploaded file, as the HTTP layer hands it over while it arrives: its type detected from its
+// own bytes, its SHA-256 computed as it passes, the bytes sent to storage under a generated key
+// in parts (stageUpload). Also the pieces a direct upload's check reuses on bytes already in
+// storage (storageSource, checkType, sha256Of).
 import type { Config } from "../config";
 import { Failure } from "../lib/failure";
 import type { ObjectStorage } from "../storage/object-storage";
@@ -8,11 +9,11 @@ import type { NewFile } from "./documents.store";
 import { cleanFileName } from "./file-names";
 import {
   type ByteSource,
-  blobSource,
   DEFAULT_ALLOWED_TYPES,
   detectType,
   isMacroType,
   nameForType,
+  needsWholeFile,
   servedContentType,
 } from "./file-types";
 
@@ -88,18 +89,262 @@ export type StoredFile = NewFile;
 
 export const storageKeyFor = (documentId: string, versionId: string) => `documents/${documentId}/${versionId}`;
 
-/** Checks and stores an uploaded file under documents/{documentId}/{new version id}. */
-export async function storeUpload(
+/**
+ * The size of a streamed upload's parts: S3's minimum for every part but the last, and the same
+ * for all of them, as R2 requires. An upload in flight holds about two: one being sent, one
+ * being filled.
+ */
+export const PART_BYTES = 5 * 1024 * 1024;
+/** The first bytes kept in memory for the checks made once a large container is stored. */
+const KEPT_HEAD_BYTES = 64 * 1024;
+
+/** A file as it arrives: its name and declared type, and its bytes as a stream read once. */
+export type IncomingFile = { name: string; type: string; stream: ReadableStream<Uint8Array> };
+
+/**
+ * An uploaded file, read to its end and checked as far as its bytes allow, held in storage's
+ * hands but not yet an object under its key: `commit` makes it one (and runs the checks that
+ * need the whole stored file), `abort` leaves nothing behind. Exactly one of them is called.
+ */
+export type StagedUpload = {
+  readonly sizeBytes: number;
+  commit(): Promise<StoredFile>;
+  abort(): Promise<void>;
+};
+
+export type StageOptions = {
+  /** Refuses the file as soon as it passes `bytes`, with the error `exceeded` makes (e.g. a quota's room). */
+  limit?: { bytes: number; exceeded: (received: number) => Error };
+};
+
+/** The bytes of a stream in parts of PART_BYTES, hashed as they pass. */
+class PartReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #digest = new crypto.DigestStream("SHA-256");
+  readonly #hasher = this.#digest.getWriter();
+  readonly #limit: StageOptions["limit"];
+  #pending: Uint8Array | null = null;
+  received = 0;
+
+  constructor(stream: ReadableStream<Uint8Array>, limit: StageOptions["limit"]) {
+    this.#reader = stream.getReader();
+    this.#limit = limit;
+  }
+
+  async #chunk(): Promise<Uint8Array | null> {
+    const { done, value } = await this.#reader.read();
+    if (done) return null;
+    this.received += value.byteLength;
+    if (this.#limit && this.received > this.#limit.bytes) throw this.#limit.exceeded(this.received);
+    await this.#hasher.write(value);
+    return value;
+  }
+
+  /**
+   * The first part, in a buffer of its own length: a small file costs its size, not a part's.
+   * `ended` once no byte follows.
+   */
+  async first(): Promise<{ bytes: Uint8Array; ended: boolean }> {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let ended = false;
+    while (total < PART_BYTES) {
+      const chunk = await this.#chunk();
+      if (!chunk) {
+        ended = true;
+        break;
+      }
+      const take = Math.min(chunk.byteLength, PART_BYTES - total);
+      chunks.push(chunk.subarray(0, take));
+      total += take;
+      if (take < chunk.byteLength) this.#pending = chunk.subarray(take);
+    }
+    if (!ended) {
+      this.#pending ??= await this.#chunk();
+      ended = this.#pending === null;
+    }
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return { bytes, ended };
+  }
+
+  /** Fills `buffer` as far as the stream goes; `ended` once no byte follows. */
+  async fill(buffer: Uint8Array): Promise<{ length: number; ended: boolean }> {
+    let length = 0;
+    while (length < buffer.byteLength) {
+      const chunk = this.#pending ?? (await this.#chunk());
+      this.#pending = null;
+      if (!chunk) return { length, ended: true };
+      const take = Math.min(chunk.byteLength, buffer.byteLength - length);
+      buffer.set(chunk.subarray(0, take), length);
+      length += take;
+      if (take < chunk.byteLength) this.#pending = chunk.subarray(take);
+    }
+    // A full buffer: whether more follows decides between the last part and another one.
+    this.#pending ??= await this.#chunk();
+    return { length, ended: this.#pending === null };
+  }
+
+  async sha256(): Promise<string> {
+    await this.#hasher.close();
+    return hex(await this.#digest.digest);
+  }
+
+  /** Stops reading (the rest of the stream is not wanted). */
+  cancel(): void {
+    this.#reader.cancel().catch(() => {});
+  }
+}
+
+/** Bytes known to be a prefix of a longer file; detection of a non-container type reads no further. */
+function prefixSource(prefix: Uint8Array): ByteSource {
+  return {
+    size: Number.MAX_SAFE_INTEGER,
+    async read(start, end) {
+      if (end > prefix.byteLength) throw new Error("type detection read past the bytes received so far");
+      return prefix.subarray(start, end);
+    },
+  };
+}
+
+function memorySource(bytes: Uint8Array): ByteSource {
+  return { size: bytes.byteLength, read: async (start, end) => bytes.subarray(start, Math.min(end, bytes.byteLength)) };
+}
+
+/**
+ * Reads an uploaded file as it arrives and stages it under documents/{documentId}/{new version
+ * id}, never holding more than about two parts of it.
+ *
+ * - A file that fits one part stays in memory, is checked whole (type, SHA-256) and is PUT, with
+ *   its length, by `commit`. Nothing is stored before that.
+ * - A larger one: its type is sniffed from its first part before anything is stored (a refused
+ *   type is a 415 with nothing stored), then it is sent as an S3 multipart upload, part by part
+ *   while the next is read, and hashed as it passes; `commit` completes it. A ZIP or OLE2
+ *   container (Office files) is only known by directories that may sit anywhere up to its last
+ *   byte: it is checked after completion against the stored object (ranged GETs), deleted and
+ *   refused if it fails, and its stored Content-Type set to what the check found.
+ *
+ * Any failure (the stream failing, a cap passed, storage refusing, a type refused) aborts the
+ * multipart upload before it is reported, so no part stays.
+ */
+export async function stageUpload(
   config: Config,
   storage: ObjectStorage,
   documentId: string,
-  file: File,
-): Promise<StoredFile> {
-  const checked = await checkType(config, blobSource(file), cleanFileName(file.name), file.type || undefined);
-  const { contentType, fileName } = checked;
-  const sha256 = await sha256Of(file.stream());
+  file: IncomingFile,
+  options: StageOptions = {},
+): Promise<StagedUpload> {
+  const fileName = cleanFileName(file.name);
+  const declaredType = file.type || undefined;
   const versionId = crypto.randomUUID();
   const storageKey = storageKeyFor(documentId, versionId);
-  await storage.put(storageKey, file, { contentType, contentLength: file.size, sha256 });
-  return { versionId, storageKey, fileName, contentType, sizeBytes: file.size, sha256 };
+  const parts = new PartReader(file.stream, options.limit);
+  let start: { bytes: Uint8Array; ended: boolean };
+  try {
+    start = await parts.first();
+  } catch (error) {
+    parts.cancel();
+    throw error;
+  }
+
+  if (start.ended) {
+    const { bytes } = start;
+    const checked = await checkType(config, memorySource(bytes), fileName, declaredType);
+    const sha256 = await parts.sha256();
+    const stored: StoredFile = { versionId, storageKey, ...checked, sizeBytes: bytes.byteLength, sha256 };
+    return {
+      sizeBytes: bytes.byteLength,
+      async commit() {
+        await storage.put(storageKey, bytes, {
+          contentType: checked.contentType,
+          contentLength: bytes.byteLength,
+          sha256,
+        });
+        return stored;
+      },
+      abort: async () => {},
+    };
+  }
+
+  const first = start.bytes;
+  const buffers = [first];
+  let filled = { length: first.byteLength, ended: false };
+  const head = first.slice(0, KEPT_HEAD_BYTES);
+  // A container is checked once stored; anything else now, from its head, before any byte is sent.
+  const deferred = needsWholeFile(head);
+  let checked: { contentType: string; fileName: string };
+  try {
+    checked = deferred
+      ? { contentType: "application/octet-stream", fileName }
+      : await checkType(config, prefixSource(first), fileName, declaredType);
+  } catch (error) {
+    parts.cancel();
+    throw error;
+  }
+
+  const uploadId = await storage.createMultipart(storageKey, { contentType: checked.contentType }).catch((error) => {
+    parts.cancel();
+    throw error;
+  });
+  const abort = () => storage.abortMultipart(storageKey, uploadId);
+  const etags: { partNumber: number; etag: string }[] = [];
+  let sending: Promise<string> | null = null;
+  try {
+    for (let partNumber = 1; ; partNumber++) {
+      const buffer = buffers[(partNumber - 1) % 2] as Uint8Array;
+      sending = storage.uploadPart(storageKey, uploadId, partNumber, buffer.subarray(0, filled.length));
+      if (filled.ended) {
+        etags.push({ partNumber, etag: await sending });
+        break;
+      }
+      // The next part is read while this one is sent, into the other buffer.
+      if (buffers.length < 2) buffers.push(new Uint8Array(PART_BYTES));
+      filled = await parts.fill(buffers[partNumber % 2] as Uint8Array);
+      etags.push({ partNumber, etag: await sending });
+    }
+  } catch (error) {
+    parts.cancel();
+    // A part still being sent could outlive the abort and leave a part behind (S3 says so).
+    await sending?.catch(() => {});
+    await abort().catch(() => {});
+    throw error;
+  }
+  const sizeBytes = parts.received;
+  const sha256 = await parts.sha256();
+  buffers.length = 0;
+
+  return {
+    sizeBytes,
+    async commit() {
+      try {
+        await storage.completeMultipart(storageKey, uploadId, etags);
+      } catch (error) {
+        await abort().catch(() => {});
+        throw error;
+      }
+      if (deferred) {
+        try {
+          checked = await checkType(
+            config,
+            storageSource(storage, storageKey, sizeBytes, head),
+            fileName,
+            declaredType,
+          );
+          if (checked.contentType !== "application/octet-stream") {
+            const copied = await storage.copy(storageKey, storageKey, { contentType: checked.contentType });
+            if (!copied) throw new Failure("upload_changed", "The uploaded object is no longer there.");
+          }
+        } catch (error) {
+          await storage.delete(storageKey).catch(() => {});
+          throw error;
+        }
+      }
+      return { versionId, storageKey, ...checked, sizeBytes, sha256 };
+    },
+    abort,
+  };
 }

@@ -5,8 +5,8 @@ import {
   getDocument as getDocumentRow,
   updateDocument as updateDocumentRow,
 } from "../../documents/documents.store";
-import { checkQuota, storageUsage } from "../../documents/quota";
-import { storeUpload } from "../../documents/upload";
+import { checkQuota, quotaLimit, storageUsage } from "../../documents/quota";
+import { stageUpload } from "../../documents/upload";
 import { actorOf } from "../../lib/actor";
 import { Failure } from "../../lib/failure";
 import { parseOr422, validationError } from "../../lib/validation";
@@ -26,20 +26,38 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
   // it is awaited; the no-op catch keeps a body that fails first from leaving it unhandled.)
   const usage = quota > 0 ? storageUsage(db, c.get("userId")) : Promise.resolve(0);
   usage.catch(() => {});
-  const { file, fields } = await readMultipart(c.req.raw, {
+  const documentId = crypto.randomUUID();
+  const fieldsOf = (fields: ReadonlyMap<string, string[]>) => {
+    const first = (name: string) => fields.get(name)?.[0];
+    return {
+      title: parseOr422(Title.optional(), first("title") || undefined, "body.title"),
+      description: parseOr422(Description.optional(), first("description") || undefined, "body.description"),
+      tags: tagsFromInput(fields.get("tags"), "body.tags"),
+    };
+  };
+  const { file: staged, fields } = await readMultipart(c.req.raw, {
     maxFileBytes: config.MAX_UPLOAD_BYTES,
     fields: ["title", "description", "tags"],
+    onFile: async (file, before) => {
+      // Fields sent before the file are checked before any of it is stored.
+      fieldsOf(before);
+      const used = await usage;
+      return stageUpload(config, storage, documentId, file, { limit: quotaLimit(quota, used) });
+    },
+    discard: (staged) => staged.abort(),
   });
-  if (!file) throw validationError([{ path: "body.file", message: "A file is required" }]);
-  const first = (name: string) => fields.get(name)?.[0];
-  const title = parseOr422(Title.optional(), first("title") || undefined, "body.title");
-  const description = parseOr422(Description.optional(), first("description") || undefined, "body.description");
-  const tags = tagsFromInput(fields.get("tags"), "body.tags");
-
-  checkQuota(quota, await usage, file.size);
-
-  const documentId = crypto.randomUUID();
-  const stored = await storeUpload(config, storage, documentId, file);
+  if (!staged) throw validationError([{ path: "body.file", message: "A file is required" }]);
+  let input: ReturnType<typeof fieldsOf>;
+  try {
+    // Fields may also follow the file: nothing is stored under the document's key until they pass.
+    input = fieldsOf(fields);
+    checkQuota(quota, await usage, staged.sizeBytes);
+  } catch (error) {
+    await staged.abort().catch(() => {});
+    throw error;
+  }
+  const { title, description, tags } = input;
+  const stored = await staged.commit();
   try {
     const document = await createDocumentRow(db, {
       id: documentId,

@@ -32,8 +32,12 @@ export const createDocument = createRoute({
   security,
   summary: "Upload a document (version 1)",
   description:
-    "Multipart upload. The size limit (MAX_UPLOAD_BYTES, default 50 MiB) is enforced on the bytes received " +
-    "(413). Only the documented fields are read; more than 100 parts, or a field other than the file over " +
+    "Multipart upload, streamed to storage as it arrives, in bounded memory whatever its size. Send the " +
+    "text fields before the `file` part (this page's form does; with curl, put the `-F` fields first): " +
+    "they are then checked (422) before any byte of the file is stored. Fields after the file are read " +
+    "too, and the file is kept only once they pass. The size limit (MAX_UPLOAD_BYTES, default 50 MiB) " +
+    "is enforced on the bytes received, as they arrive (413). Only the documented fields are read; " +
+    "more than 100 parts, or a field other than the file over " +
     "64 KiB, is 413 as soon as it arrives. The type is detected from the file's bytes and must be on the " +
     "allow-list (415): PDF, images, Office and OpenDocument formats, RTF, and UTF-8 text (plain, Markdown, " +
     "CSV, JSON); executables are refused whatever their name, and so are HTML, SVG and XML, and Office " +
@@ -135,7 +139,8 @@ export const uploadVersion = createRoute({
   security,
   summary: "Upload a new version",
   description:
-    "Needs EDIT. Same checks as the first upload. Numbers go up by one and never repeat, even under " +
+    "Needs EDIT. Same checks and streaming as the first upload (send `comment` before the file). " +
+    "Numbers go up by one and never repeat, even under " +
     "concurrent uploads; the document's `current_version` becomes the new number. The file counts against " +
     "the storage quota of the document's owner, whoever uploads it: 507 `quota_exceeded` when it does not " +
     "fit, and nothing is stored.",

@@ -1,8 +1,8 @@
 import type { AppRouteHandler } from "../../app-env";
 import { requireRole } from "../../documents/documents.store";
 import { contentDisposition } from "../../documents/file-names";
-import { checkQuota } from "../../documents/quota";
-import { storeUpload } from "../../documents/upload";
+import { checkQuota, quotaLimit } from "../../documents/quota";
+import { stageUpload } from "../../documents/upload";
 import { addVersion, listVersions, versionForDownload } from "../../documents/versions.store";
 import { actorOf } from "../../lib/actor";
 import { Failure } from "../../lib/failure";
@@ -30,15 +30,31 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
     "Uploading a version needs the EDIT role.",
   );
 
-  const { file, fields } = await readMultipart(c.req.raw, {
+  const quota = config.STORAGE_QUOTA_BYTES;
+  const commentOf = (fields: ReadonlyMap<string, string[]>) =>
+    parseOr422(Comment.optional(), fields.get("comment")?.[0] || undefined, "body.comment");
+  const { file: staged, fields } = await readMultipart(c.req.raw, {
     maxFileBytes: config.MAX_UPLOAD_BYTES,
     fields: ["comment"],
+    onFile: async (file, before) => {
+      // A comment sent before the file is checked before any of it is stored.
+      commentOf(before);
+      // The owner's quota as bytes arrive; the version's statement makes the exact check.
+      return stageUpload(config, storage, id, file, { limit: quotaLimit(quota, ownerUsedBytes) });
+    },
+    discard: (staged) => staged.abort(),
   });
-  if (!file) throw validationError([{ path: "body.file", message: "A file is required" }]);
-  const comment = parseOr422(Comment.optional(), fields.get("comment")?.[0] || undefined, "body.comment");
-  // The owner's quota, before any byte is stored; the version's statement makes the exact check.
-  checkQuota(config.STORAGE_QUOTA_BYTES, ownerUsedBytes, file.size);
-  const stored = await storeUpload(config, storage, id, file);
+  if (!staged) throw validationError([{ path: "body.file", message: "A file is required" }]);
+  let comment: string | undefined;
+  try {
+    // A comment may also follow the file: nothing is stored under the version's key until it passes.
+    comment = commentOf(fields);
+    checkQuota(quota, ownerUsedBytes, staged.sizeBytes);
+  } catch (error) {
+    await staged.abort().catch(() => {});
+    throw error;
+  }
+  const stored = await staged.commit();
   try {
     // Round trip 2: number, row and activity in one statement under the document's row lock.
     const version = await addVersion(db, {
@@ -46,7 +62,7 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
       file: stored,
       comment: comment ?? null,
       actor: actorOf(c),
-      quotaBytes: config.STORAGE_QUOTA_BYTES,
+      quotaBytes: quota,
     });
     const { revision: _, ...body } = version;
     return c.json(body, 201);
