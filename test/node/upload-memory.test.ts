@@ -10,8 +10,12 @@ import { measureCase } from "../../bench/upload-memory.ts";
 
 /** V8's heap cap, MiB: the service's own heap stays well under it while it streams. */
 const HEAP_CAP_MIB = 24;
-/** A 90 MiB file held whole needs at least 90 MiB; streamed, the growth was ~58 MiB when measured. */
-const MAX_GROWTH_MIB = 80;
+/**
+ * Less than the file itself: a 90 MiB file held whole needs at least 90 MiB (measured with
+ * arrayBuffer(): +362 MiB); streamed, the growth measured 58-72 MiB, most of it read buffers
+ * awaiting V8's collector (see bench/upload-memory.ts).
+ */
+const MAX_GROWTH_MIB = 88;
 
 describe("API uploads in bounded memory", () => {
   it(`store a 90 MiB upload byte for byte, heap capped at ${HEAP_CAP_MIB} MiB, peak growth under ${MAX_GROWTH_MIB} MiB`, async () => {
@@ -20,6 +24,7 @@ describe("API uploads in bounded memory", () => {
       { name: "1 × 90 MiB", files: 1, sizeMiB: 90 },
       { v8Flags: [`--max-old-space-size=${HEAP_CAP_MIB}`] },
     );
+    console.log(`90 MiB upload: workerd peak growth ${result.growthMiB} MiB`);
     expect(result.growthMiB).toBeLessThan(MAX_GROWTH_MIB);
   });
 });
