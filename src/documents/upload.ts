@@ -142,10 +142,11 @@ class PartReader {
 
   /**
    * The first part, in a buffer of its own length: a small file costs its size, not a part's.
-   * `ended` once no byte follows.
+   * Each chunk is copied as it arrives (into a buffer that doubles as needed), so no chunk is
+   * held once read: the HTTP layer may reuse the memory behind it. `ended` once no byte follows.
    */
   async first(): Promise<{ bytes: Uint8Array; ended: boolean }> {
-    const chunks: Uint8Array[] = [];
+    let buffer = new Uint8Array(64 * 1024);
     let total = 0;
     let ended = false;
     while (total < PART_BYTES) {
@@ -155,7 +156,14 @@ class PartReader {
         break;
       }
       const take = Math.min(chunk.byteLength, PART_BYTES - total);
-      chunks.push(chunk.subarray(0, take));
+      if (total + take > buffer.byteLength) {
+        let size = buffer.byteLength;
+        while (size < total + take) size *= 2;
+        const grown = new Uint8Array(Math.min(size, PART_BYTES));
+        grown.set(buffer.subarray(0, total));
+        buffer = grown;
+      }
+      buffer.set(chunk.subarray(0, take), total);
       total += take;
       if (take < chunk.byteLength) this.#pending = chunk.subarray(take);
     }
@@ -163,13 +171,7 @@ class PartReader {
       this.#pending ??= await this.#chunk();
       ended = this.#pending === null;
     }
-    const bytes = new Uint8Array(total);
-    let at = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, at);
-      at += chunk.byteLength;
-    }
-    return { bytes, ended };
+    return { bytes: total === buffer.byteLength ? buffer : buffer.slice(0, total), ended };
   }
 
   /** Fills `buffer` as far as the stream goes; `ended` once no byte follows. */

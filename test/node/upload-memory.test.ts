@@ -12,8 +12,7 @@ import { measureCase } from "../../bench/upload-memory.ts";
 const HEAP_CAP_MIB = 24;
 /**
  * Less than the file itself: a 90 MiB file held whole needs at least 90 MiB (measured with
- * arrayBuffer(): +362 MiB); streamed, the growth measured 58-72 MiB, most of it read buffers
- * awaiting V8's collector (see bench/upload-memory.ts).
+ * arrayBuffer(): +362 MiB); streamed, the growth measured 12-36 MiB.
  */
 const MAX_GROWTH_MIB = 88;
 
