@@ -2,17 +2,9 @@
 // a VBA project) and OLE2 compound files (legacy .doc/.xls/.ppt, with or without one). Small, but
 // laid out as Office lays them out, so that detection reads them the way it reads real ones.
 
-const encoder = new TextEncoder();
+import { concatBytes } from "./bytes";
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
-}
+const encoder = new TextEncoder();
 
 class Writer {
   readonly bytes: Uint8Array;
@@ -86,14 +78,14 @@ export async function zip(entries: ZipInput): Promise<Uint8Array> {
     centrals.push(central);
     offset += local.length + stored.length;
   }
-  const directory = concat(centrals);
+  const directory = concatBytes(centrals);
   const end = new Writer(22)
     .u32(0, 0x06054b50)
     .u16(8, entries.length)
     .u16(10, entries.length)
     .u32(12, directory.length)
     .u32(16, offset).bytes;
-  return concat([...locals, directory, end]);
+  return concatBytes([...locals, directory, end]);
 }
 
 const CONTENT_TYPES = {

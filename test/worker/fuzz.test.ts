@@ -5,6 +5,7 @@ import { SELF } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AUTH, BASE, newUser } from "../support/auth";
+import { concatBytes } from "../support/bytes";
 import { createDocument, DOCS } from "../support/documents";
 import { databaseSnapshot } from "../support/stack";
 
@@ -242,12 +243,7 @@ describe("fuzzing paths and queries", () => {
             );
           }
           if (!broken) chunks.push(enc.encode(`--${boundary}--\r\n`));
-          const body = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-          let offset = 0;
-          for (const c of chunks) {
-            body.set(c, offset);
-            offset += c.byteLength;
-          }
+          const body = concatBytes(chunks);
           const before = await databaseSnapshot();
           const res = await SELF.fetch(`${DOCS}${target ? `/${docId}${target}` : ""}`, {
             method: "POST",

@@ -5,7 +5,7 @@ import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloud
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { newUser } from "../support/auth";
-import { sha256Hex } from "../support/bytes";
+import { concatBytes, sha256Hex } from "../support/bytes";
 import { createDocument, DOCS, samplePdf } from "../support/documents";
 import { testSql, testStorage } from "../support/stack";
 
@@ -42,14 +42,7 @@ function encodePart(part: Part): Uint8Array {
 }
 
 function encodeBody(parts: Part[]): Uint8Array {
-  const chunks = [...parts.map(encodePart), encoder.encode(`--${BOUNDARY}--\r\n`)];
-  const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
+  return concatBytes([...parts.map(encodePart), encoder.encode(`--${BOUNDARY}--\r\n`)]);
 }
 
 const headers = () => ({ ...user.auth, "Content-Type": `multipart/form-data; boundary=${BOUNDARY}` });
