@@ -4,7 +4,7 @@
 // (devstack/s3-front.ts), so a request the Worker signs wrongly fails here as on S3 and R2.
 // Their addresses reach the Worker as bindings.
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -99,6 +99,46 @@ async function startSlowWriteProxy(target: string): Promise<{ url: string; close
   return onLoopback(server, () => server.closeAllConnections());
 }
 
+/**
+ * A proxy in front of the object store that breaks S3 multipart uploads half-way: it forwards
+ * every request unchanged (Host included, so signatures still verify), except UploadPart of part
+ * 2 or later, which it answers with a 500 InternalError (`mode: "error"`) or cuts by dropping the
+ * connection while the part is still arriving (`mode: "drop"`). Storage failing in the middle of
+ * a streamed upload, as a real network or an overloaded store can arrange.
+ */
+async function startFailingPartsProxy(
+  target: string,
+  mode: "error" | "drop",
+): Promise<{ url: string; close(): Promise<void> }> {
+  const to = new URL(target);
+  const server = createHttpServer((req, res) => {
+    const query = new URL(req.url ?? "/", "http://local").searchParams;
+    const part = Number(query.get("partNumber") ?? 0);
+    if (req.method === "PUT" && query.has("uploadId") && part >= 2) {
+      if (mode === "drop") {
+        req.once("data", () => req.socket.destroy());
+        return;
+      }
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(500, { "content-type": "application/xml" });
+        res.end("<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>");
+      });
+      return;
+    }
+    const forward = httpRequest(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on("error", () => res.destroy());
+    req.pipe(forward);
+  });
+  return onLoopback(server, () => server.closeAllConnections());
+}
+
 export default async function setup(project: TestProject) {
   const s3Directory = await mkdtemp(join(tmpdir(), "docvault-s3-"));
   const serverUrl = process.env.DEV_POSTGRES_URL;
@@ -110,7 +150,13 @@ export default async function setup(project: TestProject) {
   project.provide("blackHole", blackHole.url);
   const slowWrites = await startSlowWriteProxy(stack.database.url);
   project.provide("slowWrites", slowWrites.url);
+  const failingParts = await startFailingPartsProxy(stack.bindings.S3_ENDPOINT as string, "error");
+  project.provide("failingParts", failingParts.url);
+  const droppedParts = await startFailingPartsProxy(stack.bindings.S3_ENDPOINT as string, "drop");
+  project.provide("droppedParts", droppedParts.url);
   return async () => {
+    await droppedParts.close();
+    await failingParts.close();
     await slowWrites.close();
     await blackHole.close();
     await stack.close();

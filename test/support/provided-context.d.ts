@@ -7,6 +7,9 @@ declare module "vitest" {
     blackHole: string;
     /** Base URL of a proxy to the Neon endpoint: `{base}/delay/{ms}/sql` delays answers to inserts. */
     slowWrites: string;
+    /** Proxies to the object store that fail UploadPart of parts 2+: with a 500, or by dropping the connection. */
+    failingParts: string;
+    droppedParts: string;
   }
 }
 

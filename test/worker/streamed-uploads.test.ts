@@ -5,7 +5,7 @@
 // aborted before the answer: no object and no part stays. Bodies are generated as streams, so
 // the test holds no whole file either.
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { PART_BYTES } from "../../src/documents/upload";
 import worker from "../../src/index";
 import { newUser } from "../support/auth";
@@ -252,6 +252,34 @@ describe("failures leave no object and no part", () => {
     });
     expect(res.status).toBe(507);
     expect(res.json().code).toBe("quota_exceeded");
+    expect(await state()).toEqual(before);
+  }, 60_000);
+
+  it("answers 503 when storage fails in the middle of the file (a 500, or a dropped connection), aborting what was sent", async () => {
+    // Part 1 reaches the store, part 2 fails: the multipart upload must be aborted through the
+    // same (working) store before the answer, leaving no row, object or part. The proxies forward
+    // everything but UploadPart of parts 2+, so the abort itself goes through.
+    for (const endpoint of [inject("failingParts"), inject("droppedParts")]) {
+      const before = await state();
+      const res = await call(DOCS, streamedBody({ size: 3 * PART_BYTES, prefix: PDF }).body, { S3_ENDPOINT: endpoint });
+      expect(res.status).toBe(503);
+      expect(res.json()).toMatchObject({ code: "storage_unavailable" });
+      expect(JSON.stringify(res.json())).not.toMatch(/uploadId|documents\//);
+      expect(await state()).toEqual(before);
+    }
+  }, 60_000);
+
+  it("answers 503 for a new version when storage fails mid-file, leaving the document as it was", async () => {
+    const doc = await createDocument(user.auth);
+    const before = await state();
+    const res = await call(
+      `${DOCS}/${doc.id}/upload-version`,
+      streamedBody({ size: 2 * PART_BYTES + 1, prefix: PDF }).body,
+      {
+        S3_ENDPOINT: inject("failingParts"),
+      },
+    );
+    expect(res.status).toBe(503);
     expect(await state()).toEqual(before);
   }, 60_000);
 
