@@ -392,7 +392,8 @@ function statusOf(upload: UploadRecord): UploadStatus {
 }
 
 /**
- * Abandons the caller's upload: marks it aborted (unless it already ended), then aborts its S3
+ * Abandons the caller's upload: marks it aborted (expired if past its deadline; unless it
+ * already ended), then aborts its S3
  * multipart upload (its parts go) and deletes its staging object. Idempotent: an upload that
  * already ended is cleaned again and keeps its status. A completed upload is a 409.
  */
@@ -403,7 +404,9 @@ export async function abortUpload(
 ): Promise<void> {
   let upload = await findUpload(db, uploadId, userId);
   if (!upload) throw new Failure("upload_not_found", "No such upload.");
-  if (upload.status === "PENDING" && (await endPendingUploads(db, [upload.id], "ABORTED")).length === 0) {
+  // One past its deadline stays expired: that is what GET already reported.
+  const ending = upload.expiresAt.getTime() < Date.now() ? "EXPIRED" : "ABORTED";
+  if (upload.status === "PENDING" && (await endPendingUploads(db, [upload.id], ending)).length === 0) {
     // Completed (or ended) since it was read.
     upload = (await findUpload(db, uploadId, userId)) ?? upload;
   }

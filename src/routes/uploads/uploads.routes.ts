@@ -276,7 +276,7 @@ export const abortUpload = createRoute({
   description:
     "Marks the upload aborted, then aborts its S3 multipart upload (its parts are removed) or deletes its staged " +
     "object; parts or `complete` afterwards are 409 `upload_aborted`. Works for single and multipart uploads, " +
-    "also past the deadline. Idempotent: a second DELETE, or a DELETE of an upload that expired or was refused " +
+    "also past the deadline (the status then stays `expired`). Idempotent: a second DELETE, or a DELETE of an upload that expired or was refused " +
     "at `complete`, is 204 again (it removes anything left) and keeps the status. A completed upload cannot be " +
     "abandoned: 409 `upload_already_completed` (delete the document or version instead). Only the user who " +
     "started the upload (404 for anyone else).",
