@@ -600,6 +600,30 @@ describe("multipart direct uploads", () => {
   });
 });
 
+describe("multipart uploads assembled or gone behind the API's back", () => {
+  it("complete verifies an object a crashed complete assembled, and refuses one whose parts are gone", async () => {
+    const bytes = randomBytes(5 * MiB + 99, PDF);
+    const assembled = await start(alice, bytes);
+    const parts = await sendAll(alice, assembled, bytes);
+    // A complete that assembled the parts and then died before recording anything.
+    await storage.completeMultipart(
+      `uploads/${assembled.upload_id}`,
+      await s3UploadIdOf(assembled.upload_id),
+      parts.map((p) => ({ partNumber: p.part_number, etag: p.etag })),
+    );
+    const done = await complete(alice, assembled.upload_id, { parts });
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(await downloaded(alice, assembled.upload_id)).toEqual(bytes);
+
+    const lost = await start(alice, bytes);
+    const lostParts = await sendAll(alice, lost, bytes);
+    await storage.abortMultipart(`uploads/${lost.upload_id}`, await s3UploadIdOf(lost.upload_id));
+    const rows = await databaseSnapshot();
+    await expectProblem(await complete(alice, lost.upload_id, { parts: lostParts }), 409, "upload_changed");
+    expect(await databaseSnapshot()).toEqual(rows);
+  });
+});
+
 describe("the scheduled job and multipart uploads", () => {
   it("aborts expired multipart uploads, and ones no pending upload owns; safe when runs overlap", async () => {
     const bytes = randomBytes(5 * MiB + 3, PDF);
