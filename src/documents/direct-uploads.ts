@@ -355,7 +355,16 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   } catch (error) {
     // The quota refused the statement, which wrote nothing: the copy, the staged object and
     // the upload go, as for any upload that cannot be stored.
-    if (error instanceof Failure && error.code === "quota_exceeded") return reject(error.code, error.detail);
+    if (error instanceof Failure && error.code === "quota_exceeded") {
+      // Or the upload ended meanwhile (DELETE, a concurrent `complete`): the statement wrote nothing.
+      const now = await findUpload(db, upload.id, userId);
+      const ended = now && endedFailure(now);
+      if (ended) {
+        discardObject(services, storageKey);
+        throw ended;
+      }
+      return reject(error.code, error.detail);
+    }
     if (error instanceof Failure || error instanceof DependencyError) throw error;
     discardAfterFailedWrite(services, storageKey, error);
     // A concurrent `complete` of the same upload got there first: its document id is taken.
