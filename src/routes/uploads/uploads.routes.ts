@@ -208,7 +208,8 @@ export const completeUpload = createRoute({
     "assembles the parts into the staging object (CompleteMultipartUpload), and the checks above apply to it " +
     "unchanged; a refused object is deleted and the upload ends `aborted`. `parts` on a single-PUT upload is " +
     "409 `upload_not_multipart`; after DELETE, 409 `upload_aborted`. A mismatch at `complete` of a single-PUT " +
-    "upload ends it `aborted` as well (its record stays, for `GET /uploads/{upload_id}`).",
+    "upload ends it `aborted` as well (its record stays, for `GET /uploads/{upload_id}`). The body may have up " +
+    "to 1 MiB here (10,000 parts with their ETags); 413 `body_too_large` above.",
   request: {
     params: UploadIdParam,
     body: { required: false, content: { "application/json": { schema: CompleteUploadBody } } },
