@@ -123,6 +123,8 @@ export const ConfigSchema = z.object({
     .default(10 * 1024 ** 3),
   DOWNLOAD_URL_TTL_SECONDS: seconds(900, 7 * 86_400),
   UPLOAD_URL_TTL_SECONDS: seconds(900, 7 * 86_400),
+  /** Deadline of a resumable (multipart) direct upload, from its start; part URLs never outlive it. */
+  MULTIPART_UPLOAD_TTL_SECONDS: seconds(86_400, 7 * 86_400),
   /** A database round trip or storage call that takes longer fails with 503 instead of hanging. */
   DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   STORAGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),

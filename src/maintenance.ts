@@ -1,6 +1,8 @@
 // Work of the Cron Trigger (wrangler.toml [triggers]):
 // - purge expired and revoked refresh tokens and finished login-throttle windows;
-// - sweep direct uploads that were never completed, with their staged objects;
+// - sweep direct uploads that were never completed, with their staged objects and multipart
+//   uploads (marked expired), abort multipart uploads under uploads/ that no pending upload
+//   owns, and remove the rows of uploads that ended uncompleted, a week after their deadline;
 // - sweep objects no version or pending upload refers to (bytes stored by a request whose
 //   database write failed or timed out, staging objects of completed uploads that a replayed
 //   presigned PUT recreated).
@@ -13,7 +15,13 @@ import { purgeAuthState } from "./auth/auth.store";
 import type { Config } from "./config";
 import { createDatabase, type Database } from "./db/client";
 import { maintenanceState } from "./db/schema";
-import { deletePendingUploads, expiredUploads, referencedKeys } from "./documents/uploads.store";
+import {
+  endPendingUploads,
+  expiredUploads,
+  purgeEndedUploads,
+  referencedKeys,
+  type UploadRecord,
+} from "./documents/uploads.store";
 import { createLogger } from "./lib/logger";
 import { MAX_KEYS_PER_CALL, ObjectStorage } from "./storage/object-storage";
 
@@ -33,6 +41,8 @@ export type MaintenanceOptions = {
   maxRunMs?: number;
   /** Keys per list call (default and S3's maximum: 1,000). */
   listPageSize?: number;
+  /** Rows of aborted and expired uploads are kept this long past their deadline (default 7 days). */
+  uploadRetentionSeconds?: number;
 };
 
 /** Where the bucket sweep resumes: the last key the previous run listed ("" = the start). */
@@ -68,16 +78,59 @@ async function sweepExpiredUploads(
     const limit = Math.min(MAX_KEYS_PER_CALL, max - swept);
     const batch = await expiredUploads(db, graceSeconds, limit);
     if (batch.length === 0) break;
+    const notAborted = await abortMultipartUploads(storage, batch);
     const { failed } = await storage.deleteMany(batch.map((u) => u.storageKey));
-    const kept = new Set(failed);
-    // A record whose object could not be deleted stays, so that a later run tries again.
-    swept += await deletePendingUploads(
-      db,
-      batch.filter((u) => !kept.has(u.storageKey)).map((u) => u.id),
-    );
-    if (batch.length < limit || failed.length > 0) break;
+    const kept = new Set([...failed, ...notAborted]);
+    // A record whose bytes could not be removed stays pending, so that a later run tries again.
+    swept += (
+      await endPendingUploads(
+        db,
+        batch.filter((u) => !kept.has(u.storageKey)).map((u) => u.id),
+        "EXPIRED",
+      )
+    ).length;
+    if (batch.length < limit || kept.size > 0) break;
   } while (swept < max && timeLeft());
   return swept;
+}
+
+/** Aborts the multipart uploads of these uploads (a few at a time); answers the keys that failed. */
+async function abortMultipartUploads(
+  storage: ObjectStorage,
+  batch: readonly Pick<UploadRecord, "storageKey" | "multipartUploadId">[],
+): Promise<string[]> {
+  const failed: string[] = [];
+  const open = batch.filter((u) => u.multipartUploadId);
+  for (let i = 0; i < open.length; i += 8) {
+    await Promise.all(
+      open.slice(i, i + 8).map((u) =>
+        storage.abortMultipart(u.storageKey, u.multipartUploadId as string).catch(() => {
+          failed.push(u.storageKey);
+        }),
+      ),
+    );
+  }
+  return failed;
+}
+
+/**
+ * Multipart uploads under uploads/ that no pending upload owns (its DELETE or expiry could not
+ * reach storage, or its row is gone): aborted, so their parts stop costing. A pending upload's
+ * row is written before its multipart upload is created, so a live one is never taken. One
+ * listing (S3: the first 1,000) per run.
+ */
+async function sweepAbandonedMultipartUploads(db: Database, storage: ObjectStorage): Promise<number> {
+  const listed = await storage.listMultipartUploads("uploads/");
+  const owned = await referencedKeys(
+    db,
+    listed.map((u) => u.key),
+  );
+  const abandoned = listed.filter((u) => !owned.has(u.key));
+  const failed = await abortMultipartUploads(
+    storage,
+    abandoned.map((u) => ({ storageKey: u.key, multipartUploadId: u.uploadId })),
+  );
+  return abandoned.length - failed.length;
 }
 
 async function sweepOrphanObjects(
@@ -130,6 +183,12 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     options.maxUploadsPerRun ?? 5000,
     timeLeft,
   );
+  const abandonedMultipart = await sweepAbandonedMultipartUploads(db, storage);
+  const purgedUploads = await purgeEndedUploads(
+    db,
+    options.uploadRetentionSeconds ?? 7 * 86_400,
+    options.maxUploadsPerRun ?? 5000,
+  );
   const sweep = await sweepOrphanObjects(db, storage, {
     ageSeconds: options.orphanAgeSeconds ?? 3600,
     max: options.maxObjectsPerRun ?? 20_000,
@@ -140,6 +199,8 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     tokens: purged.tokens,
     throttles: purged.throttles,
     uploads,
+    abandonedMultipart,
+    purgedUploads,
     orphans: sweep.orphans,
     listedObjects: sweep.listed,
     listingWrapped: sweep.wrapped,
@@ -148,6 +209,8 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     purged_refresh_tokens: result.tokens,
     purged_login_throttles: result.throttles,
     swept_uploads: uploads,
+    aborted_multipart_uploads: abandonedMultipart,
+    purged_upload_rows: purgedUploads,
     swept_orphan_objects: sweep.orphans,
     listed_objects: sweep.listed,
     listing_wrapped: sweep.wrapped,

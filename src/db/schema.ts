@@ -223,7 +223,9 @@ export const loginThrottles = pgTable(
   ],
 );
 
-export const uploadStatusEnum = pgEnum("upload_status", ["PENDING", "COMPLETED"]);
+// ABORTED: abandoned (DELETE) or refused at `complete`; EXPIRED: swept past its deadline. Such
+// rows stay (GET /uploads/{id} reports them) until the scheduled job removes them.
+export const uploadStatusEnum = pgEnum("upload_status", ["PENDING", "COMPLETED", "ABORTED", "EXPIRED"]);
 
 /**
  * Direct uploads: a presigned PUT straight to the bucket, recorded here until `complete` turns it
@@ -247,9 +249,19 @@ export const uploads = pgTable(
     expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
     createdAt: createdAt(),
     completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
+    // Resumable (multipart) uploads: every part but the last has part_size bytes; the S3
+    // multipart upload's id is recorded once CreateMultipartUpload answered.
+    partSize: bigint("part_size", { mode: "number" }),
+    partsCount: integer("parts_count"),
+    multipartUploadId: text("multipart_upload_id"),
   },
   (t) => [
     uniqueIndex("uploads_storage_key_key").on(t.storageKey),
+    check(
+      "uploads_multipart_shape",
+      sql`(${t.partSize} is null) = (${t.partsCount} is null) and (${t.multipartUploadId} is null or ${t.partSize} is not null)`,
+    ),
+    check("uploads_parts_count_range", sql`${t.partsCount} is null or ${t.partsCount} between 1 and 10000`),
     index("uploads_status_expires_idx").on(t.status, t.expiresAt),
     check("uploads_size_nonnegative", sql`${t.sizeBytes} >= 0`),
     check("uploads_sha256_hex", sql`${t.sha256} is null or ${t.sha256} ~ '^[0-9a-f]{64}$'`),

@@ -13,12 +13,20 @@ import { type Discarding, discardAfterFailedWrite, discardObject } from "./disca
 import { createDocument, documentNotFound, requireRole } from "./documents.store";
 import { cleanFileName } from "./file-names";
 import { SNIFF_BYTES } from "./file-types";
+import {
+  assembleParts,
+  choosePartSize,
+  endedFailure,
+  openMultipart,
+  partsCountFor,
+  requirePending,
+} from "./multipart-uploads";
 import { checkQuota, fitsQuota, quotaExceeded, storageUsage } from "./quota";
 import type { RevisedDocument } from "./sql";
 import { allowedTypes, checkType, sha256Of, storageKeyFor, storageSource } from "./upload";
 import {
   createUpload,
-  deletePendingUploads,
+  endPendingUploads,
   findUpload,
   findUploadWithOwnerUsage,
   stagingKeyFor,
@@ -45,6 +53,9 @@ export type UploadTicket = {
   expiresAt: Date;
 };
 
+/** A resumable upload: its parts' URLs are asked for with signParts (multipart-uploads.ts). */
+export type MultipartTicket = { uploadId: string; partSize: number; partsCount: number; expiresAt: Date };
+
 /**
  * Records an upload and signs the URL its bytes go to. The size cap and the declared type are
  * checked first; with `documentId`, the upload becomes a version, which needs EDIT. The declared
@@ -52,10 +63,25 @@ export type UploadTicket = {
  * checks again with the stored size, and the statement recording the version decides.
  */
 export async function startDirectUpload(
+  services: Pick<DirectUploadServices, "config" | "db" | "storage">,
+  userId: string,
+  input: StartInput & { multipart?: false },
+): Promise<UploadTicket>;
+export async function startDirectUpload(
+  services: Pick<DirectUploadServices, "config" | "db" | "storage">,
+  userId: string,
+  input: StartInput & { multipart: true },
+): Promise<MultipartTicket>;
+export async function startDirectUpload(
+  services: Pick<DirectUploadServices, "config" | "db" | "storage">,
+  userId: string,
+  input: StartInput & { multipart?: boolean },
+): Promise<UploadTicket | MultipartTicket>;
+export async function startDirectUpload(
   { config, db, storage }: Pick<DirectUploadServices, "config" | "db" | "storage">,
   userId: string,
-  input: { fileName: string; contentType: string; sizeBytes: number; sha256?: string; documentId?: string },
-): Promise<UploadTicket> {
+  input: StartInput & { multipart?: boolean },
+): Promise<UploadTicket | MultipartTicket> {
   if (input.sizeBytes > config.MAX_DIRECT_UPLOAD_BYTES) {
     throw new Failure("file_too_large", `Direct uploads are limited to ${config.MAX_DIRECT_UPLOAD_BYTES} bytes.`);
   }
@@ -82,9 +108,7 @@ export async function startDirectUpload(
   const uploadId = crypto.randomUUID();
   const stagingKey = stagingKeyFor(uploadId);
   const sha256 = input.sha256?.toLowerCase() ?? null;
-  const ttl = config.UPLOAD_URL_TTL_SECONDS;
-  const expiresAt = new Date(Date.now() + ttl * 1000);
-  await createUpload(db, {
+  const record = {
     id: uploadId,
     userId,
     documentId: input.documentId ?? null,
@@ -93,8 +117,24 @@ export async function startDirectUpload(
     contentType: declaredType,
     sizeBytes: input.sizeBytes,
     sha256,
-    expiresAt,
-  });
+  };
+  if (input.multipart) {
+    // The deadline bounds the whole upload; each part URL lives UPLOAD_URL_TTL_SECONDS at most.
+    const expiresAt = new Date(Date.now() + config.MULTIPART_UPLOAD_TTL_SECONDS * 1000);
+    const partSize = choosePartSize(input.sizeBytes);
+    const partsCount = partsCountFor(input.sizeBytes, partSize);
+    await createUpload(db, { ...record, partSize, partsCount, expiresAt });
+    try {
+      await openMultipart(db, storage, record);
+    } catch (error) {
+      await endPendingUploads(db, [uploadId], "ABORTED").catch(() => {});
+      throw error;
+    }
+    return { uploadId, partSize, partsCount, expiresAt };
+  }
+  const ttl = config.UPLOAD_URL_TTL_SECONDS;
+  const expiresAt = new Date(Date.now() + ttl * 1000);
+  await createUpload(db, { ...record, expiresAt });
   // Signed into the URL, so the client must send them as given: S3 and R2 then refuse a second
   // write to the staging key (If-None-Match) and bytes that do not match the declared digest.
   const headers: Record<string, string> = { "Content-Type": declaredType, "If-None-Match": "*" };
@@ -146,9 +186,13 @@ async function digestOf(
 const sameBytes = (a: Uint8Array, b: Uint8Array) =>
   a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
 
+type StartInput = { fileName: string; contentType: string; sizeBytes: number; sha256?: string; documentId?: string };
+
 export type CompleteInput = {
   uploadId: string;
   actor: Actor;
+  /** A multipart upload's parts with the ETags their PUTs answered; absent for a single PUT. */
+  parts?: { partNumber: number; etag: string }[];
   /** For a new document. */
   title?: string;
   description?: string;
@@ -171,11 +215,9 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   const userId = input.actor.userId;
   const found = await findUploadWithOwnerUsage(db, input.uploadId, userId);
   if (!found) throw new Failure("upload_not_found", "No such upload.");
-  const { upload } = found;
-  if (upload.status === "COMPLETED") throw alreadyCompleted();
-  if (upload.expiresAt.getTime() < Date.now()) {
-    throw new Failure("upload_expired", "This upload has expired; start a new one.");
-  }
+  const upload = requirePending(found.upload);
+  // A multipart upload's parts become its staging object first; bad parts change nothing.
+  await assembleParts(services, upload, input.parts);
 
   const stagingKey = upload.storageKey;
   const documentId = upload.documentId ?? plannedDocumentId(upload);
@@ -184,10 +226,11 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   const versionId = crypto.randomUUID();
   const storageKey = storageKeyFor(documentId, versionId);
   let copied = false;
-  // The stored object must be what was announced; otherwise it goes, and so does the record.
+  // The stored object must be what was announced; otherwise it goes, and the upload ends
+  // (aborted: a new upload is needed).
   const reject = async (code: ErrorCode, detail: string): Promise<never> => {
     await storage.deleteMany(copied ? [stagingKey, storageKey] : [stagingKey]);
-    await deletePendingUploads(db, [upload.id]);
+    await endPendingUploads(db, [upload.id], "ABORTED");
     throw new Failure(code, detail);
   };
   // Before any byte is copied: the owner's quota must still have room (other uploads may have
@@ -204,8 +247,11 @@ export async function completeDirectUpload(services: DirectUploadServices, input
     );
 
   // A concurrent `complete` may finish and remove the staged object while this one reads it.
-  const completedMeanwhile = async () =>
-    (await findUpload(db, upload.id, userId))?.status === "COMPLETED" ? alreadyCompleted() : null;
+  // …or the upload may have been abandoned (DELETE) meanwhile.
+  const completedMeanwhile = async () => {
+    const now = await findUpload(db, upload.id, userId);
+    return now ? endedFailure(now) : null;
+  };
 
   const staged = await storage.head(stagingKey);
   if (!staged) {
@@ -287,8 +333,9 @@ export async function completeDirectUpload(services: DirectUploadServices, input
       if (!version) {
         // The statement answered and wrote nothing: access was lost, or another `complete` won.
         discardObject(services, storageKey);
-        if ((await findUpload(db, upload.id, userId))?.status === "COMPLETED") throw alreadyCompleted();
-        throw documentNotFound();
+        // Completed by another `complete`, or abandoned meanwhile: its own code.
+        const now = await findUpload(db, upload.id, userId);
+        throw (now && endedFailure(now)) ?? documentNotFound();
       }
       discardObject(services, stagingKey);
       return { version };
@@ -308,11 +355,74 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   } catch (error) {
     // The quota refused the statement, which wrote nothing: the copy, the staged object and
     // the upload go, as for any upload that cannot be stored.
-    if (error instanceof Failure && error.code === "quota_exceeded") return reject(error.code, error.detail);
+    if (error instanceof Failure && error.code === "quota_exceeded") {
+      // Or the upload ended meanwhile (DELETE, a concurrent `complete`): the statement wrote nothing.
+      const now = await findUpload(db, upload.id, userId);
+      const ended = now && endedFailure(now);
+      if (ended) {
+        discardObject(services, storageKey);
+        throw ended;
+      }
+      return reject(error.code, error.detail);
+    }
     if (error instanceof Failure || error instanceof DependencyError) throw error;
     discardAfterFailedWrite(services, storageKey, error);
     // A concurrent `complete` of the same upload got there first: its document id is taken.
     if (isUniqueViolation(error)) throw alreadyCompleted();
     throw error;
   }
+}
+
+export type UploadStatus = "pending" | "completed" | "aborted" | "expired";
+
+export type UploadView = {
+  upload: UploadRecord;
+  status: UploadStatus;
+};
+
+/** What became of the caller's upload. A pending upload past its deadline is expired. */
+export async function uploadStatus(db: Database, uploadId: string, userId: string): Promise<UploadView> {
+  const upload = await findUpload(db, uploadId, userId);
+  if (!upload) throw new Failure("upload_not_found", "No such upload.");
+  return { upload, status: statusOf(upload) };
+}
+
+function statusOf(upload: UploadRecord): UploadStatus {
+  switch (upload.status) {
+    case "COMPLETED":
+      return "completed";
+    case "ABORTED":
+      return "aborted";
+    case "EXPIRED":
+      return "expired";
+    default:
+      return upload.expiresAt.getTime() < Date.now() ? "expired" : "pending";
+  }
+}
+
+/**
+ * Abandons the caller's upload: marks it aborted (expired if past its deadline; unless it
+ * already ended), then aborts its S3
+ * multipart upload (its parts go) and deletes its staging object. Idempotent: an upload that
+ * already ended is cleaned again and keeps its status. A completed upload is a 409.
+ */
+export async function abortUpload(
+  { db, storage }: Pick<DirectUploadServices, "db" | "storage">,
+  uploadId: string,
+  userId: string,
+): Promise<void> {
+  let upload = await findUpload(db, uploadId, userId);
+  if (!upload) throw new Failure("upload_not_found", "No such upload.");
+  // One past its deadline stays expired: that is what GET already reported.
+  const ending = upload.expiresAt.getTime() < Date.now() ? "EXPIRED" : "ABORTED";
+  if (upload.status === "PENDING" && (await endPendingUploads(db, [upload.id], ending)).length === 0) {
+    // Completed (or ended) since it was read.
+    upload = (await findUpload(db, uploadId, userId)) ?? upload;
+  }
+  if (upload.status === "COMPLETED") throw alreadyCompleted();
+  // The record is ended first, so a `complete` starting now is refused; storage follows. Should
+  // it fail, the scheduled job removes what is left (objects and multipart uploads no pending
+  // upload refers to).
+  if (upload.multipartUploadId) await storage.abortMultipart(upload.storageKey, upload.multipartUploadId);
+  await storage.deleteMany([upload.storageKey]);
 }

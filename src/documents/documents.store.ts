@@ -67,6 +67,16 @@ export type NewFile = {
   sha256: string;
 };
 
+/**
+ * The owner a new document charges; for a direct upload's document, only while the upload is
+ * pending, read under its row lock: an upload abandoned (DELETE) or completed meanwhile gives no
+ * owner, so nothing is charged or inserted (the caller then reads the upload's status).
+ */
+const pendingUploadOwner = (userId: string, uploadId: string | undefined) =>
+  uploadId
+    ? sql`(select ${userId}::uuid from uploads where id = ${uploadId}::uuid and status = 'PENDING' for update)`
+    : sql`${userId}::uuid`;
+
 export async function createDocument(
   db: Database,
   input: {
@@ -85,7 +95,7 @@ export async function createDocument(
   const { id, file, actor } = input;
   // Nothing is inserted unless the owner's counter took the file's bytes (chargeQuotaCte).
   const result = await db.execute<DocumentRow>(sql`
-    with ${chargeQuotaCte(sql`${actor.userId}::uuid`, file.sizeBytes, input.quotaBytes)},
+    with ${chargeQuotaCte(pendingUploadOwner(actor.userId, input.uploadId), file.sizeBytes, input.quotaBytes)},
     d as (
       insert into documents (id, owner_id, title, description, current_version, search_vector)
       select ${id}::uuid, ${actor.userId}::uuid, ${input.title}, ${input.description}, 1,

@@ -62,14 +62,40 @@ export async function expiredUploads(db: Database, graceSeconds: number, limit: 
     .limit(limit);
 }
 
-/** Removes these upload records unless one was completed meanwhile (runs may overlap). */
-export async function deletePendingUploads(db: Database, ids: string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const deleted = await db
-    .delete(uploads)
+/**
+ * Ends these pending uploads as ABORTED (abandoned, or refused at `complete`) or EXPIRED (swept
+ * past their deadline); one completed or ended meanwhile is left as it is (runs and requests
+ * may overlap). The rows stay, so that GET /uploads/{id} can tell what became of them, until
+ * purgeEndedUploads removes them. Answers the ids it ended.
+ */
+export async function endPendingUploads(db: Database, ids: string[], status: "ABORTED" | "EXPIRED"): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const ended = await db
+    .update(uploads)
+    .set({ status })
     .where(and(inArray(uploads.id, ids), eq(uploads.status, "PENDING")))
     .returning({ id: uploads.id });
-  return deleted.length;
+  return ended.map((row) => row.id);
+}
+
+/** Records the S3 multipart upload that holds a resumable upload's parts. */
+export async function recordMultipartUploadId(db: Database, id: string, multipartUploadId: string): Promise<void> {
+  await db.update(uploads).set({ multipartUploadId }).where(eq(uploads.id, id));
+}
+
+/**
+ * Removes up to `limit` rows of uploads that ended without becoming a document (ABORTED,
+ * EXPIRED) once their deadline is `retentionSeconds` old; their bytes went when they ended.
+ * Completed rows are kept, as before: they are what makes a second `complete` a 409.
+ */
+export async function purgeEndedUploads(db: Database, retentionSeconds: number, limit: number): Promise<number> {
+  const result = await db.execute<{ id: string }>(sql`
+    delete from uploads where id in (
+      select id from uploads
+      where status in ('ABORTED', 'EXPIRED') and expires_at < now() - make_interval(secs => ${retentionSeconds})
+      limit ${limit})
+    returning id`);
+  return result.rows.length;
 }
 
 /**

@@ -39,6 +39,11 @@ export const ERROR_CODES = {
   upload_already_completed: { status: 409, meaning: "The direct upload was already completed." },
   upload_expired: { status: 409, meaning: "The direct upload expired; start a new one." },
   upload_changed: { status: 409, meaning: "The uploaded object changed while it was being checked." },
+  upload_aborted: { status: 409, meaning: "The direct upload was abandoned (DELETE) or refused at `complete`." },
+  upload_not_multipart: {
+    status: 409,
+    meaning: "Parts were asked for or sent for a single-PUT direct upload; it is completed without `parts`.",
+  },
   // 412
   etag_mismatch: { status: 412, meaning: "`If-Match` does not match the document's current ETag." },
   // 413
@@ -59,6 +64,25 @@ export const ERROR_CODES = {
   upload_mismatch: {
     status: 422,
     meaning: "The uploaded object is not what was announced (size, type, SHA-256 or an encoding); it was deleted.",
+  },
+  parts_required: {
+    status: 422,
+    meaning: "A multipart upload is completed with `parts`: each part's number and ETag.",
+  },
+  part_number_out_of_range: { status: 422, meaning: "A part number is not between 1 and the upload's `parts_count`." },
+  duplicate_part_number: { status: 422, meaning: "A part number appears more than once in the list." },
+  parts_missing: {
+    status: 422,
+    meaning: "`complete` must list every part from 1 to `parts_count`; `errors` names the missing ones.",
+  },
+  part_not_uploaded: { status: 422, meaning: "Storage has no bytes for a listed part yet; PUT it, then complete." },
+  part_etag_mismatch: {
+    status: 422,
+    meaning: "A listed ETag is not the one storage has for that part (the last PUT of a part counts).",
+  },
+  part_size_mismatch: {
+    status: 422,
+    meaning: "A stored part does not have `part_size` bytes (the remainder for the last); send it again.",
   },
   // 429
   login_throttled: { status: 429, meaning: "Too many login attempts for this account or address; see Retry-After." },

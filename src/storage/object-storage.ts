@@ -342,18 +342,29 @@ export class ObjectStorage {
     }
   }
 
-  /** The parts stored so far for an unfinished multipart upload (ListParts, first 1,000), or null if it is gone. */
-  async listParts(key: string, uploadId: string): Promise<{ partNumber: number; size: number }[] | null> {
-    const res = await this.#send(`${this.objectUrl(key)}?uploadId=${encodeURIComponent(uploadId)}`, {
-      method: "GET",
-    });
-    const xml = await res.text();
-    if (res.status === 404) return null;
-    if (!res.ok) throw new DependencyError("storage", new Error(`ListParts answered ${res.status}`));
-    return [...xml.matchAll(/<Part>([\s\S]*?)<\/Part>/g)].map((m) => ({
-      partNumber: Number(/<PartNumber>(\d+)<\/PartNumber>/.exec(m[1] ?? "")?.[1]),
-      size: Number(/<Size>(\d+)<\/Size>/.exec(m[1] ?? "")?.[1]),
-    }));
+  /**
+   * The parts stored so far for an unfinished multipart upload (ListParts, every page: up to
+   * 10,000 parts), with each part's size and ETag (quoted, as S3 sends it); null if it is gone.
+   */
+  async listParts(key: string, uploadId: string): Promise<{ partNumber: number; size: number; etag: string }[] | null> {
+    const parts: { partNumber: number; size: number; etag: string }[] = [];
+    let marker = 0;
+    for (;;) {
+      const url = `${this.objectUrl(key)}?part-number-marker=${marker}&uploadId=${encodeURIComponent(uploadId)}`;
+      const res = await this.#send(url, { method: "GET" });
+      const xml = await res.text();
+      if (res.status === 404) return null;
+      if (!res.ok) throw new DependencyError("storage", new Error(`ListParts answered ${res.status}`));
+      const page = [...xml.matchAll(/<Part>([\s\S]*?)<\/Part>/g)].map((m) => ({
+        partNumber: Number(/<PartNumber>(\d+)<\/PartNumber>/.exec(m[1] ?? "")?.[1]),
+        size: Number(/<Size>(\d+)<\/Size>/.exec(m[1] ?? "")?.[1]),
+        etag: unescapeXml(/<ETag>([^<]*)<\/ETag>/.exec(m[1] ?? "")?.[1] ?? ""),
+      }));
+      parts.push(...page);
+      const next = Number(/<NextPartNumberMarker>(\d+)<\/NextPartNumberMarker>/.exec(xml)?.[1] ?? 0);
+      if (!/<IsTruncated>true<\/IsTruncated>/.test(xml) || page.length === 0 || next <= marker) return parts;
+      marker = next;
+    }
   }
 
   /** Unfinished multipart uploads under `prefix` (ListMultipartUploads, first 1,000). */

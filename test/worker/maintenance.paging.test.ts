@@ -119,7 +119,9 @@ describe("the bucket sweep", () => {
     expect(first.uploads).toBe(5);
     const second = await runScheduledMaintenance(testConfig(), "test", { maxUploadsPerRun: 100 });
     expect(second.uploads).toBe(7);
-    expect(await sql`select 1 from uploads where id = any(${ids}::uuid[])`).toHaveLength(0);
+    expect(await sql`select status from uploads where id = any(${ids}::uuid[]) and status = 'EXPIRED'`).toHaveLength(
+      ids.length,
+    );
     for (const id of ids) expect(await storage.head(`uploads/${id}`)).toBeNull();
     expect((await storage.listKeys()).sort()).toEqual([...referenced].sort());
   }, 60_000);

@@ -128,6 +128,21 @@ const ENDPOINTS: Endpoint[] = [
       ),
     expected: [201, 201, 201, 403, 404, 401],
   },
+  {
+    name: "POST uploads (multipart new version)",
+    request: (id, a) =>
+      SELF.fetch(
+        "http://api.test/api/v1/uploads",
+        json(a, "POST", {
+          file_name: "v.pdf",
+          content_type: "application/pdf",
+          size_bytes: 6 * 1024 * 1024,
+          document_id: id,
+          multipart: true,
+        }),
+      ),
+    expected: [201, 201, 201, 403, 404, 401],
+  },
 ];
 
 describe("security matrix", () => {
