@@ -4,6 +4,8 @@
 // - sweep objects no version or pending upload refers to (bytes stored by a request whose
 //   database write failed or timed out, staging objects of completed uploads that a replayed
 //   presigned PUT recreated).
+// - purge trashed documents TRASH_RETENTION_DAYS after their deletion (src/documents/purge.ts):
+//   their bytes, then their rows; claimed with a lease, so overlapping runs share the work.
 // Each run is bounded (objects and time) and the bucket sweep resumes where the previous run
 // stopped, so the work per run stays the same however large the bucket grows. Runs may overlap
 // (a slow run and the next trigger): every step is idempotent and only old, unreferenced
@@ -13,6 +15,7 @@ import { purgeAuthState } from "./auth/auth.store";
 import type { Config } from "./config";
 import { createDatabase, type Database } from "./db/client";
 import { maintenanceState } from "./db/schema";
+import { purgeDueDocuments } from "./documents/purge";
 import { deletePendingUploads, expiredUploads, referencedKeys } from "./documents/uploads.store";
 import { createLogger } from "./lib/logger";
 import { MAX_KEYS_PER_CALL, ObjectStorage } from "./storage/object-storage";
@@ -33,6 +36,10 @@ export type MaintenanceOptions = {
   maxRunMs?: number;
   /** Keys per list call (default and S3's maximum: 1,000). */
   listPageSize?: number;
+  /** The run's clock for the trash's retention (default: now; scheduled() passes its scheduled time). */
+  now?: Date;
+  /** Trashed documents purged per run at most (default 500); the rest stay due for the next run. */
+  maxPurgesPerRun?: number;
 };
 
 /** Where the bucket sweep resumes: the last key the previous run listed ("" = the start). */
@@ -130,6 +137,12 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     options.maxUploadsPerRun ?? 5000,
     timeLeft,
   );
+  const trash = await purgeDueDocuments(db, storage, {
+    now: options.now ?? new Date(),
+    retentionDays: config.TRASH_RETENTION_DAYS,
+    max: options.maxPurgesPerRun ?? 500,
+    timeLeft,
+  });
   const sweep = await sweepOrphanObjects(db, storage, {
     ageSeconds: options.orphanAgeSeconds ?? 3600,
     max: options.maxObjectsPerRun ?? 20_000,
@@ -140,6 +153,8 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     tokens: purged.tokens,
     throttles: purged.throttles,
     uploads,
+    purgedDocuments: trash.purged,
+    purgeFailed: trash.failed,
     orphans: sweep.orphans,
     listedObjects: sweep.listed,
     listingWrapped: sweep.wrapped,
@@ -148,6 +163,8 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     purged_refresh_tokens: result.tokens,
     purged_login_throttles: result.throttles,
     swept_uploads: uploads,
+    purged_documents: trash.purged,
+    purge_storage_failed: trash.failed,
     swept_orphan_objects: sweep.orphans,
     listed_objects: sweep.listed,
     listing_wrapped: sweep.wrapped,

@@ -11,6 +11,7 @@ import { atLeast, type Role, roleAtLeast, roleLiteral } from "./roles";
 import {
   accessCte,
   activity,
+  callerOpen,
   completeUploadCte,
   type DocumentRow,
   documentColumns,
@@ -91,6 +92,7 @@ export async function createDocument(
       select ${id}::uuid, ${actor.userId}::uuid, ${input.title}, ${input.description}, 1,
              ${searchVector(sql`${input.title}::text`, sql`${input.description}::text`, textArray(input.tags))}
       from charged
+      where ${callerOpen(actor.userId)}
       returning *
     ),
     v as (
