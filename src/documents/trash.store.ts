@@ -28,7 +28,7 @@ const trashed = (d: SQL) => sql`${d}.deleted_at is not null and ${d}.purged_at i
 
 /** When a document deleted at `deletedAt` is due for the scheduled purge. */
 const purgeAt = (deletedAt: SQL, retentionDays: number) =>
-  sql`${deletedAt} + make_interval(days => ${retentionDays}::int)`;
+  sql`(${deletedAt} + make_interval(days => ${retentionDays}::int))`;
 
 /**
  * One page of the caller's trash, most recently deleted first: the trashed documents they own
