@@ -276,6 +276,32 @@ describe("closing an account", () => {
     expect((await me(user.tokens.access_token)).status).toBe(200);
   });
 
+  it("leaves no access and no live document behind when grants and uploads race the closure", async () => {
+    const closer = await newUser("closer-race");
+    const others = await Promise.all([newUser("closer-race-a"), newUser("closer-race-b")]);
+    const docs = await Promise.all(
+      others.flatMap((other) =>
+        [createDocument(other.auth), createDocument(other.auth)].map(async (d) => ({ other, id: (await d).id })),
+      ),
+    );
+    const [closed, ...rest] = await Promise.all([
+      close(closer.auth, PASSWORD),
+      ...docs.map(({ other, id }) =>
+        postJson(`${DOCS}/${id}/permissions`, { user_id: closer.id, role: "EDIT" }, other.auth),
+      ),
+      ...Array.from({ length: 4 }, (_, i) =>
+        SELF.fetch(DOCS, { method: "POST", headers: closer.auth, body: multipart({ bytes: samplePdf(`race ${i}`) }) }),
+      ),
+    ]);
+    expect(closed?.status).toBe(204);
+    for (const res of rest.slice(0, docs.length)) expect([201, 404]).toContain(res.status);
+    for (const res of rest.slice(docs.length)) expect([201, 401]).toContain(res.status);
+    const [left] = await sql`select
+      (select count(*) from document_permissions where user_id = ${closer.id})::int as permissions,
+      (select count(*) from documents where owner_id = ${closer.id} and deleted_at is null)::int as live`;
+    expect(left).toEqual({ permissions: 0, live: 0 });
+  });
+
   it("frees the email only once: two accounts with one email cannot both be open", async () => {
     const email = uniqueEmail("reuse");
     await register(email);
