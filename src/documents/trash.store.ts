@@ -170,7 +170,14 @@ export async function restoreDocument(
   if (row.purge_started === true || String(row.purge_started) === "t") {
     throw new Failure("document_purging", "This document's purge has begun; it can no longer be restored.");
   }
-  // Restored or purged by someone else while this statement waited for the document's lock.
+  // The document changed while this statement waited for its lock: restored by someone else, or
+  // claimed by a purge. Only this rare path reads again, to tell the two apart.
+  const now = await db.execute<{ purging: boolean }>(sql`
+    select purge_started_at is not null as purging from documents d where d.id = ${id}::uuid and ${trashed(sql`d`)}`);
+  const purging = now.rows[0]?.purging;
+  if (purging === true || String(purging) === "t") {
+    throw new Failure("document_purging", "This document's purge has begun; it can no longer be restored.");
+  }
   throw notInTrash();
 }
 

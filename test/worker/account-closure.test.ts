@@ -48,6 +48,14 @@ describe("closing an account", () => {
     await share(othersRead.id, other, closer, "READ");
     const adoptedBytes = samplePdf().byteLength + samplePdf("two").byteLength;
     expect(await usedBytes(closer.id)).toBe(adoptedBytes + samplePdf().byteLength);
+    // A direct upload started before the closure, with its bytes in place.
+    const started = await postJson(
+      `${BASE}/api/v1/uploads`,
+      { file_name: "late.pdf", content_type: "application/pdf", size_bytes: samplePdf().byteLength },
+      closer.auth,
+    );
+    const ticket = (await started.json()) as { upload_id: string; url: string; headers: Record<string, string> };
+    expect((await fetch(ticket.url, { method: "PUT", headers: ticket.headers, body: samplePdf() })).status).toBe(200);
     // The access token is verified and cached by this isolate before the closure.
     expect((await SELF.fetch(DOCS, { headers: closer.auth })).status).toBe(200);
     expect((await me(closer.tokens.access_token)).status).toBe(200);
@@ -101,6 +109,7 @@ describe("closing an account", () => {
           json("POST", { file_name: "a.pdf", content_type: "application/pdf", size_bytes: 10 }),
         ),
       ],
+      ["POST uploads complete", SELF.fetch(`${BASE}/api/v1/uploads/${ticket.upload_id}/complete`, json("POST", {}))],
       ["GET trash", SELF.fetch(TRASH, { headers: closer.auth })],
       ["POST restore", SELF.fetch(`${TRASH}/${orphan.id}/restore`, { method: "POST", headers: closer.auth })],
       ["DELETE trash", SELF.fetch(`${TRASH}/${orphan.id}`, { method: "DELETE", headers: closer.auth })],
