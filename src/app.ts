@@ -15,6 +15,7 @@ import { docsRouter } from "./routes/docs/docs.index";
 import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
 import { permissionsRouter } from "./routes/permissions/permissions.index";
+import { trashRouter } from "./routes/trash/trash.index";
 import { uploadsRouter } from "./routes/uploads/uploads.index";
 
 export const OPENAPI_INFO = {
@@ -25,7 +26,7 @@ export const OPENAPI_INFO = {
 
 // Hono's "/x/*" also matches "/x" itself, so each prefix is listed once (a middleware listed for
 // both would run twice: a request would count twice against its budget).
-const PROTECTED_PATHS = ["/api/v1/auth/me", "/api/v1/documents/*", "/api/v1/uploads/*"];
+const PROTECTED_PATHS = ["/api/v1/auth/me", "/api/v1/documents/*", "/api/v1/uploads/*", "/api/v1/trash/*"];
 
 // Requests that store bytes, on top of the user's budget for every request.
 const UPLOAD_PATHS = ["/api/v1/documents", "/api/v1/documents/:id/upload-version", "/api/v1/uploads"];
@@ -52,6 +53,7 @@ export function createApp() {
   app.route("/", permissionsRouter);
   app.route("/", activityRouter);
   app.route("/", uploadsRouter);
+  app.route("/", trashRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

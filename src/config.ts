@@ -130,6 +130,8 @@ export const ConfigSchema = z.object({
   STORAGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** Detected content types that may be stored; empty means the built-in list (src/documents/file-types.ts). */
   ALLOWED_CONTENT_TYPES: csv,
+  /** Days a deleted document stays in the trash (restorable) before the scheduled job purges it; 0 = at the next run. */
+  TRASH_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -46,6 +46,7 @@ export default {
       logInvalidConfiguration(loaded.problems);
       throw new Error("invalid configuration");
     }
-    await runScheduledMaintenance(loaded.config, controller.cron);
+    // The scheduled time is the run's clock for the trash's retention (tests drive it forward).
+    await runScheduledMaintenance(loaded.config, controller.cron, { now: new Date(controller.scheduledTime) });
   },
 } satisfies ExportedHandler<Env>;

@@ -6,6 +6,8 @@
 // - sweep objects no version or pending upload refers to (bytes stored by a request whose
 //   database write failed or timed out, staging objects of completed uploads that a replayed
 //   presigned PUT recreated).
+// - purge trashed documents TRASH_RETENTION_DAYS after their deletion (src/documents/purge.ts):
+//   their bytes, then their rows; claimed with a lease, so overlapping runs share the work.
 // Each run is bounded (objects and time) and the bucket sweep resumes where the previous run
 // stopped, so the work per run stays the same however large the bucket grows. Runs may overlap
 // (a slow run and the next trigger): every step is idempotent and only old, unreferenced
@@ -15,6 +17,7 @@ import { purgeAuthState } from "./auth/auth.store";
 import type { Config } from "./config";
 import { createDatabase, type Database } from "./db/client";
 import { maintenanceState } from "./db/schema";
+import { purgeDueDocuments } from "./documents/purge";
 import {
   endPendingUploads,
   expiredUploads,
@@ -43,6 +46,10 @@ export type MaintenanceOptions = {
   listPageSize?: number;
   /** Rows of aborted and expired uploads are kept this long past their deadline (default 7 days). */
   uploadRetentionSeconds?: number;
+  /** The run's clock for the trash's retention (default: now; scheduled() passes its scheduled time). */
+  now?: Date;
+  /** Trashed documents purged per run at most (default 500); the rest stay due for the next run. */
+  maxPurgesPerRun?: number;
 };
 
 /** Where the bucket sweep resumes: the last key the previous run listed ("" = the start). */
@@ -189,6 +196,12 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     options.uploadRetentionSeconds ?? 7 * 86_400,
     options.maxUploadsPerRun ?? 5000,
   );
+  const trash = await purgeDueDocuments(db, storage, {
+    now: options.now ?? new Date(),
+    retentionDays: config.TRASH_RETENTION_DAYS,
+    max: options.maxPurgesPerRun ?? 500,
+    timeLeft,
+  });
   const sweep = await sweepOrphanObjects(db, storage, {
     ageSeconds: options.orphanAgeSeconds ?? 3600,
     max: options.maxObjectsPerRun ?? 20_000,
@@ -201,6 +214,8 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     uploads,
     abandonedMultipart,
     purgedUploads,
+    purgedDocuments: trash.purged,
+    purgeFailed: trash.failed,
     orphans: sweep.orphans,
     listedObjects: sweep.listed,
     listingWrapped: sweep.wrapped,
@@ -211,6 +226,8 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     swept_uploads: uploads,
     aborted_multipart_uploads: abandonedMultipart,
     purged_upload_rows: purgedUploads,
+    purged_documents: trash.purged,
+    purge_storage_failed: trash.failed,
     swept_orphan_objects: sweep.orphans,
     listed_objects: sweep.listed,
     listing_wrapped: sweep.wrapped,

@@ -2,7 +2,7 @@
 // or one batch, a transaction, since Neon's HTTP driver has no interactive transactions), except
 // a refresh that lost a race, which reads once more. Expected failures are thrown as Failure
 // (src/lib/failure.ts); results are return values.
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
 import { loginThrottles, refreshTokens, users } from "../db/schema";
@@ -29,11 +29,14 @@ export async function createUser(
 }
 
 /**
- * Whether an account already holds this email, as the unique index compares it (lower()). A
+ * Whether an open account already holds this email, as the unique index compares it (lower(),
+ * open accounts only: a closed account's email may register again). A
  * cheap look before the expensive hash; the index still decides between concurrent registrations.
  */
 export async function emailTaken(db: Database, email: string): Promise<boolean> {
-  const result = await db.execute(sql`select 1 from ${users} where lower(${users.email}) = lower(${email}) limit 1`);
+  const result = await db.execute(
+    sql`select 1 from ${users} where lower(${users.email}) = lower(${email}) and ${users.isActive} limit 1`,
+  );
   return result.rows.length > 0;
 }
 
@@ -74,11 +77,19 @@ export type LoginAttempt = {
  */
 export async function countLoginAttempt(
   db: Database,
-  email: string,
+  who: string | { userId: string },
   addressKey: string,
   policy: ThrottlePolicy,
 ): Promise<LoginAttempt> {
   const window = sql`make_interval(secs => ${policy.windowSeconds})`;
+  // An email (login), or an account id (closing an account, which confirms the password and is
+  // throttled like a login, on the same counters).
+  const email = typeof who === "string" ? who : "";
+  const match = typeof who === "string" ? sql`lower(u.email) = lower(${email})` : sql`u.id = ${who.userId}::uuid`;
+  const unknownKey =
+    typeof who === "string"
+      ? sql`'email:' || encode(sha256(convert_to(lower(${email}), 'UTF8')), 'hex')`
+      : sql`${`account:${who.userId}`}::text`;
   const result = await db.execute<{
     id: string | null;
     password_hash: string | null;
@@ -91,11 +102,10 @@ export async function countLoginAttempt(
     address_retry: number;
   }>(sql`
     with account as (
-      select u.id, u.password_hash from ${users} u where lower(u.email) = lower(${email}) and u.is_active limit 1
+      select u.id, u.password_hash from ${users} u where ${match} and u.is_active limit 1
     ),
     keyed as (
-      select coalesce('account:' || (select id::text from account),
-                      'email:' || encode(sha256(convert_to(lower(${email}), 'UTF8')), 'hex')) as account_key
+      select coalesce('account:' || (select id::text from account), ${unknownKey}) as account_key
     ),
     counted as (
       insert into ${loginThrottles} as t (key, failures, window_started_at)
@@ -314,4 +324,59 @@ export async function purgeAuthState(
       .returning({ key: loginThrottles.key }),
   ]);
   return { tokens: tokens.length, throttles: throttles.length };
+}
+
+/**
+ * Closes an account, in one batch (one transaction): the account first (its row lock makes a
+ * concurrent grant to it wait and then find it closed), then, each statement seeing what committed
+ * before it: every refresh token revoked; the documents it owns moved to the trash (`deleted_at`
+ * now, so purged after the retention, restorable meanwhile by their ADMINs, who then adopt them),
+ * each with its `document.deleted` row; its permissions on others' documents removed, each with
+ * its `permission.revoked` row; its login-throttle counter cleared and the attempt taken back from the address's. Its email is free from the
+ * commit on (the unique index covers open accounts only). False when the account was not open.
+ */
+export async function closeAccount(
+  db: Database,
+  input: { userId: string; counted: CountedAttempt; ipAddress: string | null; userAgent: string | null },
+): Promise<boolean> {
+  const user = sql`${input.userId}::uuid`;
+  const audit = (action: string, documentId: SQL, details: SQL) => sql`
+    insert into activity_logs (document_id, actor_id, action, details, ip_address, user_agent)
+    select ${documentId}, ${user}, ${action}, ${details}, ${input.ipAddress}::inet, ${input.userAgent}`;
+  const [closed] = await db.batch([
+    db.execute<{ id: string }>(sql`
+      update ${users} set is_active = false, closed_at = now(), updated_at = now()
+      where id = ${user} and is_active
+      returning id`),
+    db.execute(sql`
+      update ${refreshTokens} set revoked_at = now()
+      where user_id = ${user} and revoked_at is null
+        and exists (select 1 from ${users} where id = ${user} and closed_at is not null)`),
+    db.execute(sql`
+      with trashed as (
+        update documents d set deleted_at = now(), deleted_by = ${user}, revision = d.revision + 1
+        where d.owner_id = ${user} and d.deleted_at is null
+          and exists (select 1 from ${users} where id = ${user} and closed_at is not null)
+        returning d.id, d.title
+      )
+      ${audit("document.deleted", sql`t.id`, sql`jsonb_build_object('title', t.title, 'reason', 'account_closed')`)}
+      from trashed t`),
+    db.execute(sql`
+      with revoked as (
+        delete from document_permissions p
+        where p.user_id = ${user}
+          and exists (select 1 from ${users} where id = ${user} and closed_at is not null)
+        returning p.document_id, p.user_id, p.role
+      )
+      ${audit(
+        "permission.revoked",
+        sql`r.document_id`,
+        sql`jsonb_build_object('user_id', r.user_id, 'role', r.role, 'reason', 'account_closed')`,
+      )}
+      from revoked r`),
+    // As after a successful login: the account's counter cleared, the attempt taken back from the address's.
+    db.delete(loginThrottles).where(eq(loginThrottles.key, input.counted.accountKey)),
+    uncount(db, input.counted.addressKey, input.counted.addressWindow),
+  ]);
+  return closed.rows.length > 0;
 }

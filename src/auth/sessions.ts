@@ -6,6 +6,7 @@ import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
 import type { Logger } from "../lib/logger";
 import {
+  closeAccount as closeAccountRows,
   countLoginAttempt,
   createUser,
   emailTaken,
@@ -53,15 +54,17 @@ export async function registerAccount(
  * limited per account and per address (`login_throttled`, with the seconds to wait); a wrong
  * email or password is `credentials_invalid`, the same for both.
  */
+const throttlePolicy = (config: Config) => ({
+  windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+  maxPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+  maxPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+});
+
 export async function logIn(
   { config, db, logger }: AuthServices,
   input: { email: string; password: string; address: string },
 ): Promise<Tokens> {
-  const policy = {
-    windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
-    maxPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-    maxPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
-  };
+  const policy = throttlePolicy(config);
 
   // Round trip 1: the account, with this attempt counted against it and the address before any
   // hashing, so that concurrent attempts cannot all pass a check made before any was counted.
@@ -122,4 +125,43 @@ export async function refreshSession({ config, db, logger }: AuthServices, prese
 /** Ends the login the refresh token belongs to; an unknown token ends nothing. */
 export async function logOut(db: Database, presented: string): Promise<void> {
   await revokeChain(db, hashRefreshToken(presented));
+}
+
+/**
+ * Closes the caller's account (DELETE /auth/me) once its password is confirmed. The attempt is
+ * counted on the login throttle's own counters (the account's and the address's) before any
+ * hashing, so a stolen access token cannot be used to guess the password faster than a login
+ * could: `login_throttled` (429) past the limit, `password_incorrect` (401) for a wrong password,
+ * with nothing changed. `account_inactive` when the account is already closed.
+ */
+export async function closeAccount(
+  { config, db, logger }: AuthServices,
+  input: { userId: string; password: string; address: string; ipAddress: string | null; userAgent: string | null },
+): Promise<void> {
+  const attempt = await countLoginAttempt(db, { userId: input.userId }, input.address, throttlePolicy(config));
+  if (!attempt.user) {
+    // The token's account is closed or gone: no attempt against it is worth counting.
+    await releaseRefusedAttempt(db, attempt.counted);
+    throw new Failure("account_inactive", "The account no longer exists.");
+  }
+  if (attempt.retryAfter > 0) {
+    await releaseRefusedAttempt(db, attempt.counted);
+    logger.warn("account closure throttled", { retry_after: attempt.retryAfter });
+    throw new Failure("login_throttled", "Too many failed password attempts. Try again later.", {
+      retryAfterSeconds: attempt.retryAfter,
+    });
+  }
+  const verdict = await verifyPassword(input.password, attempt.user.passwordHash, peppersOf(config));
+  if (!verdict.ok) {
+    logger.info("account closure refused: wrong password", { user_id: input.userId });
+    throw new Failure("password_incorrect", "The password is incorrect; the account was not closed.");
+  }
+  const closed = await closeAccountRows(db, {
+    userId: input.userId,
+    counted: attempt.counted,
+    ipAddress: input.ipAddress,
+    userAgent: input.userAgent,
+  });
+  if (!closed) throw new Failure("account_inactive", "The account no longer exists.");
+  logger.info("account closed", { user_id: input.userId });
 }

@@ -85,6 +85,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // through jose. Expiry is checked again on every hit, so a cached token dies on time. One cache
 // per configuration object, so another secret, previous secret, issuer or audience never sees
 // these entries: removing JWT_SECRET_PREVIOUS is a new configuration with an empty cache.
+// Only the signature and claims are cached, never the account's state: whether the account is
+// still open (DELETE /auth/me closes it) is checked by every route's own database statement
+// (documents/sql.ts, callerOpen), so a cached token of a closed account gets 401 on its next
+// request in every isolate.
 const VERIFIED_CACHE_SIZE = 5000;
 type Verified = { userId: string; exp: number };
 const verifiedCache = oncePer((_config: TokenConfig) => new Map<string, Verified>());

@@ -63,3 +63,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * True when a statement refused to run for a caller whose account is closed or gone: the
+ * `docvault_require_open_account` check (migration 0007_trash) raises SQLSTATE DV401. The statement
+ * wrote nothing.
+ */
+export function isClosedAccount(error: unknown): boolean {
+  return pgErrorOf(error)?.code === "DV401";
+}

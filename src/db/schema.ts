@@ -45,10 +45,13 @@ export const users = pgTable(
     storageUsedBytes: bigint("storage_used_bytes", { mode: "number" }).notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    /** When the account was closed (DELETE /auth/me); is_active is false from then on. */
+    closedAt: timestamp("closed_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [
-    // Case-insensitive uniqueness decided by the database, so concurrent registrations cannot both win.
-    uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
+    // Case-insensitive uniqueness among open accounts, decided by the database, so concurrent
+    // registrations cannot both win; a closed account's email may register again.
+    uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`).where(sql`${t.isActive}`),
     check("users_email_length", sql`char_length(${t.email}) between 3 and 254`),
     check("users_full_name_length", sql`${t.fullName} is null or char_length(${t.fullName}) <= 200`),
     check("users_storage_used_nonnegative", sql`${t.storageUsedBytes} >= 0`),
@@ -74,6 +77,17 @@ export const documents = pgTable(
     updatedAt: updatedAt(),
     deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
     deletedBy: uuid("deleted_by").references(() => users.id),
+    /**
+     * Set once a purge began deleting this trashed document's bytes: from then on it can no
+     * longer be restored, and every purge run (or DELETE /trash/{id}) finishes the job.
+     */
+    purgeStartedAt: timestamp("purge_started_at", { withTimezone: true, mode: "date" }),
+    /** A purge run holds the document until then (two runs never work on one document at once). */
+    purgeLeaseUntil: timestamp("purge_lease_until", { withTimezone: true, mode: "date" }),
+    /** Which purge holds the lease: only its holder releases it early (after a storage failure). */
+    purgeClaim: uuid("purge_claim"),
+    /** The tombstone: versions, tags and permissions are gone; the row and its activity stay. */
+    purgedAt: timestamp("purged_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [
     check("documents_title_length", sql`char_length(${t.title}) between 1 and 500`),
@@ -84,6 +98,12 @@ export const documents = pgTable(
     index("documents_created_idx").on(t.createdAt.desc(), t.id).where(sql`${t.deletedAt} is null`),
     index("documents_updated_idx").on(t.updatedAt.desc(), t.id).where(sql`${t.deletedAt} is null`),
     index("documents_title_idx").on(t.title, t.id).where(sql`${t.deletedAt} is null`),
+    // The trash: documents waiting for their purge, by deletion time (the purge's order and the
+    // trash listing of an owner).
+    index("documents_trash_idx").on(t.deletedAt, t.id).where(sql`${t.deletedAt} is not null and ${t.purgedAt} is null`),
+    index("documents_owner_trash_idx")
+      .on(t.ownerId, t.deletedAt.desc(), t.id)
+      .where(sql`${t.deletedAt} is not null and ${t.purgedAt} is null`),
   ],
 );
 

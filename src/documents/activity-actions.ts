@@ -9,6 +9,8 @@ export const ACTIVITY_ACTIONS = [
   "permission.updated",
   "permission.revoked",
   "document.downloaded",
+  "document.restored",
+  "document.purged",
 ] as const;
 
 export type ActivityAction = (typeof ACTIVITY_ACTIONS)[number];

@@ -11,6 +11,7 @@ import { atLeast, type Role, roleAtLeast, roleLiteral } from "./roles";
 import {
   accessCte,
   activity,
+  callerOpen,
   completeUploadCte,
   type DocumentRow,
   documentColumns,
@@ -101,6 +102,7 @@ export async function createDocument(
       select ${id}::uuid, ${actor.userId}::uuid, ${input.title}, ${input.description}, 1,
              ${searchVector(sql`${input.title}::text`, sql`${input.description}::text`, textArray(input.tags))}
       from charged
+      where ${callerOpen(actor.userId)}
       returning *
     ),
     v as (
@@ -118,8 +120,13 @@ export async function createDocument(
            ${iso(sql`d.created_at`)} as created_at, ${iso(sql`d.updated_at`)} as updated_at, ${roleLiteral("OWNER")} as role
     from d, v`);
   const row = result.rows[0];
-  // No row: the quota refused the file, and the statement wrote nothing.
-  if (!row) throw await refusedByQuota(db, actor.userId, input.quotaBytes, file.sizeBytes);
+  // No row: the statement wrote nothing, because the quota refused the file or (a race with
+  // DELETE /auth/me, whose row lock this statement waited for) the account was closed meanwhile.
+  if (!row) {
+    const open = await db.execute(sql`select 1 from users where id = ${actor.userId}::uuid and is_active`);
+    if (open.rows.length === 0) throw new Failure("account_inactive", "The account no longer exists.");
+    throw await refusedByQuota(db, actor.userId, input.quotaBytes, file.sizeBytes);
+  }
   return toDocumentView(row);
 }
 

@@ -3,7 +3,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type Role, roleLiteral } from "./roles";
-import { type DocumentView, iso } from "./sql";
+import { callerOpen, type DocumentView, iso } from "./sql";
 
 export type SortKey = "created_at" | "updated_at" | "title";
 export type ListQuery = {
@@ -34,7 +34,7 @@ const SORT_COLUMNS: Record<SortKey, SQL> = {
 export function listStatement(query: ListQuery): SQL {
   const user = sql`${query.userId}::uuid`;
   const tsquery = query.q ? sql`websearch_to_tsquery('english', ${query.q})` : null;
-  const filters: SQL[] = [sql`d.deleted_at is null`];
+  const filters: SQL[] = [sql`d.deleted_at is null`, callerOpen(query.userId)];
   // `is true` keeps the match a row filter: the planner would otherwise AND a GIN bitmap of every
   // document containing a common word (thousands of entries) with the caller's few hundred
   // rows, which took longer than testing those rows one by one (DESIGN.md, "Listing and search").

@@ -75,7 +75,9 @@ export async function grantPermission(
   const result = await db.execute<Row & { target_id: string | null; owner_id: string | null }>(sql`
     with ${accessCte(documentId, actor.userId)},
     doc as (select d.id, d.owner_id from documents d join access a on a.id = d.id),
-    target as (select u.id, u.email from users u where ${match} and u.is_active),
+    -- FOR SHARE: a grant racing the target's account closure waits for it and then finds the
+    -- account closed, or the closure waits for the grant and then removes it (auth.store.ts).
+    target as (select u.id, u.email from users u where ${match} and u.is_active for share),
     ins as (
       insert into document_permissions (document_id, user_id, role, granted_by)
       select doc.id, target.id, ${input.role}::permission_role, ${actor.userId}::uuid

@@ -65,13 +65,14 @@ export async function refusedByQuota(
  * inserts nothing otherwise. The update's row lock serialises concurrent uploads of one owner: a
  * statement that waited for it re-evaluates the condition on the counter the winner committed
  * (PostgreSQL re-checks locked rows under READ COMMITTED), so no two uploads can both pass a
- * quota only one of them fits. `ownerId` is an expression (the owner may be resolved by the
- * same statement).
+ * quota only one of them fits. Only an open account is charged: an upload that waited for the
+ * lock of an account being closed finds it closed and inserts nothing. `ownerId` is an
+ * expression (the owner may be resolved by the same statement).
  */
 export const chargeQuotaCte = (ownerId: SQL, sizeBytes: number, quotaBytes: number) => sql`
   charged as (
     update users set storage_used_bytes = storage_used_bytes + ${sizeBytes}::bigint
-    where id = ${ownerId}
+    where id = ${ownerId} and is_active
       and (${quotaBytes}::bigint = 0 or storage_used_bytes + ${sizeBytes}::bigint <= ${quotaBytes}::bigint)
     returning id
   )`;

@@ -14,6 +14,14 @@ export const textArray = (values: readonly string[]) => sql`${sql.param(values)}
 export const iso = (column: SQL) => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
+ * True, or an error (SQLSTATE DV401, answered 401 account_inactive) when the caller's account is
+ * closed or gone. A condition naming no table, so PostgreSQL evaluates it once before reading
+ * anything (a "one-time filter"): the closed-account check costs no extra round trip, and no
+ * statement of a closed account reads or writes a row. Migration 0006 defines the function.
+ */
+export const callerOpen = (userId: string) => sql`docvault_require_open_account(${userId}::uuid)`;
+
+/**
  * The caller's role on document `id`, or no row: the one authorisation rule of the API. Every
  * statement on one document starts `with ${accessCte(...)}`, so access is resolved in the same
  * round trip, and a document the caller may not see does not exist for them.
@@ -25,6 +33,7 @@ export const accessCte = (documentId: string, userId: string) => sql`
     left join document_permissions p on p.document_id = d.id and p.user_id = ${userId}::uuid
     where d.id = ${documentId}::uuid and d.deleted_at is null
       and (d.owner_id = ${userId}::uuid or p.user_id is not null)
+      and ${callerOpen(userId)}
   )`;
 
 export const searchVector = (title: SQL, description: SQL, tags: SQL) => sql`

@@ -5,18 +5,26 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { documents, uploads, users } from "../db/schema";
+import { callerOpen } from "./sql";
 
 export type UploadRecord = typeof uploads.$inferSelect;
 
 /** Where the client PUTs the bytes of an upload. */
 export const stagingKeyFor = (uploadId: string) => `uploads/${uploadId}`;
 
+/** Records a pending upload of an open account (a closed one: 401 account_inactive, nothing written). */
 export async function createUpload(
   db: Database,
-  input: Omit<typeof uploads.$inferInsert, "status" | "createdAt" | "completedAt">,
-): Promise<UploadRecord> {
-  const [row] = await db.insert(uploads).values(input).returning();
-  return row as UploadRecord;
+  input: Omit<typeof uploads.$inferInsert, "status" | "createdAt" | "completedAt"> & { id: string; expiresAt: Date },
+): Promise<void> {
+  await db.execute(sql`
+    insert into ${uploads} (id, user_id, document_id, storage_key, file_name, content_type, size_bytes, sha256,
+                            expires_at, part_size, parts_count, multipart_upload_id)
+    select ${input.id}::uuid, ${input.userId}::uuid, ${input.documentId ?? null}::uuid, ${input.storageKey},
+           ${input.fileName}, ${input.contentType}, ${input.sizeBytes}::bigint, ${input.sha256 ?? null},
+           ${input.expiresAt.toISOString()}::timestamptz, ${input.partSize ?? null}::integer,
+           ${input.partsCount ?? null}::integer, ${input.multipartUploadId ?? null}
+    where ${callerOpen(input.userId)}`);
 }
 
 /** The caller's own upload; another user's is as absent as an unknown one. */
@@ -24,7 +32,7 @@ export async function findUpload(db: Database, id: string, userId: string): Prom
   const [row] = await db
     .select()
     .from(uploads)
-    .where(and(eq(uploads.id, id), eq(uploads.userId, userId)));
+    .where(and(eq(uploads.id, id), eq(uploads.userId, userId), callerOpen(userId)));
   return row ?? null;
 }
 
@@ -45,7 +53,7 @@ export async function findUploadWithOwnerUsage(
         coalesce((select ${documents.ownerId} from ${documents} where ${documents.id} = ${uploads.documentId}), ${uploads.userId}))`,
     })
     .from(uploads)
-    .where(and(eq(uploads.id, id), eq(uploads.userId, userId)));
+    .where(and(eq(uploads.id, id), eq(uploads.userId, userId), callerOpen(userId)));
   return row ? { upload: row.upload, ownerUsedBytes: Number(row.ownerUsedBytes ?? 0) } : null;
 }
 

@@ -4,7 +4,12 @@
 import type { ErrorCode } from "./error-codes";
 
 const REALM = 'Bearer realm="docvault"';
-const NO_TOKEN_SENT: ReadonlySet<ErrorCode> = new Set(["token_missing", "credentials_invalid"]);
+const NO_TOKEN_SENT: ReadonlySet<ErrorCode> = new Set([
+  "token_missing",
+  "credentials_invalid",
+  // The token was accepted; the password confirming the operation was not.
+  "password_incorrect",
+]);
 
 export function bearerChallenge(code: ErrorCode, detail: string): string {
   if (NO_TOKEN_SENT.has(code)) return REALM;

@@ -20,6 +20,11 @@ export const ERROR_CODES = {
     meaning: "The refresh token was already used: its whole login was revoked (possible theft).",
   },
   session_expired: { status: 401, meaning: "The login is older than the absolute session lifetime; log in again." },
+  password_incorrect: {
+    status: 401,
+    meaning:
+      "The password sent to confirm an account operation (closing the account) is wrong; the token itself is fine.",
+  },
   // 403
   role_too_low: { status: 403, meaning: "The caller's role on the document is too low for this operation." },
   // 404
@@ -43,6 +48,10 @@ export const ERROR_CODES = {
   upload_not_multipart: {
     status: 409,
     meaning: "Parts were asked for or sent for a single-PUT direct upload; it is completed without `parts`.",
+  },
+  document_purging: {
+    status: 409,
+    meaning: "The trashed document's purge has begun (its bytes are being deleted); it can no longer be restored.",
   },
   // 412
   etag_mismatch: { status: 412, meaning: "`If-Match` does not match the document's current ETag." },

@@ -1,7 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
-import { isDatabaseUnavailable, isUnstorableText } from "../db/errors";
+import { isClosedAccount, isDatabaseUnavailable, isUnstorableText } from "../db/errors";
 import { bearerChallenge } from "./bearer-challenge";
 import type { ErrorCode } from "./error-codes";
 import { statusOf } from "./error-codes";
@@ -29,9 +29,12 @@ function loggerOf(c: Context<AppEnv>): Logger {
 export const onError: ErrorHandler<AppEnv> = (thrown, c) => {
   // Any text field of a body can carry a NUL; the database is the one place that knows which
   // values it cannot store, so this one check covers every route.
+  // Likewise the statements check that their caller's account is open (DELETE /auth/me closes it).
   const error = isUnstorableText(thrown)
     ? validationError([{ path: "body", message: "Text must not contain NUL (U+0000) characters." }])
-    : thrown;
+    : isClosedAccount(thrown)
+      ? new Failure("account_inactive", "The account no longer exists.")
+      : thrown;
   if (error instanceof Failure) {
     const headers: Record<string, string> = {
       ...(statusOf(error.code) === 401 ? { "WWW-Authenticate": bearerChallenge(error.code, error.detail) } : {}),

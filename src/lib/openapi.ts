@@ -93,6 +93,11 @@ characters); otherwise one is generated. Every response echoes it. Unknown JSON 
 parameters are ignored. Text values must not contain NUL (U+0000), which PostgreSQL cannot store:
 such a value is a 422 (with \`path\` \`body\` when it could only be found on writing) and changes
 nothing; in the search parameter \`q\` a NUL simply separates words.
+
+**Closed accounts** (\`DELETE /api/v1/auth/me\`): from the request after the closure on, every
+authenticated route answers an access token of that account with 401 \`account_inactive\`, even
+though the token itself is still within its lifetime; the check is made by the route's own
+database statement, so it holds on every server at once.
 `.trim();
 
 /** Every problem \`code\`, with its status and meaning, from the table the code throws with. */

@@ -140,6 +140,15 @@ const JSON_ENDPOINTS: Case[] = [
     allowed: [404, 413, 422],
     mutating: false,
   },
+  {
+    // Never the right password: 401, then 429 once the account's checks are used up.
+    name: "close account",
+    method: "DELETE",
+    url: () => `${AUTH}/me`,
+    keys: ["password"],
+    allowed: [401, 413, 422, 429],
+    mutating: false,
+  },
 ];
 
 async function expectDocumented(res: Response, allowed: number[], label: string) {
@@ -195,6 +204,26 @@ describe("fuzzing paths and queries", () => {
         async (id, suffix) => {
           const res = await SELF.fetch(`${DOCS}/${encodeURIComponent(id)}${suffix}`, { headers: user.auth });
           await expectDocumented(res, [200, 404, 422], "path id");
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("answers 404 or 422 for any trash id, and 200 or 422 for any trash page, changing nothing", async () => {
+    const trash = `${BASE}/api/v1/trash`;
+    await fc.assert(
+      fc.asyncProperty(
+        hostileString,
+        fc.constantFrom(["POST", "/restore"], ["DELETE", ""]),
+        fc.dictionary(fc.constantFrom("page", "limit", "unknown"), hostileString, { maxKeys: 3 }),
+        async (id, [method, suffix], query) => {
+          const before = await databaseSnapshot();
+          const res = await SELF.fetch(`${trash}/${encodeURIComponent(id)}${suffix}`, { method, headers: user.auth });
+          await expectDocumented(res, [404, 422], "trash id");
+          expect(await databaseSnapshot()).toEqual(before);
+          const qs = new URLSearchParams(query as Record<string, string>).toString();
+          await expectDocumented(await SELF.fetch(`${trash}?${qs}`, { headers: user.auth }), [200, 422], "trash page");
         },
       ),
       { numRuns: RUNS },

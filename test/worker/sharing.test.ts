@@ -143,6 +143,22 @@ const ENDPOINTS: Endpoint[] = [
       ),
     expected: [201, 201, 201, 403, 404, 401],
   },
+  {
+    name: "POST trash restore (after the owner deleted it)",
+    request: async (id, a) => {
+      expect((await SELF.fetch(`${DOCS}/${id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+      return SELF.fetch(`http://api.test/api/v1/trash/${id}/restore`, { method: "POST", headers: a });
+    },
+    expected: [200, 200, 403, 403, 404, 401],
+  },
+  {
+    name: "DELETE trash (purge, after the owner deleted it)",
+    request: async (id, a) => {
+      expect((await SELF.fetch(`${DOCS}/${id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+      return SELF.fetch(`http://api.test/api/v1/trash/${id}`, { method: "DELETE", headers: a });
+    },
+    expected: [204, 403, 403, 403, 404, 401],
+  },
 ];
 
 describe("security matrix", () => {
@@ -164,9 +180,9 @@ describe("security matrix", () => {
       paths: Record<string, Record<string, unknown>>;
     };
     const operations = Object.entries(doc.paths)
-      .filter(([path]) => path.startsWith("/api/v1/documents/{id}"))
+      .filter(([path]) => path.startsWith("/api/v1/documents/{id}") || path.startsWith("/api/v1/trash/{id}"))
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-    // 11 of the matrix rows are these operations; a new one must be added to the matrix.
+    // 13 of the matrix rows are these operations; a new one must be added to the matrix.
     expect(operations.sort()).toEqual(
       [
         "GET /api/v1/documents/{id}",
@@ -180,6 +196,8 @@ describe("security matrix", () => {
         "POST /api/v1/documents/{id}/permissions",
         "PUT /api/v1/documents/{id}/permissions/{user_id}",
         "DELETE /api/v1/documents/{id}/permissions/{user_id}",
+        "POST /api/v1/trash/{id}/restore",
+        "DELETE /api/v1/trash/{id}",
       ].sort(),
     );
   });

@@ -1,10 +1,11 @@
 import type { Context } from "hono";
 import type { AppEnv, AppRouteHandler } from "../../app-env";
 import { getActiveUser, type UserRecord } from "../../auth/auth.store";
-import { logIn, logOut, refreshSession, registerAccount, type Tokens } from "../../auth/sessions";
+import { closeAccount, logIn, logOut, refreshSession, registerAccount, type Tokens } from "../../auth/sessions";
+import { actorOf } from "../../lib/actor";
 import { clientAddress, throttleAddress } from "../../lib/client-address";
 import { ApiError } from "../../lib/problem";
-import type { login, logout, me, refresh, register } from "./auth.routes";
+import type { closeAccount as closeAccountRoute, login, logout, me, refresh, register } from "./auth.routes";
 
 const toUser = (u: UserRecord) => ({
   id: u.id,
@@ -77,4 +78,16 @@ export const meHandler: AppRouteHandler<typeof me> = async (c) => {
   const user = await getActiveUser(c.get("db"), c.get("userId"));
   const storage = { used_bytes: Number(user.storageUsedBytes), quota_bytes: c.get("config").STORAGE_QUOTA_BYTES };
   return c.json({ ...toUser(user), storage }, 200);
+};
+
+export const closeAccountHandler: AppRouteHandler<typeof closeAccountRoute> = async (c) => {
+  const actor = actorOf(c);
+  await closeAccount(c.var, {
+    userId: actor.userId,
+    password: c.req.valid("json").password,
+    address: throttleAddress(clientAddress(c)),
+    ipAddress: actor.ipAddress,
+    userAgent: actor.userAgent,
+  });
+  return c.body(null, 204);
 };

@@ -1,8 +1,15 @@
 import { createRouter } from "../../lib/router";
 import { jsonBodyLimit } from "../../middleware/body-limit";
 import { requireAuth } from "../../middleware/require-auth";
-import { loginHandler, logoutHandler, meHandler, refreshHandler, registerHandler } from "./auth.handlers";
-import { login, logout, me, refresh, register } from "./auth.routes";
+import {
+  closeAccountHandler,
+  loginHandler,
+  logoutHandler,
+  meHandler,
+  refreshHandler,
+  registerHandler,
+} from "./auth.handlers";
+import { closeAccount, login, logout, me, refresh, register } from "./auth.routes";
 
 const router = createRouter();
 router.use("/api/v1/auth/*", jsonBodyLimit);
@@ -13,4 +20,5 @@ export const authRouter = router
   .openapi(login, loginHandler)
   .openapi(refresh, refreshHandler)
   .openapi(logout, logoutHandler)
-  .openapi(me, meHandler);
+  .openapi(me, meHandler)
+  .openapi(closeAccount, closeAccountHandler);

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
 import {
+  CloseAccountBody,
   CurrentUserSchema,
   LoginForm,
   LoginJson,
@@ -102,4 +103,28 @@ export const me = createRoute({
     },
     ...problems(401, 503),
   },
+});
+
+export const closeAccount = createRoute({
+  operationId: "closeAccount",
+  method: "delete",
+  path: "/api/v1/auth/me",
+  tags,
+  security: AUTHENTICATED,
+  summary: "Close the caller's account",
+  description:
+    "Confirms with the account's password (JSON `{password}`). A wrong password is 401 `password_incorrect` " +
+    "and changes nothing; attempts count on the login throttle's counters for this account and the client " +
+    "address (the same limits as login, counted before any hashing), so past the limit it is 429 " +
+    "`login_throttled` with `Retry-After`. On success (204), in one transaction: every refresh token of the " +
+    "account stops working; its access tokens are refused (401 `account_inactive`) from the next request on, " +
+    "on every route; the documents it owns move to the trash with `document.deleted` activity (purged " +
+    "`TRASH_RETENTION_DAYS` later; until then a holder of ADMIN on one may restore it and becomes its owner, " +
+    "taking its bytes into their quota); its permissions on other users' documents are removed, each " +
+    "recorded as `permission.revoked`; login with its email is refused, and the email may register a new, " +
+    "unrelated account. Pending direct uploads of the account can no longer be completed and are swept when " +
+    "they expire. The account's row (id, email, name) is kept, closed, because documents, versions and " +
+    "activity rows name it.",
+  request: { body: { required: true, content: { "application/json": { schema: CloseAccountBody } } } },
+  responses: { 204: { description: "The account is closed." }, ...problems(400, 401, 413, 415, 422, 429, 503) },
 });

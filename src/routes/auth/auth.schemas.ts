@@ -81,3 +81,7 @@ export const LoginForm = z
   .openapi("LoginForm", { description: "OAuth2 resource owner password credentials (RFC 6749 §4.3)." });
 
 export const RefreshBody = z.object({ refresh_token: z.string().min(1).max(512) }).openapi("RefreshRequest");
+
+export const CloseAccountBody = z
+  .object({ password: LoginPassword.openapi({ description: "The account's current password, to confirm." }) })
+  .openapi("CloseAccountRequest");

@@ -97,8 +97,10 @@ export const deleteDocument = createRoute({
   security,
   summary: "Soft-delete a document",
   description:
-    "Needs the owner or ADMIN. The document then answers 404 everywhere and leaves every list; its rows, " +
-    "versions and stored bytes are kept for audit.",
+    "Needs the owner or ADMIN. Moves the document to the trash: it then answers 404 on every other route and " +
+    "leaves every list, while its rows, versions, tags, permissions and stored bytes are kept (and still count " +
+    "against the owner's storage quota). The owner and ADMINs see it in `GET /api/v1/trash` and may restore it " +
+    "until the scheduled job purges it, `TRASH_RETENTION_DAYS` (default 30) after this deletion.",
   request: { params: IdParam },
   responses: { 204: { description: "Deleted." }, ...problems(401, 403, 404, 422, 503) },
 });

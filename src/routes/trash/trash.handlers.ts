@@ -1,0 +1,32 @@
+import type { AppRouteHandler } from "../../app-env";
+import { purgeNow } from "../../documents/purge";
+import { listTrash as listTrashRows, restoreDocument as restoreDocumentRow } from "../../documents/trash.store";
+import { actorOf } from "../../lib/actor";
+import { etagOf } from "../documents/etag";
+import type { listTrash, purgeDocument, restoreDocument } from "./trash.routes";
+
+export const listTrashHandler: AppRouteHandler<typeof listTrash> = async (c) => {
+  const { page, limit } = c.req.valid("query");
+  const { items, total } = await listTrashRows(
+    c.get("db"),
+    c.get("userId"),
+    { page, limit },
+    c.get("config").TRASH_RETENTION_DAYS,
+  );
+  return c.json({ items, total, total_relation: "eq" as const, page, limit }, 200);
+};
+
+export const restoreDocumentHandler: AppRouteHandler<typeof restoreDocument> = async (c) => {
+  const { revision, ...document } = await restoreDocumentRow(c.get("db"), {
+    id: c.req.valid("param").id,
+    actor: actorOf(c),
+    quotaBytes: c.get("config").STORAGE_QUOTA_BYTES,
+  });
+  c.header("ETag", etagOf(revision));
+  return c.json(document, 200);
+};
+
+export const purgeDocumentHandler: AppRouteHandler<typeof purgeDocument> = async (c) => {
+  await purgeNow(c.var, c.req.valid("param").id, actorOf(c));
+  return c.body(null, 204);
+};
