@@ -16,6 +16,7 @@ const ids: Record<string, string> = {};
 type Page = {
   items: { id: string; title: string; my_role: string; tags: string[] }[];
   total: number;
+  total_relation: string;
   page: number;
   limit: number;
 };
@@ -54,7 +55,7 @@ describe("GET /api/v1/documents", () => {
   it("lists what the caller can read, newest first, with the page metadata", async () => {
     const page = await list(owner);
     expect(page.total).toBe(5);
-    expect(page).toMatchObject({ page: 1, limit: 20 });
+    expect(page).toMatchObject({ page: 1, limit: 20, total_relation: "eq" });
     expect(page.items.map((d) => d.id)).toEqual([ids.shared, ids.image, ids.minutes, ids.roadmap, ids.budget]);
     expect(page.items.find((d) => d.id === ids.shared)?.my_role).toBe("READ");
     expect((await list(reader)).total).toBe(0);
@@ -117,6 +118,21 @@ describe("GET /api/v1/documents", () => {
       expect(((await res.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain(path);
     }
     expect((await list(owner, "?first_name=x&unknown=1")).total).toBe(5);
+  });
+
+  it("serves pages down to row 10,000 and answers 422 past it (page × limit), whatever the limit", async () => {
+    for (const query of ["?page=100&limit=100", "?page=500&limit=20", "?page=10000&limit=1"]) {
+      const page = await list(owner, query);
+      expect(page.items, query).toEqual([]);
+      expect(page.total, query).toBe(5);
+    }
+    for (const query of ["?page=101&limit=100", "?page=501", "?page=10001&limit=1", "?page=100000"]) {
+      const res = await SELF.fetch(`${DOCS}${query}`, { headers: owner.auth });
+      expect(res.status, query).toBe(422);
+      const body = (await res.json()) as { code: string; errors: { path: string; message: string }[] };
+      expect(body.code).toBe("validation_failed");
+      expect(body.errors.map((e) => e.path), query).toContain("query.page");
+    }
   });
 
   it("sorts by each column both ways, ties broken by id", async () => {

@@ -1,6 +1,5 @@
 import { createRouter } from "../../lib/router";
 import { jsonBodyLimit } from "../../middleware/body-limit";
-import { requireAuth } from "../../middleware/require-auth";
 import {
   closeAccountHandler,
   loginHandler,
@@ -13,7 +12,7 @@ import { closeAccount, login, logout, me, refresh, register } from "./auth.route
 
 const router = createRouter();
 router.use("/api/v1/auth/*", jsonBodyLimit);
-router.use(me.getRoutingPath(), requireAuth);
+// GET and DELETE /auth/me are authenticated (and rate-limited) by the app: src/app.ts PROTECTED_PATHS.
 
 export const authRouter = router
   .openapi(register, registerHandler)

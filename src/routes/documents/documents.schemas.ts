@@ -42,11 +42,19 @@ export const VersionPageSchema = pageOf(VersionSchema, "VersionPage");
 export const DocumentPageSchema = z
   .object({
     items: z.array(DocumentSchema),
-    total: z.number().int(),
+    total: z.number().int().openapi({ description: "How many documents match (see `total_relation`)." }),
+    total_relation: z.enum(["eq", "gte"]).openapi({
+      description:
+        "`eq` when `total` is exact; `gte` when it is a lower bound (more than 10,000 matches may be counted only " +
+        "up to 10,000). This version always counts exactly and answers `eq`; clients must accept both.",
+    }),
     page: z.number().int(),
     limit: z.number().int(),
   })
   .openapi("DocumentPage");
+
+/** The deepest row a list serves (`page` × `limit`); deeper than that, a client narrows its query. */
+export const MAX_LIST_DEPTH = 10_000;
 
 export const DownloadSchema = z
   .object({
@@ -126,31 +134,54 @@ const Timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).open
   example: "2026-11-01T00:00:00Z",
 });
 
-export const ListQuery = z.object({
-  q: z
-    .string()
-    .max(500)
-    .optional()
-    .openapi({
+export const ListQuery = z
+  .object({
+    q: z
+      .string()
+      .max(500)
+      .optional()
+      .openapi({
+        description:
+          "Full-text search over title, tags and description (English stemming, web-search syntax: quotes, `-`, `OR`). " +
+          "Without `sort`, results come by relevance.",
+      }),
+    tags: z
+      .string()
+      .max(2000)
+      .optional()
+      .openapi({ description: "Comma-separated; a document must carry all of them." }),
+    owner: z.enum(["me", "shared", "all"]).default("all").openapi({
       description:
-        "Full-text search over title, tags and description (English stemming, web-search syntax: quotes, `-`, `OR`). " +
-        "Without `sort`, results come by relevance.",
+        "`me`: owned by the caller; `shared`: shared with the caller; `all`: everything the caller can read.",
     }),
-  tags: z.string().max(2000).optional().openapi({ description: "Comma-separated; a document must carry all of them." }),
-  owner: z.enum(["me", "shared", "all"]).default("all").openapi({
-    description: "`me`: owned by the caller; `shared`: shared with the caller; `all`: everything the caller can read.",
-  }),
-  content_type: z
-    .string()
-    .max(200)
-    .refine((value) => !/\p{Cc}/u.test(value), "must not contain control characters")
-    .optional()
-    .openapi({ description: "Media type of the current version, e.g. application/pdf." }),
-  created_after: Timestamp.optional().openapi({ description: "Inclusive." }),
-  created_before: Timestamp.optional().openapi({ description: "Exclusive." }),
-  sort: z.enum(["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]).optional().openapi({
-    description: "`-` for descending. Default `-created_at` (relevance when `q` is given). Ties break on id.",
-  }),
-  page: z.coerce.number().int().min(1).max(100_000).default(1),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-});
+    content_type: z
+      .string()
+      .max(200)
+      .refine((value) => !/\p{Cc}/u.test(value), "must not contain control characters")
+      .optional()
+      .openapi({ description: "Media type of the current version, e.g. application/pdf." }),
+    created_after: Timestamp.optional().openapi({ description: "Inclusive." }),
+    created_before: Timestamp.optional().openapi({ description: "Exclusive." }),
+    sort: z.enum(["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]).optional().openapi({
+      description: "`-` for descending. Default `-created_at` (relevance when `q` is given). Ties break on id.",
+    }),
+    page: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_LIST_DEPTH)
+      .default(1)
+      .openapi({
+        description: `From 1; \`page\` × \`limit\` may not pass ${MAX_LIST_DEPTH} (422): narrow the query instead.`,
+      }),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .superRefine((query, ctx) => {
+    if (query.page * query.limit > MAX_LIST_DEPTH) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["page"],
+        message: `page × limit may not pass ${MAX_LIST_DEPTH} (here ${query.page * query.limit}); narrow the query (q, tags, owner, dates) instead`,
+      });
+    }
+  });

@@ -26,5 +26,5 @@ export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async
     page: query.page,
     limit: query.limit,
   });
-  return c.json({ items, total, page: query.page, limit: query.limit }, 200);
+  return c.json({ items, total, total_relation: "eq" as const, page: query.page, limit: query.limit }, 200);
 };
