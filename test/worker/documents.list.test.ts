@@ -131,7 +131,10 @@ describe("GET /api/v1/documents", () => {
       expect(res.status, query).toBe(422);
       const body = (await res.json()) as { code: string; errors: { path: string; message: string }[] };
       expect(body.code).toBe("validation_failed");
-      expect(body.errors.map((e) => e.path), query).toContain("query.page");
+      expect(
+        body.errors.map((e) => e.path),
+        query,
+      ).toContain("query.page");
     }
   });
 
