@@ -3,13 +3,16 @@
 // limited responses carry RateLimit-Policy and RateLimit. Each test uses fresh users and
 // addresses, so its keys are its own; small budgets are chosen per call through the bindings.
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { BASE, newUser, PASSWORD, uniqueEmail } from "../support/auth";
 import { multipart, samplePdf } from "../support/documents";
 import { testSql } from "../support/stack";
 
 type Bindings = Partial<Record<keyof Env, string>>;
+
+// A test may first wait up to 30 s for a fresh window (freshWindow), beyond the default timeout.
+vi.setConfig({ testTimeout: 90_000 });
 
 async function call(path: string, init: RequestInit, bindings: Bindings) {
   const ctx = createExecutionContext();
