@@ -29,10 +29,11 @@ export const ProblemSchema = z
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: "Malformed request body (invalid JSON, broken multipart).",
-  401: "Missing, invalid or expired access token.",
+  401: "Missing, invalid or expired access token (on share links: a missing or wrong link password).",
   403: "Authenticated, but the role on this resource is too low.",
   404: "No such resource, or no access to it.",
   409: "Conflict with the current state.",
+  410: "The share link is gone for good (expired or used up).",
   412: "If-Match does not match the current ETag.",
   413: "Payload too large.",
   415: "File type not allowed.",
@@ -53,6 +54,22 @@ export function problems<S extends number>(...statuses: S[]) {
         description: `${PROBLEM_DESCRIPTIONS[status] ?? STATUS_TITLES[status] ?? "Error"} Codes: ${codesFor(status)
           .map((code) => `\`${code}\``)
           .join(", ")}.`,
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+    ]),
+  ) as Record<S, { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } }>;
+}
+
+/**
+ * Problem responses naming only the given codes of each status, for routes where most codes of a
+ * status cannot happen (the public share-link routes have no token to be missing).
+ */
+export function problemsOf<S extends number>(codesByStatus: Record<S, ErrorCode[]>) {
+  return Object.fromEntries(
+    (Object.entries(codesByStatus) as [string, ErrorCode[]][]).map(([status, codes]) => [
+      status,
+      {
+        description: `${STATUS_TITLES[Number(status)] ?? "Error"}. Codes: ${codes.map((code) => `\`${code}\``).join(", ")}.`,
         content: { "application/problem+json": { schema: ProblemSchema } },
       },
     ]),
