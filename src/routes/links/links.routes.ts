@@ -203,6 +203,7 @@ export const revokeLink = createRoute({
 
 export const getPublicLink = createRoute({
   operationId: "getPublicLink",
+  security: [],
   method: "get",
   path: "/api/v1/links/{token}",
   tags,
@@ -229,6 +230,7 @@ const DOWNLOAD_RULES =
 
 export const downloadByLink = createRoute({
   operationId: "downloadByLink",
+  security: [],
   method: "post",
   path: "/api/v1/links/{token}/download",
   tags,
@@ -263,6 +265,7 @@ export const downloadByLink = createRoute({
 
 export const redirectByLink = createRoute({
   operationId: "redirectByLink",
+  security: [],
   method: "get",
   path: "/api/v1/links/{token}/download",
   tags,
