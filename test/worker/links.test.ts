@@ -565,3 +565,36 @@ describe("secrets stay secret", () => {
     }
   });
 });
+
+describe("the public routes' request budget", () => {
+  it("limits each client address to RATE_LIMIT_PER_MINUTE requests a minute, whatever the token", async () => {
+    const docId = await sharedDocument();
+    const link = await makeLink(docId, owner.auth);
+    const call = async (path: string, address: string) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request(`${LINKS}/${path}`, { headers: { "CF-Connecting-IP": address } }) as Parameters<
+          typeof worker.fetch
+        >[0],
+        { ...env, RATE_LIMIT_PER_MINUTE: "10" } as Env,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    // A burst that fits in one clock-aligned window.
+    const left = 60 - ((Date.now() / 1000) % 60);
+    if (left < 15) await new Promise((resolve) => setTimeout(resolve, left * 1000 + 100));
+    const address = freshAddress();
+    const statuses: number[] = [];
+    // Unknown tokens count too: guessing tokens spends the budget.
+    for (let i = 0; i < 10; i++) statuses.push((await call(i % 2 ? link.token : "guess", address)).status);
+    expect(statuses).toEqual([404, 200, 404, 200, 404, 200, 404, 200, 404, 200]);
+    const limited = await call(link.token, address);
+    await expectCode(limited, 429, "rate_limited");
+    expect(limited.headers.get("ratelimit-policy")).toBe('"link";q=10;w=60');
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Another address has its own budget.
+    expect((await call(link.token, freshAddress())).status).toBe(200);
+  });
+});
