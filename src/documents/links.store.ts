@@ -157,10 +157,8 @@ export async function deleteLink(db: Database, input: { documentId: string; link
   const row = result.rows[0];
   if (!row?.access_role) throw documentNotFound();
   if (row.revoked) return;
-  if (!row.link_creator) {
-    if (atLeast(row.access_role, "EDIT")) throw linkNotFound();
-    throw new Failure("role_too_low", "Revoking a share link needs its creator, the owner or the ADMIN role.");
-  }
+  // Readers cannot list links, so for them an unknown link and another's look alike.
+  if (!row.link_creator && atLeast(row.access_role, "EDIT")) throw linkNotFound();
   throw new Failure("role_too_low", "Revoking a share link needs its creator, the owner or the ADMIN role.");
 }
 
@@ -334,6 +332,7 @@ export async function countDownload(
       returning l.id, l.document_id, l.download_count, l.max_downloads
     ),
     act as (${activity(
+      // The public has no account: actor_id null, the client's address and user agent recorded.
       { userId: null as unknown as string, ...input.actor },
       "link.downloaded",
       sql`used.document_id`,

@@ -113,6 +113,21 @@ export async function describeLink(db: Database, token: string): Promise<PublicL
 }
 
 /**
+ * Whether `GET …/download` would hand out a URL, without using a download or signing one (for
+ * HEAD requests: link previews and prefetchers must not spend a link's downloads).
+ */
+export async function probeDownload(db: Database, token: string): Promise<void> {
+  const link = await describeLink(db, token);
+  if (link.has_password) throw passwordRequired();
+}
+
+const passwordRequired = () =>
+  new Failure(
+    "link_password_required",
+    "This share link has a password: send it in the body of POST /api/v1/links/{token}/download.",
+  );
+
+/**
  * A presigned GET (valid LINK_URL_TTL_SECONDS) of the link's version, using one download.
  * `password` is undefined when none was sent (always for GET …/download): a link with a password
  * is then `link_password_required`, and nothing is counted.
@@ -133,10 +148,7 @@ export async function downloadByLink(
   let rehash: { from: string; to: string } | null = null;
   if (link.passwordHash !== null) {
     if (input.password === undefined) {
-      throw new Failure(
-        "link_password_required",
-        "This share link has a password: send it in the body of POST /api/v1/links/{token}/download.",
-      );
+      throw passwordRequired();
     }
     if (!guess) throw new Error("a password attempt on a live link was not counted");
     const overLink = guess.linkFailures > config.LOGIN_MAX_FAILURES_PER_ACCOUNT;

@@ -290,6 +290,22 @@ describe("expiry and download limits", () => {
     expect((await linkRow(link.id))?.download_count).toBe(0);
   });
 
+  it("a HEAD of the redirect uses no download and hands out no URL", async () => {
+    const docId = await sharedDocument();
+    const link = await makeLink(docId, owner.auth, { max_downloads: 1 });
+    for (let i = 0; i < 3; i++) {
+      const head = await SELF.fetch(`${LINKS}/${link.token}/download`, { method: "HEAD", redirect: "manual" });
+      expect(head.status).toBe(204);
+      expect(head.headers.get("location")).toBeNull();
+    }
+    expect((await linkRow(link.id))?.download_count).toBe(0);
+    expect((await getDownload(link.token)).status).toBe(302);
+    expect((await SELF.fetch(`${LINKS}/${link.token}/download`, { method: "HEAD" })).status).toBe(410);
+    const locked = await makeLink(docId, owner.auth, { password: "pass-word" });
+    expect((await SELF.fetch(`${LINKS}/${locked.token}/download`, { method: "HEAD" })).status).toBe(401);
+    expect((await SELF.fetch(`${LINKS}/${"B".repeat(43)}/download`, { method: "HEAD" })).status).toBe(404);
+  });
+
   it("answers 410 link_exhausted once max_downloads is used up", async () => {
     const docId = await sharedDocument();
     const link = await makeLink(docId, owner.auth, { max_downloads: 2 });

@@ -1,6 +1,11 @@
 import type { Context } from "hono";
 import type { AppEnv, AppRouteHandler } from "../../app-env";
-import { createLink as createLinkFlow, describeLink, downloadByLink as downloadFlow } from "../../documents/links";
+import {
+  createLink as createLinkFlow,
+  describeLink,
+  downloadByLink as downloadFlow,
+  probeDownload,
+} from "../../documents/links";
 import { deleteLink, listLinks as listLinkRows } from "../../documents/links.store";
 import { actorOf } from "../../lib/actor";
 import { clientAddress, throttleAddress } from "../../lib/client-address";
@@ -62,6 +67,12 @@ export const downloadByLinkHandler: AppRouteHandler<typeof downloadByLink> = asy
 };
 
 export const redirectByLinkHandler: AppRouteHandler<typeof redirectByLink> = async (c) => {
+  // Hono serves HEAD with the GET route: a HEAD (a link preview, a prefetcher) checks the link
+  // the same way but uses no download and gets no URL.
+  if (c.req.raw.method === "HEAD") {
+    await probeDownload(c.get("db"), c.req.valid("param").token);
+    return c.body(null, 204) as never;
+  }
   const { url } = await downloadFlow(c.var, {
     token: c.req.valid("param").token,
     password: undefined,

@@ -272,7 +272,9 @@ export const redirectByLink = createRoute({
   summary: "Download through a share link (redirect)",
   description:
     `${PUBLIC} For links without a password (a browser can follow it): 302 to the presigned GET (valid 60 s). ` +
-    `${DOWNLOAD_RULES} A link with a password is 401 \`link_password_required\` (use POST). ${LINK_GONE}`,
+    `${DOWNLOAD_RULES} A link with a password is 401 \`link_password_required\` (use POST). ${LINK_GONE} ` +
+    "A `HEAD` request makes the same checks but uses no download and gets no URL: 204 for a link that would " +
+    "redirect (so link previews and prefetchers do not spend downloads).",
   request: { params: TokenParam },
   responses: {
     302: {
