@@ -115,6 +115,13 @@ nothing; in the search parameter \`q\` a NUL simply separates words.
 authenticated route answers an access token of that account with 401 \`account_inactive\`, even
 though the token itself is still within its lifetime; the check is made by the route's own
 database statement, so it holds on every server at once.
+
+**Share links** (\`/api/v1/links/{token}\`) need no token: their operations declare no security,
+have a request budget per client address, and answer \`Cache-Control: no-store\`. Their 401s
+(\`link_password_required\`, \`link_password_wrong\`) carry \`WWW-Authenticate: LinkPassword
+realm="docvault share link"\`, not a Bearer challenge: the password goes in the JSON body of
+\`POST /api/v1/links/{token}/download\`. The token is the link's whole secret; the service stores only
+its SHA-256 and never logs it.
 `.trim();
 
 /** Every problem \`code\`, with its status and meaning, from the table the code throws with. */
