@@ -14,6 +14,7 @@ import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
+import { linksRouter } from "./routes/links/links.index";
 import { permissionsRouter } from "./routes/permissions/permissions.index";
 import { trashRouter } from "./routes/trash/trash.index";
 import { uploadsRouter } from "./routes/uploads/uploads.index";
@@ -45,6 +46,8 @@ export function createApp() {
   for (const path of PROTECTED_PATHS) app.use(path, requireAuth, rateLimit("user"));
   app.on("POST", UPLOAD_PATHS, rateLimit("upload"));
   app.on("POST", "/api/v1/auth/register", rateLimit("register"));
+  // Share links' public routes: no token, a budget per client address instead.
+  app.use("/api/v1/links/*", rateLimit("link"));
 
   app.route("/", healthRouter);
   app.route("/", docsRouter);
@@ -54,6 +57,7 @@ export function createApp() {
   app.route("/", activityRouter);
   app.route("/", uploadsRouter);
   app.route("/", trashRouter);
+  app.route("/", linksRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

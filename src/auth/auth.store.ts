@@ -81,7 +81,6 @@ export async function countLoginAttempt(
   addressKey: string,
   policy: ThrottlePolicy,
 ): Promise<LoginAttempt> {
-  const window = sql`make_interval(secs => ${policy.windowSeconds})`;
   // An email (login), or an account id (closing an account, which confirms the password and is
   // throttled like a login, on the same counters).
   const email = typeof who === "string" ? who : "";
@@ -107,16 +106,7 @@ export async function countLoginAttempt(
     keyed as (
       select coalesce('account:' || (select id::text from account), ${unknownKey}) as account_key
     ),
-    counted as (
-      insert into ${loginThrottles} as t (key, failures, window_started_at)
-      select account_key, 1, now() from keyed
-      union all select ${`address:${addressKey}`}, 1, now()
-      on conflict (key) do update set
-        failures = case when t.window_started_at <= now() - ${window} then 1 else t.failures + 1 end,
-        window_started_at = case when t.window_started_at <= now() - ${window} then now() else t.window_started_at end
-      returning t.key, t.failures, t.window_started_at::text as window_started_at,
-        ceil(extract(epoch from t.window_started_at + ${window} - now()))::int as retry
-    )
+    counted as (${countAttempts(sql`select account_key from keyed union all select ${`address:${addressKey}`}`, policy.windowSeconds)})
     select a.id, a.password_hash, k.account_key,
       ac.failures as account_failures, ac.window_started_at as account_window, ac.retry as account_retry,
       ad.failures as address_failures, ad.window_started_at as address_window, ad.retry as address_retry
@@ -144,9 +134,37 @@ export async function countLoginAttempt(
   };
 }
 
+/**
+ * Counts one attempt against each key that `keys` (a select of one text column) yields, and
+ * answers each counter as it now stands: `key, failures, window_started_at` (text, to the
+ * microsecond) and `retry` (seconds left in its window). The upsert's row locks serialise
+ * concurrent attempts, so of any number arriving at once exactly the first `max` of a window see
+ * a count within the limit. A CTE body: login and account closure use it, and so do share-link
+ * passwords (src/documents/links.store.ts) with keys of their own.
+ */
+export function countAttempts(keys: SQL, windowSeconds: number): SQL {
+  const window = sql`make_interval(secs => ${windowSeconds})`;
+  return sql`
+      insert into ${loginThrottles} as t (key, failures, window_started_at)
+      select k.key, 1, now() from (${keys}) as k(key)
+      on conflict (key) do update set
+        failures = case when t.window_started_at <= now() - ${window} then 1 else t.failures + 1 end,
+        window_started_at = case when t.window_started_at <= now() - ${window} then now() else t.window_started_at end
+      returning t.key, t.failures, t.window_started_at::text as window_started_at,
+        ceil(extract(epoch from t.window_started_at + ${window} - now()))::int as retry`;
+}
+
+/**
+ * Takes one counted attempt back from `key` (as a statement fragment, for a CTE of another
+ * statement): only within the window it was counted in, never below zero.
+ */
+export const uncountSql = (key: string, windowStartedAt: string) => sql`
+  update ${loginThrottles} set failures = failures - 1
+  where key = ${key} and window_started_at = ${windowStartedAt}::timestamptz and failures > 0`;
+
 // A window may have been opened by a transaction that started after this one (its now() is
 // later), so the remaining time can come out a little above the window; it is never above it.
-const waitSeconds = (remaining: number | string, windowSeconds: number) =>
+export const waitSeconds = (remaining: number | string, windowSeconds: number) =>
   Math.min(windowSeconds, Math.max(1, Number(remaining)));
 
 // Takes back one counted attempt, only within the window it was counted in (a window that has
@@ -332,7 +350,7 @@ export async function purgeAuthState(
  * before it: every refresh token revoked; the documents it owns moved to the trash (`deleted_at`
  * now, so purged after the retention, restorable meanwhile by their ADMINs, who then adopt them),
  * each with its `document.deleted` row; its permissions on others' documents removed, each with
- * its `permission.revoked` row; its login-throttle counter cleared and the attempt taken back from the address's. Its email is free from the
+ * its `permission.revoked` row; every share link it created deleted, each with its `link.revoked` row; its login-throttle counter cleared and the attempt taken back from the address's. Its email is free from the
  * commit on (the unique index covers open accounts only). False when the account was not open.
  */
 export async function closeAccount(
@@ -372,6 +390,21 @@ export async function closeAccount(
         "permission.revoked",
         sql`r.document_id`,
         sql`jsonb_build_object('user_id', r.user_id, 'role', r.role, 'reason', 'account_closed')`,
+      )}
+      from revoked r`),
+    // Share links die with the account that made them (on its own documents, now in the trash, and
+    // on others'), each with its `link.revoked` row: nobody answers for them any more.
+    db.execute(sql`
+      with revoked as (
+        delete from share_links l
+        where l.created_by = ${user}
+          and exists (select 1 from ${users} where id = ${user} and closed_at is not null)
+        returning l.id, l.document_id, l.download_count
+      )
+      ${audit(
+        "link.revoked",
+        sql`r.document_id`,
+        sql`jsonb_build_object('link_id', r.id, 'download_count', r.download_count, 'reason', 'account_closed')`,
       )}
       from revoked r`),
     // As after a successful login: the account's counter cleared, the attempt taken back from the address's.

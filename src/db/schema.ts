@@ -7,6 +7,7 @@ import {
   boolean,
   check,
   customType,
+  foreignKey,
   index,
   inet,
   integer,
@@ -298,3 +299,48 @@ export const maintenanceState = pgTable("maintenance_state", {
   value: text("value").notNull(),
   updatedAt: updatedAt(),
 });
+
+/**
+ * Share links (`/api/v1/links/{token}`): anonymous access to one document, or one pinned version
+ * of it. The token is never stored, only its SHA-256 (looked up by it); the password is a PHC
+ * string like an account's. A revoked link is deleted (its `link.revoked` activity row stays). A
+ * link answers only while its document is live (not trashed), so a restore brings it back; the
+ * purge deletes it. `download_count` is raised by the one statement that checks the limit, so the
+ * check below can never fail on a race.
+ */
+export const shareLinks = pgTable(
+  "share_links",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    documentId: uuid("document_id")
+      .notNull()
+      .references(() => documents.id),
+    tokenHash: bytea("token_hash").notNull(),
+    passwordHash: text("password_hash"),
+    /** A pinned version; null: the link follows the document's current version. */
+    versionNumber: integer("version_number"),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }),
+    maxDownloads: integer("max_downloads"),
+    downloadCount: integer("download_count").notNull().default(0),
+    createdBy: uuid("created_by")
+      .notNull()
+      .references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("share_links_token_hash_key").on(t.tokenHash),
+    index("share_links_document_created_idx").on(t.documentId, t.createdAt, t.id),
+    index("share_links_created_by_idx").on(t.createdBy),
+    foreignKey({
+      name: "share_links_version_fk",
+      columns: [t.documentId, t.versionNumber],
+      foreignColumns: [documentVersions.documentId, documentVersions.versionNumber],
+    }),
+    check("share_links_max_downloads_range", sql`${t.maxDownloads} is null or ${t.maxDownloads} between 1 and 1000000`),
+    check(
+      "share_links_download_count_range",
+      sql`${t.downloadCount} >= 0 and (${t.maxDownloads} is null or ${t.downloadCount} <= ${t.maxDownloads})`,
+    ),
+    check("share_links_token_hash_length", sql`octet_length(${t.tokenHash}) = 32`),
+  ],
+);

@@ -11,6 +11,9 @@ export const ACTIVITY_ACTIONS = [
   "document.downloaded",
   "document.restored",
   "document.purged",
+  "link.created",
+  "link.revoked",
+  "link.downloaded",
 ] as const;
 
 export type ActivityAction = (typeof ACTIVITY_ACTIONS)[number];

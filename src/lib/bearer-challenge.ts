@@ -11,7 +11,14 @@ const NO_TOKEN_SENT: ReadonlySet<ErrorCode> = new Set([
   "password_incorrect",
 ]);
 
+// A share link's password is not a token: a Bearer challenge would send clients for one. RFC 9110
+// still wants a challenge on every 401, so these name a scheme of their own (no browser knows it,
+// so none opens a login dialog); the password goes in the JSON body of POST /links/{token}/download.
+export const LINK_PASSWORD_CHALLENGE = 'LinkPassword realm="docvault share link"';
+const LINK_PASSWORD: ReadonlySet<ErrorCode> = new Set(["link_password_required", "link_password_wrong"]);
+
 export function bearerChallenge(code: ErrorCode, detail: string): string {
+  if (LINK_PASSWORD.has(code)) return LINK_PASSWORD_CHALLENGE;
   if (NO_TOKEN_SENT.has(code)) return REALM;
   // A quoted-string may not carry quotes or backslashes unescaped; the detail needs neither.
   return `${REALM}, error="invalid_token", error_description="${detail.replace(/["\\]/g, "")}"`;

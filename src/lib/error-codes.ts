@@ -25,6 +25,12 @@ export const ERROR_CODES = {
     meaning:
       "The password sent to confirm an account operation (closing the account) is wrong; the token itself is fine.",
   },
+  link_password_required: {
+    status: 401,
+    meaning:
+      "The share link has a password: send it with `POST /links/{token}/download` (`GET …/download` serves links without one only).",
+  },
+  link_password_wrong: { status: 401, meaning: "The share link's password is wrong (attempts are throttled)." },
   // 403
   role_too_low: { status: 403, meaning: "The caller's role on the document is too low for this operation." },
   // 404
@@ -34,6 +40,10 @@ export const ERROR_CODES = {
   user_not_found: { status: 404, meaning: "No account with that email or id." },
   permission_not_found: { status: 404, meaning: "That user has no permission on the document." },
   upload_not_found: { status: 404, meaning: "No such direct upload, or it is another user's." },
+  link_not_found: {
+    status: 404,
+    meaning: "No such share link: unknown or malformed token, revoked link, or its document was deleted.",
+  },
   // 409
   email_taken: { status: 409, meaning: "An account with this email already exists." },
   permission_exists: { status: 409, meaning: "That user already has a permission; change it with PUT." },
@@ -55,6 +65,9 @@ export const ERROR_CODES = {
   },
   // 412
   etag_mismatch: { status: 412, meaning: "`If-Match` does not match the document's current ETag." },
+  // 410
+  link_expired: { status: 410, meaning: "The share link has passed its `expires_at`." },
+  link_exhausted: { status: 410, meaning: "The share link has no downloads left (`max_downloads` reached)." },
   // 413
   body_too_large: { status: 413, meaning: "The JSON or form body exceeds its size limit." },
   file_too_large: { status: 413, meaning: "The file exceeds `MAX_UPLOAD_BYTES` (or `MAX_DIRECT_UPLOAD_BYTES`)." },
@@ -93,11 +106,19 @@ export const ERROR_CODES = {
     status: 422,
     meaning: "A stored part does not have `part_size` bytes (the remainder for the last); send it again.",
   },
+  link_version_not_found: {
+    status: 422,
+    meaning: "The share link would pin a `version` the document does not have.",
+  },
   // 429
   login_throttled: { status: 429, meaning: "Too many login attempts for this account or address; see Retry-After." },
   rate_limited: {
     status: 429,
     meaning: "Over a request budget (per user, per user for uploads, per address for registration); see Retry-After.",
+  },
+  link_password_throttled: {
+    status: 429,
+    meaning: "Too many wrong passwords for this share link or from this address; see Retry-After.",
   },
   // 507
   quota_exceeded: {

@@ -7,6 +7,7 @@ import type { ErrorCode } from "./error-codes";
 import { statusOf } from "./error-codes";
 import { createLogger, describeError, type Logger } from "./logger";
 import { ApiError, DependencyError, Failure, problemResponse } from "./problem";
+import { redactPath } from "./redact";
 import { validationError } from "./validation";
 
 // Hono's body parsing answers these statuses for requests it cannot read.
@@ -62,4 +63,4 @@ export const onError: ErrorHandler<AppEnv> = (thrown, c) => {
 };
 
 export const notFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(c, "route_not_found", `No route for ${c.req.method} ${c.req.path.slice(0, 200)}.`);
+  problemResponse(c, "route_not_found", `No route for ${c.req.method} ${redactPath(c.req.path)}.`);

@@ -29,10 +29,11 @@ export const ProblemSchema = z
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: "Malformed request body (invalid JSON, broken multipart).",
-  401: "Missing, invalid or expired access token.",
+  401: "Missing, invalid or expired access token (on share links: a missing or wrong link password).",
   403: "Authenticated, but the role on this resource is too low.",
   404: "No such resource, or no access to it.",
   409: "Conflict with the current state.",
+  410: "The share link is gone for good (expired or used up).",
   412: "If-Match does not match the current ETag.",
   413: "Payload too large.",
   415: "File type not allowed.",
@@ -53,6 +54,22 @@ export function problems<S extends number>(...statuses: S[]) {
         description: `${PROBLEM_DESCRIPTIONS[status] ?? STATUS_TITLES[status] ?? "Error"} Codes: ${codesFor(status)
           .map((code) => `\`${code}\``)
           .join(", ")}.`,
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+    ]),
+  ) as Record<S, { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } }>;
+}
+
+/**
+ * Problem responses naming only the given codes of each status, for routes where most codes of a
+ * status cannot happen (the public share-link routes have no token to be missing).
+ */
+export function problemsOf<S extends number>(codesByStatus: Record<S, ErrorCode[]>) {
+  return Object.fromEntries(
+    (Object.entries(codesByStatus) as [string, ErrorCode[]][]).map(([status, codes]) => [
+      status,
+      {
+        description: `${STATUS_TITLES[Number(status)] ?? "Error"}. Codes: ${codes.map((code) => `\`${code}\``).join(", ")}.`,
         content: { "application/problem+json": { schema: ProblemSchema } },
       },
     ]),
@@ -98,6 +115,13 @@ nothing; in the search parameter \`q\` a NUL simply separates words.
 authenticated route answers an access token of that account with 401 \`account_inactive\`, even
 though the token itself is still within its lifetime; the check is made by the route's own
 database statement, so it holds on every server at once.
+
+**Share links** (\`/api/v1/links/{token}\`) need no token: their operations declare no security,
+have a request budget per client address, and answer \`Cache-Control: no-store\`. Their 401s
+(\`link_password_required\`, \`link_password_wrong\`) carry \`WWW-Authenticate: LinkPassword
+realm="docvault share link"\`, not a Bearer challenge: the password goes in the JSON body of
+\`POST /api/v1/links/{token}/download\`. The token is the link's whole secret; the service stores only
+its SHA-256 and never logs it.
 `.trim();
 
 /** Every problem \`code\`, with its status and meaning, from the table the code throws with. */

@@ -20,7 +20,7 @@ const WINDOW_SECONDS = 60;
 
 type Budget = {
   /** The policy's name in the headers and the prefix of its keys. */
-  name: "user" | "upload" | "register";
+  name: "user" | "upload" | "register" | "link";
   limit: (config: Config) => RateLimitStep;
   key: (c: Context<AppEnv>) => string;
 };
@@ -31,6 +31,13 @@ const BUDGETS = {
   register: {
     name: "register",
     limit: (config) => config.REGISTER_RATE_LIMIT_PER_MINUTE,
+    key: (c) => throttleAddress(clientAddress(c)),
+  },
+  // The public share-link routes (no account to count against): per client address, with the
+  // per-user budget's value, so one address gets what one user gets.
+  link: {
+    name: "link",
+    limit: (config) => config.RATE_LIMIT_PER_MINUTE,
     key: (c) => throttleAddress(clientAddress(c)),
   },
 } satisfies Record<string, Budget>;

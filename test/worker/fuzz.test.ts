@@ -12,11 +12,18 @@ import { databaseSnapshot } from "../support/stack";
 type User = Awaited<ReturnType<typeof newUser>>;
 let user: User;
 let docId: string;
+let linkToken: string;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 
 beforeAll(async () => {
   user = await newUser("fuzz");
   docId = (await createDocument(user.auth)).id;
+  const link = await SELF.fetch(`${DOCS}/${docId}/links`, {
+    method: "POST",
+    headers: { ...user.auth, "Content-Type": "application/json" },
+    body: JSON.stringify({ password: "never guessed by the fuzzer" }),
+  });
+  linkToken = ((await link.json()) as { token: string }).token;
 });
 
 const hostileString = fc.oneof(
@@ -149,6 +156,23 @@ const JSON_ENDPOINTS: Case[] = [
     allowed: [401, 413, 422, 429],
     mutating: false,
   },
+  {
+    name: "create share link",
+    method: "POST",
+    url: () => `${DOCS}/${docId}/links`,
+    keys: ["expires_at", "password", "max_downloads", "version"],
+    allowed: [201, 413, 422],
+    mutating: true,
+  },
+  {
+    // Never the right password: 401, then 429 once the link's checks are used up.
+    name: "share link download",
+    method: "POST",
+    url: () => `${BASE}/api/v1/links/${linkToken}/download`,
+    keys: ["password"],
+    allowed: [401, 413, 422, 429],
+    mutating: false,
+  },
 ];
 
 async function expectDocumented(res: Response, allowed: number[], label: string) {
@@ -224,6 +248,25 @@ describe("fuzzing paths and queries", () => {
           expect(await databaseSnapshot()).toEqual(before);
           const qs = new URLSearchParams(query as Record<string, string>).toString();
           await expectDocumented(await SELF.fetch(`${trash}?${qs}`, { headers: user.auth }), [200, 422], "trash page");
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("answers 404 link_not_found for any share-link token, changing nothing", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        hostileString,
+        fc.constantFrom(["GET", ""], ["GET", "/download"], ["POST", "/download"]),
+        async (token, [method, suffix]) => {
+          const before = await databaseSnapshot();
+          const res = await SELF.fetch(`${BASE}/api/v1/links/${encodeURIComponent(token)}${suffix}`, {
+            method,
+            redirect: "manual",
+          });
+          await expectDocumented(res, [404], "link token");
+          expect(await databaseSnapshot()).toEqual(before);
         },
       ),
       { numRuns: RUNS },

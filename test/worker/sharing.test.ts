@@ -159,7 +159,54 @@ const ENDPOINTS: Endpoint[] = [
     },
     expected: [204, 403, 403, 403, 404, 401],
   },
+  {
+    name: "POST links",
+    request: (id, a) => SELF.fetch(`${DOCS}/${id}/links`, json(a, "POST", { max_downloads: 3 })),
+    expected: [201, 201, 201, 403, 404, 401],
+  },
+  {
+    name: "GET links",
+    request: (id, a) => SELF.fetch(`${DOCS}/${id}/links`, { headers: a }),
+    expected: [200, 200, 200, 403, 404, 401],
+  },
+  {
+    name: "DELETE link (the owner's)",
+    request: async (id, a) =>
+      SELF.fetch(`${DOCS}/${id}/links/${(await ownerLink(id)).id}`, { method: "DELETE", headers: a }),
+    expected: [204, 204, 403, 403, 404, 401],
+  },
+  // The public routes read no token: whoever calls (even with another user's token) gets the same.
+  {
+    name: "GET link (public)",
+    request: async (id, a) => SELF.fetch(`http://api.test/api/v1/links/${(await ownerLink(id)).token}`, { headers: a }),
+    expected: [200, 200, 200, 200, 200, 200],
+  },
+  {
+    name: "POST link download (public)",
+    request: async (id, a) =>
+      SELF.fetch(`http://api.test/api/v1/links/${(await ownerLink(id)).token}/download`, {
+        method: "POST",
+        headers: a,
+      }),
+    expected: [200, 200, 200, 200, 200, 200],
+  },
+  {
+    name: "GET link download (public)",
+    request: async (id, a) =>
+      SELF.fetch(`http://api.test/api/v1/links/${(await ownerLink(id)).token}/download`, {
+        headers: a,
+        redirect: "manual",
+      }),
+    expected: [302, 302, 302, 302, 302, 302],
+  },
 ];
+
+/** A share link the owner made on document `id`. */
+async function ownerLink(id: string): Promise<{ id: string; token: string }> {
+  const res = await postJson(`${DOCS}/${id}/links`, {}, owner.auth);
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; token: string };
+}
 
 describe("security matrix", () => {
   const cells = ENDPOINTS.flatMap((endpoint) =>
@@ -180,9 +227,14 @@ describe("security matrix", () => {
       paths: Record<string, Record<string, unknown>>;
     };
     const operations = Object.entries(doc.paths)
-      .filter(([path]) => path.startsWith("/api/v1/documents/{id}") || path.startsWith("/api/v1/trash/{id}"))
+      .filter(
+        ([path]) =>
+          path.startsWith("/api/v1/documents/{id}") ||
+          path.startsWith("/api/v1/trash/{id}") ||
+          path.startsWith("/api/v1/links/"),
+      )
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-    // 13 of the matrix rows are these operations; a new one must be added to the matrix.
+    // 19 of the matrix rows are these operations; a new one must be added to the matrix.
     expect(operations.sort()).toEqual(
       [
         "GET /api/v1/documents/{id}",
@@ -198,6 +250,12 @@ describe("security matrix", () => {
         "DELETE /api/v1/documents/{id}/permissions/{user_id}",
         "POST /api/v1/trash/{id}/restore",
         "DELETE /api/v1/trash/{id}",
+        "POST /api/v1/documents/{id}/links",
+        "GET /api/v1/documents/{id}/links",
+        "DELETE /api/v1/documents/{id}/links/{link_id}",
+        "GET /api/v1/links/{token}",
+        "POST /api/v1/links/{token}/download",
+        "GET /api/v1/links/{token}/download",
       ].sort(),
     );
   });

@@ -1,6 +1,6 @@
 import type { AppRouteHandler } from "../../app-env";
 import { requireRole } from "../../documents/documents.store";
-import { contentDisposition } from "../../documents/file-names";
+import { presignDownload } from "../../documents/download-url";
 import { checkQuota, quotaLimit } from "../../documents/quota";
 import { stageUpload } from "../../documents/upload";
 import { addVersion, listVersions, versionForDownload } from "../../documents/versions.store";
@@ -83,18 +83,15 @@ export const downloadHandler: AppRouteHandler<typeof downloadDocument> = async (
     versionNumber: versionNumber ?? null,
     actor: actorOf(c),
   });
-  const ttl = c.get("config").DOWNLOAD_URL_TTL_SECONDS;
-  const url = await c.get("storage").presign("GET", version.storage_key, {
-    expiresInSeconds: ttl,
-    query: {
-      "response-content-disposition": contentDisposition(version.file_name),
-      "response-content-type": version.content_type,
-    },
-  });
+  const { url, expiresAt } = await presignDownload(
+    c.get("storage"),
+    { storageKey: version.storage_key, fileName: version.file_name, contentType: version.content_type },
+    c.get("config").DOWNLOAD_URL_TTL_SECONDS,
+  );
   return c.json(
     {
       url,
-      expires_at: new Date(Date.now() + ttl * 1000).toISOString(),
+      expires_at: expiresAt,
       version_number: version.version_number,
       file_name: version.file_name,
       content_type: version.content_type,
