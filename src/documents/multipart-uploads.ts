@@ -230,15 +230,23 @@ export async function assembleParts(
     );
   } catch (error) {
     // A part re-sent since the listing changes its ETag (S3: InvalidPart): the list is stale,
-    // and the upload stays as it is.
-    const now = await storage.listParts(key, multipartUploadId);
-    if (now === null) return assembledMeanwhile(db, storage, upload);
-    if (now.some((p) => bareEtag(p.etag) !== bareEtag(byNumber.get(p.partNumber)?.etag ?? p.etag))) {
-      throw new Failure("part_etag_mismatch", "A part was sent again while the upload was being completed.");
+    // and the upload stays as it is. A concurrent `complete` may be assembling the same upload
+    // (stores differ in what the second CompleteMultipartUpload answers meanwhile): once it is
+    // done the multipart upload is gone, so look again for a moment before calling it a failure.
+    for (let look = 0; look < COMPLETE_RACE_LOOKS; look++) {
+      const now = await storage.listParts(key, multipartUploadId);
+      if (now === null) return assembledMeanwhile(db, storage, upload);
+      if (now.some((p) => bareEtag(p.etag) !== bareEtag(byNumber.get(p.partNumber)?.etag ?? p.etag))) {
+        throw new Failure("part_etag_mismatch", "A part was sent again while the upload was being completed.");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
     throw error;
   }
 }
+
+/** How often (every 250 ms) a failed CompleteMultipartUpload checks whether a concurrent one won. */
+const COMPLETE_RACE_LOOKS = 8;
 
 /** The multipart upload is gone: a concurrent `complete` won, or the upload was abandoned meanwhile. */
 async function assembledMeanwhile(db: Database, storage: ObjectStorage, upload: UploadRecord): Promise<void> {
