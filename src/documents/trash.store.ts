@@ -296,6 +296,7 @@ export async function purgeRows(
     v as (delete from document_versions where document_id = (select id from doc) returning size_bytes),
     t as (delete from document_tags where document_id = (select id from doc)),
     p as (delete from document_permissions where document_id = (select id from doc)),
+    c as (delete from document_contents where document_id = (select id from doc)),
     q as (
       update users set storage_used_bytes = storage_used_bytes - (select coalesce(sum(size_bytes), 0) from v)
       where id = (select owner_id from doc)
