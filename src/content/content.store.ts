@@ -66,11 +66,12 @@ export async function saveContent(
       ),
       saved as (
         insert into document_contents (document_id, version_number, status, text, search_vector, error, queued_at, updated_at)
-        select t.id, ${input.versionNumber}, ${result.status}, ${text}::text, (select v from vector), ${error}::text, null, now()
+        select t.id, ${input.versionNumber}, ${result.status}, ${text}::text, (select v from vector), ${error}::text,
+               case when ${result.status} = 'pending' then now() end, now()
         from target t
         on conflict (document_id) do update set
           version_number = excluded.version_number, status = excluded.status, text = excluded.text,
-          search_vector = excluded.search_vector, error = excluded.error, queued_at = null, updated_at = now()
+          search_vector = excluded.search_vector, error = excluded.error, queued_at = excluded.queued_at, updated_at = now()
         -- A pending attempt never overwrites a finished result of the same version.
         where document_contents.version_number < excluded.version_number
            or excluded.status <> 'pending' or document_contents.status = 'pending'

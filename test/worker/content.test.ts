@@ -2,7 +2,15 @@
 // consumer after the upload, searched with the metadata, highlighted with only <mark> as markup,
 // served by GET /documents/{id}/content, replaced by a new version's, and refused (failed, not a
 // crash) for zip bombs, encrypted and damaged files.
-import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  env,
+  getQueueResult,
+  SELF,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { newUser } from "../support/auth";
@@ -12,6 +20,7 @@ import { textPdf } from "../support/pdf";
 import { testSql } from "../support/stack";
 
 const sql = testSql();
+const BASE_API = DOCS.replace(/\/documents$/, "");
 type User = Awaited<ReturnType<typeof newUser>>;
 let owner: User;
 let stranger: User;
@@ -354,5 +363,122 @@ describe("bounds", () => {
     expect(text.length).toBeLessThanOrEqual(1000);
     expect(text.startsWith("longword longword")).toBe(true);
     expect(await search("tailword")).toEqual([]);
+  });
+});
+
+describe("the queue: idempotent, retried, dead-lettered", () => {
+  const message = (body: unknown, attempts = 1) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts, body });
+  async function deliver(
+    queue: string,
+    messages: ReturnType<typeof message>[],
+    bindings: Partial<Record<keyof Env, string>> = {},
+  ) {
+    const batch = createMessageBatch(queue, messages);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...env, ...bindings } as Env, ctx);
+    return getQueueResult(batch, ctx);
+  }
+  const row = async (id: string) =>
+    (
+      await sql`select version_number, status, error, text, updated_at from document_contents where document_id = ${id}`
+    )[0];
+
+  it("storage down: retried with a delay, the row says why; the dead letter marks it failed; a later message indexes it", async () => {
+    const doc = await upload("the margay climbs trees", "margay.txt");
+    await settled(doc.id);
+    await sql`delete from document_contents where document_id = ${doc.id}`;
+    const body = { document_id: doc.id, version_number: 1 };
+    const first = message(body, 2);
+    const down = await deliver("docvault-content", [first], {
+      S3_ENDPOINT: "http://127.0.0.1:9",
+      STORAGE_TIMEOUT_MS: "500",
+    });
+    expect(down.explicitAcks).toEqual([]);
+    expect(down.retryMessages.map((m) => m.msgId)).toEqual([first.id]);
+    expect(await row(doc.id)).toMatchObject({ status: "pending", text: null, error: expect.stringMatching(/retried/) });
+    expect(((await (await get(`${DOCS}/${doc.id}`, owner.auth)).json()) as Doc).content_status).toBe("pending");
+
+    // Retries exhausted: the dead-letter queue's consumer marks the version failed.
+    const dead = message(body, 6);
+    const dlq = await deliver("docvault-content-dlq", [dead]);
+    expect(dlq.explicitAcks).toEqual([dead.id]);
+    expect(await row(doc.id)).toMatchObject({ status: "failed", error: expect.stringMatching(/kept failing/) });
+    expect(((await (await get(`${DOCS}/${doc.id}`, owner.auth)).json()) as Doc).content_status).toBe("failed");
+
+    // A failed version is extracted again when asked (the backfill does): storage is back.
+    const again = message(body);
+    const ok = await deliver("docvault-content", [again]);
+    expect(ok.explicitAcks).toEqual([again.id]);
+    expect(await row(doc.id)).toMatchObject({ status: "indexed", error: null, text: "the margay climbs trees" });
+  });
+
+  it("a repeated message changes nothing; a stale, unknown or malformed one is acknowledged and dropped", async () => {
+    const doc = await upload("the fossa hunts lemurs", "fossa.txt");
+    await settled(doc.id);
+    const before = await row(doc.id);
+    const repeated = message({ document_id: doc.id, version_number: 1 });
+    const stale = message({ document_id: doc.id, version_number: 7 });
+    const unknown = message({ document_id: crypto.randomUUID(), version_number: 1 });
+    const malformed = [
+      message("nonsense"),
+      message({ document_id: "x", version_number: 1 }),
+      message({ document_id: doc.id, version_number: 0 }),
+    ];
+    const result = await deliver("docvault-content", [repeated, stale, unknown, ...malformed]);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks.sort()).toEqual([repeated, stale, unknown, ...malformed].map((m) => m.id).sort());
+    expect(await row(doc.id)).toEqual(before);
+    expect(
+      await sql`select 1 from document_contents where document_id = ${unknown.body.document_id as string}`,
+    ).toEqual([]);
+  });
+
+  it("a message of an older version, arriving late, never overwrites the current version's text", async () => {
+    const doc = await upload("first okapi text", "v1.txt");
+    await settled(doc.id);
+    expect((await uploadVersion(owner.auth, doc.id, { bytes: "second quagga text", name: "v2.txt" })).status).toBe(201);
+    await settled(doc.id);
+    await deliver("docvault-content", [message({ document_id: doc.id, version_number: 1 })]);
+    // And a dead letter of version 1 does not mark version 2 failed.
+    await deliver("docvault-content-dlq", [message({ document_id: doc.id, version_number: 1 })]);
+    expect(await row(doc.id)).toMatchObject({ version_number: 2, status: "indexed", text: "second quagga text" });
+  });
+
+  it("a trashed document is skipped; purging it removes its text", async () => {
+    const doc = await upload("the saola is rarely seen", "saola.txt");
+    await settled(doc.id);
+    await sql`delete from document_contents where document_id = ${doc.id}`;
+    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+    const result = await deliver("docvault-content", [message({ document_id: doc.id, version_number: 1 })]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await row(doc.id)).toBeUndefined();
+
+    // Restored, indexed, trashed again and purged: no text remains.
+    expect(
+      (await SELF.fetch(`${BASE_API}/trash/${doc.id}/restore`, { method: "POST", headers: owner.auth })).status,
+    ).toBe(200);
+    await deliver("docvault-content", [message({ document_id: doc.id, version_number: 1 })]);
+    expect(await row(doc.id)).toMatchObject({ status: "indexed" });
+    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+    expect((await SELF.fetch(`${BASE_API}/trash/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(
+      204,
+    );
+    expect(await row(doc.id)).toBeUndefined();
+  });
+
+  it("backfill: pending rows are sent by the scheduled job and each one handled sends the next", async () => {
+    const docs = await Promise.all(["tayra", "kinkajou", "coati"].map((w) => upload(`the ${w} text`, `${w}.txt`)));
+    await Promise.all(docs.map((d) => settled(d.id)));
+    // What `npm run content:reindex` does: mark rows pending (their text gone, as if never indexed).
+    await sql`update document_contents set status = 'pending', text = null, search_vector = ''::tsvector, queued_at = null
+      where document_id = any(${docs.map((d) => d.id)}::uuid[])`;
+    // Other pending rows of this file's documents are leased first, so every one is sent: one
+    // scheduled run sends up to 1,000 and the consumer chain the rest.
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *", scheduledTime: Date.now() }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    for (const doc of docs) expect((await settled(doc.id)).content_status).toBe("indexed");
+    expect((await search("kinkajou")).map((d) => d.id)).toEqual([docs[1]?.id]);
+    expect(await sql`select 1 from document_contents where status = 'pending' and queued_at is null`).toEqual([]);
   });
 });
