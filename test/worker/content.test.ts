@@ -375,7 +375,7 @@ describe("the queue: idempotent, retried, dead-lettered", () => {
   ) {
     const batch = createMessageBatch(queue, messages);
     const ctx = createExecutionContext();
-    await worker.queue(batch, { ...env, ...bindings } as Env, ctx);
+    await worker.queue(batch, { ...env, ...bindings } as Env);
     return getQueueResult(batch, ctx);
   }
   const row = async (id: string) =>
@@ -429,7 +429,7 @@ describe("the queue: idempotent, retried, dead-lettered", () => {
     expect(result.explicitAcks.sort()).toEqual([repeated, stale, unknown, ...malformed].map((m) => m.id).sort());
     expect(await row(doc.id)).toEqual(before);
     expect(
-      await sql`select 1 from document_contents where document_id = ${unknown.body.document_id as string}`,
+      await sql`select 1 from document_contents where document_id = ${(unknown.body as { document_id: string }).document_id}`,
     ).toEqual([]);
   });
 
@@ -475,7 +475,7 @@ describe("the queue: idempotent, retried, dead-lettered", () => {
     // Other pending rows of this file's documents are leased first, so every one is sent: one
     // scheduled run sends up to 1,000 and the consumer chain the rest.
     const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "17 * * * *", scheduledTime: Date.now() }), env, ctx);
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *", scheduledTime: Date.now() }), env);
     await waitOnExecutionContext(ctx);
     for (const doc of docs) expect((await settled(doc.id)).content_status).toBe("indexed");
     expect((await search("kinkajou")).map((d) => d.id)).toEqual([docs[1]?.id]);
