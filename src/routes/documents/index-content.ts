@@ -11,8 +11,14 @@ import { backgroundOf } from "./discard-object";
 export function indexContentLater(c: Context<AppEnv>, documentId: string, versionNumber: number): void {
   const message: ContentMessage = { document_id: documentId, version_number: versionNumber };
   const logger = c.get("logger");
+  // Bound in wrangler.toml; a runtime without it (the bench's generated workerd config) indexes nothing.
+  const queue = c.env.CONTENT_QUEUE as Queue | undefined;
+  if (!queue) {
+    logger.warn("no content queue bound: the text of this version is not extracted", { document_id: documentId });
+    return;
+  }
   backgroundOf(c)(
-    c.env.CONTENT_QUEUE.send(message, { contentType: "json" }).catch((error: unknown) => {
+    queue.send(message, { contentType: "json" }).catch((error: unknown) => {
       logger.error("content message not sent", { document_id: documentId, ...describeError(error) });
     }),
   );
