@@ -182,7 +182,7 @@ export async function seedContent(client: pg.Client, log: (line: string) => void
     `with p as (select n - 1 as n, body from unnest($1::text[]) with ordinality as x(body, n))
      insert into document_contents (document_id, version_number, status, text, search_vector)
      select d.id, d.current_version, case when v.content_type = 'image/png' then 'unsupported' else 'indexed' end, c.text,
-            case when v.content_type = 'image/png' then ''::tsvector else setweight(to_tsvector('english', c.text), 'D') end
+            case when v.content_type = 'image/png' then ''::tsvector else strip(to_tsvector('english', c.text)) end
      from documents d
      join document_versions v on v.document_id = d.id and v.version_number = d.current_version
      cross join lateral (

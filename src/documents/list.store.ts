@@ -99,7 +99,7 @@ export function listStatement(query: ListQuery): SQL {
            page.current_version, v.file_name, v.content_type, v.size_bytes, v.sha256, page.role,
            array(select t.tag from document_tags t where t.document_id = page.id order by t.tag collate "C") as tags,
            ${iso(sql`page.created_at`)} as created_at, ${iso(sql`page.updated_at`)} as updated_at,
-           coalesce(pc.status, 'pending') as content_status${tsquery ? sql`, ${highlightColumn(tsquery)} as highlight` : sql``}
+           coalesce(pc.status, 'pending') as content_status${tsquery ? sql`, ${highlightColumn(tsquery, query.q as string)} as highlight` : sql``}
     from (select 1) one
     left join (page join document_versions v on v.document_id = page.id and v.version_number = page.current_version) on true
     left join document_contents pc on pc.document_id = page.id and pc.version_number = page.current_version

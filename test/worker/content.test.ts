@@ -235,6 +235,16 @@ describe("highlights: only <mark> is markup", () => {
     expect(forged[0]?.highlight).toContain("&lt;mark&gt;fake&lt;/mark&gt;");
   });
 
+  it("a match deep in a long text is excerpted around it, stemmed forms included", async () => {
+    const text = `${"filler words here. ".repeat(400)}The caracal studies were published. ${"more filler text. ".repeat(400)}`;
+    const doc = await upload(text, "long.txt", { title: "Long text" });
+    await settled(doc.id);
+    const [item] = await search("caracal study");
+    expect(item?.id).toBe(doc.id);
+    expect(item?.highlight).toContain("<mark>caracal</mark> <mark>studies</mark>");
+    expect(item?.highlight?.replace(/<\/?mark>/g, "").length).toBeLessThanOrEqual(240);
+  });
+
   it("a match in the title is highlighted in the title, escaped", async () => {
     const doc = await upload("body text without the word", "t.txt", { title: 'Okapi <report> & "summary"' });
     await settled(doc.id);
