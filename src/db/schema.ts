@@ -316,7 +316,7 @@ export const documentContents = pgTable(
     status: text("status").notNull(),
     /** The extracted text (indexed only), at most CONTENT_MAX_CHARS characters. */
     text: text("text"),
-    /** to_tsvector('english', text) with weight D; empty unless indexed. */
+    /** strip(to_tsvector('english', text)): weight D, no positions; empty unless indexed. */
     searchVector: tsvector("search_vector").notNull().default(sql`''::tsvector`),
     /** Why the extraction failed (failed), or the last attempt's error while it is retried. */
     error: text("error"),

@@ -40,7 +40,8 @@ export const ListedDocumentSchema = DocumentSchema.extend({
     .openapi({
       description:
         "Only with `q`: an excerpt of at most 240 characters (an ellipsis ends a cut one) around the best " +
-        "match in the title, description or content (the content's first 30,000 characters), matched words " +
+        "match in the title, description or content (around the first place a word of the query appears in " +
+        "them), matched words " +
         "wrapped in `<mark>` and `</mark>`; every other `<`, `>`, `&`, `\"` and `'` is escaped as an HTML " +
         "entity, so it can be inserted as HTML. A match in the tags only gives the start of the text, unmarked.",
     }),
@@ -157,7 +158,8 @@ export const ListQuery = z.object({
       description:
         "Full-text search over title, tags, description and the text inside the current version (English " +
         "stemming, web-search syntax: quotes, `-`, `OR`); the words may be spread over these fields. Title " +
-        "weighs most, then tags, description, and content. Without `sort`, results come by relevance. Each " +
+        "weighs most, then tags, description, and content. A quoted phrase matches the metadata as a phrase and " +
+        "the content's words in any order (the content's index keeps no positions). Without `sort`, results come by relevance. Each " +
         "item then carries `highlight`. Text is extracted in the background after an upload: until then " +
         "(`content_status: pending`) only the metadata matches.",
     }),
