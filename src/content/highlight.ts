@@ -37,10 +37,14 @@ const stemsOf = (q: string) => sql`(select array_agg(left(l, greatest(4, length(
   from unnest(tsvector_to_array(to_tsvector('english', ${q}))) l)`;
 
 /** HIGHLIGHT_WINDOW_CHARS of `text` from a little before the first stem found in it. */
-const windowOf = (text: SQL, stems: SQL) => sql`substr(${text}, greatest(1, coalesce((
+const windowOf = (
+  text: SQL,
+  stems: SQL,
+) => sql`case when octet_length(${text}) <= ${HIGHLIGHT_WINDOW_CHARS} then ${text}
+  else substr(${text}, greatest(1, coalesce((
     select min(nullif(strpos(lower(case when octet_length(${text}) <= ${HIGHLIGHT_SCAN_CHARS} then ${text}
       else left(${text}, ${HIGHLIGHT_SCAN_CHARS}) end collate "C"), s), 0)) from unnest(${stems}) s), 1) - 120),
-  ${HIGHLIGHT_WINDOW_CHARS})`;
+  ${HIGHLIGHT_WINDOW_CHARS}) end`;
 
 /**
  * The raw excerpt of list row `page` (its title, and windows of its description and of the content
