@@ -4,10 +4,12 @@
 import pg from "pg";
 import { migrate } from "../devstack/migrate.ts";
 import { PostgresBackend } from "../devstack/sql-backend.ts";
-import { type SeedSize, seed } from "./seed.ts";
+import { type SeedSize, seed, seedContent } from "./seed.ts";
 
 export const SERVER_URL = process.env.DEV_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/test";
-const DATABASE = "docvault_bench";
+// BENCH_DATABASE: another name, so that branches with different migrations do not share one.
+const DATABASE = process.env.BENCH_DATABASE || "docvault_bench";
+if (!/^[a-z_][a-z0-9_]*$/.test(DATABASE)) throw new Error("BENCH_DATABASE must be a plain lower-case identifier");
 
 export function benchDatabaseUrl(): string {
   const url = new URL(SERVER_URL);
@@ -35,6 +37,9 @@ export async function prepareBenchDatabase(size: SeedSize, log: (line: string) =
     );
     const have = counts.rows[0] as SeedSize;
     if (have.users === size.users && have.documents === size.documents) {
+      // A data set seeded before content search: its documents get their text now.
+      const contents = await client.query("select count(*)::int as n from document_contents");
+      if (contents.rows[0]?.n === 0) await seedContent(client, log);
       log(`bench database ready: ${have.users} users, ${have.documents} documents (reused)`);
       return url;
     }

@@ -132,6 +132,12 @@ const allScenarios: Scenario[] = [
     budget: { maxRoundTrips: 1, maxP99: 50 },
   },
   {
+    name: "content search (q=warranty renewal)",
+    worker: api,
+    options: { path: "/api/v1/documents?q=warranty%20renewal", headers: auth },
+    budget: { maxRoundTrips: 1, maxP99: 50 },
+  },
+  {
     name: "download (presign)",
     worker: api,
     options: { path: `/api/v1/documents/${docId}/download`, headers: auth },
@@ -277,6 +283,72 @@ for (const scenario of scenarios) {
   );
 }
 
+// ---------------------------------------------------------------- indexing throughput
+// Documents per second through the content queue's consumer (src/content/consume.ts), run in its
+// own workerd: per format, INDEX_DOCS fresh uploads, then batches of 4 (wrangler.toml's
+// max_batch_size), two batches at a time (two consumer invocations on two cores).
+const INDEX_DOCS = Number(process.env.BENCH_INDEX_DOCS ?? 100);
+type Throughput = { format: string; documents: number; seconds: number; perSecond: number; acked: number };
+const throughput: Throughput[] = [];
+if (!only || only.some((word) => "indexing".includes(word))) {
+  const consumer = await startWorker(
+    await bundleWorker("bench/content-consumer-worker.ts", buildDir),
+    serviceBindings(stack),
+  );
+  const { docxWithText } = await import("../test/support/office.ts");
+  const { textPdf } = await import("../test/support/pdf.ts");
+  const prose = (n: number) =>
+    Array.from(
+      { length: 40 },
+      (_, i) => `Line ${i} of document ${n}: the supplier warranty renewal terms and the quarterly budget review.`,
+    );
+  const formats: [string, string, (n: number) => Promise<Uint8Array> | Uint8Array][] = [
+    ["text (3 KB)", "notes.txt", (n) => new TextEncoder().encode(prose(n).join("\n"))],
+    ["DOCX (3 KB of text)", "notes.docx", (n) => docxWithText(prose(n))],
+    ["PDF (2 pages)", "notes.pdf", (n) => textPdf([prose(n).slice(0, 20), prose(n).slice(20)])],
+  ];
+  for (const [format, name, build] of formats) {
+    const messages: { document_id: string; version_number: number }[] = [];
+    for (let n = 0; n < INDEX_DOCS; n++) {
+      const form = new FormData();
+      form.append("file", new File([(await build(n)) as Uint8Array<ArrayBuffer>], name));
+      const res = await fetch(`${api.url}/api/v1/documents`, { method: "POST", headers: auth, body: form });
+      if (res.status !== 201) throw new Error(`upload for indexing answered ${res.status}: ${await res.text()}`);
+      messages.push({ document_id: ((await res.json()) as { id: string }).id, version_number: 1 });
+    }
+    // One batch first: loads the extractor (pdf.js) outside the measurement.
+    await fetch(consumer.url, { method: "POST", body: JSON.stringify(messages.splice(0, 4)) });
+    const batches = Array.from({ length: Math.ceil(messages.length / 4) }, (_, i) => messages.slice(i * 4, i * 4 + 4));
+    const started = performance.now();
+    let acked = 0;
+    const lanes = [0, 1].map(async (lane) => {
+      for (let i = lane; i < batches.length; i += 2) {
+        const res = await fetch(consumer.url, { method: "POST", body: JSON.stringify(batches[i]) });
+        acked += ((await res.json()) as { acked: number }).acked;
+      }
+    });
+    await Promise.all(lanes);
+    const seconds = (performance.now() - started) / 1000;
+    const indexed = (
+      await sqlClient.query(
+        "select count(*)::int as n from document_contents where document_id = any($1::uuid[]) and status = 'indexed'",
+        [messages.map((m) => m.document_id)],
+      )
+    ).rows[0]?.n as number;
+    if (indexed !== messages.length) throw new Error(`${format}: ${indexed} of ${messages.length} indexed`);
+    const row = {
+      format,
+      documents: messages.length,
+      seconds: Number(seconds.toFixed(2)),
+      perSecond: Number((messages.length / seconds).toFixed(1)),
+      acked,
+    };
+    throughput.push(row);
+    log(`indexing ${format}: ${row.documents} documents in ${row.seconds} s, ${row.perSecond} documents/s`);
+  }
+  await consumer.dispose();
+}
+
 // ---------------------------------------------------------------- bundle size
 process.stdout.write("[bench] bundle: wrangler deploy --dry-run … ");
 const outdir = await mkdtemp(join(tmpdir(), "docvault-bench-dist-"));
@@ -314,6 +386,16 @@ const table = [
   ),
   `| bundle (wrangler deploy --dry-run) | | | | | | | ${(bundleGzip / 1024).toFixed(0)} KiB gzipped: ${bundleOk ? "met" : "MISSED"} (< 1 MiB) |`,
   "",
+  ...(throughput.length
+    ? [
+        "Indexing throughput (content queue consumer, batches of 4, two at a time):",
+        "",
+        "| format | documents | seconds | documents/s |",
+        "|---|---|---|---|",
+        ...throughput.map((t) => `| ${t.format} | ${t.documents} | ${t.seconds} | ${t.perSecond} |`),
+        "",
+      ]
+    : []),
   uploadMemoryTable(uploadMemory),
 ].join("\n");
 // A narrowed run (BENCH_ONLY) must not replace the full table the README quotes.
@@ -321,7 +403,7 @@ const resultsName = only ? "bench/results.partial" : "bench/results";
 await writeFile(join(ROOT, `${resultsName}.md`), `${table}\n`);
 await writeFile(
   join(ROOT, `${resultsName}.json`),
-  `${JSON.stringify({ date: new Date().toISOString(), machine, size, connections: CONNECTIONS, seconds: DURATION, results, bundle: { bytes: bundleBytes, gzip: bundleGzip }, uploadMemory }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine, size, connections: CONNECTIONS, seconds: DURATION, results, throughput, bundle: { bytes: bundleBytes, gzip: bundleGzip }, uploadMemory }, null, 2)}\n`,
 );
 console.log(`\n${table}\n\n[bench] written ${resultsName}.md and ${resultsName}.json`);
 

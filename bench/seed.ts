@@ -127,8 +127,71 @@ export async function seed(client: pg.Client, size: SeedSize, log: (line: string
      on conflict do nothing`,
     [size.users],
   );
+  await seedContent(client, log, false);
   // The search-vector update left a dead copy of every document row; a live database would have
   // been vacuumed by now, so measure that state rather than twice the heap pages.
   await step("vacuum", "vacuum analyze");
   log(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+// The text inside documents (content search): English prose from a few hundred words of office
+// vocabulary, the title words among them, in 500 paragraphs; each document's text is eight of
+// them cut to 1–4 KB, as the consumer would have indexed it (weight D). Images have none.
+const PROSE = (
+  "the a of to and in for on with by from as at this that these those our their its we they it is are was were be " +
+  "been will would should could can may must has have had not no all each every more most less other such new next " +
+  "last first second third final current previous annual quarterly monthly weekly daily team teams group department " +
+  "office company client clients customer customers supplier suppliers vendor vendors partner partners contractor " +
+  "employee employees manager managers director board committee staff project projects program schedule deadline " +
+  "milestone milestones deliverable deliverables scope requirement requirements estimate estimates cost costs price " +
+  "pricing invoice invoices payment payments purchase order orders receipt receipts account accounts ledger balance " +
+  "revenue expense expenses budget budgets forecast forecasts variance margin profit loss tax taxes audit auditor " +
+  "compliance regulation regulations policy policies procedure procedures guideline risk risks control controls " +
+  "incident incidents outage root cause action item items owner status update review approval approved pending " +
+  "signed contract contracts agreement agreements clause clauses term terms renewal termination liability warranty " +
+  "indemnity confidentiality obligation obligations notice period effective date amendment appendix exhibit section " +
+  "meeting minutes agenda attendees discussion decision decisions follow up summary report reports analysis data " +
+  "metric metrics target targets goal goals objective objectives result results performance growth decline increase " +
+  "decrease improvement plan plans strategy roadmap release version feature features design architecture system " +
+  "systems service services server servers database network security access permission permissions user users " +
+  "support ticket tickets training onboarding hiring candidate interview offer salary benefits leave travel " +
+  "shipment delivery warehouse inventory stock logistics freight carrier region regions market markets campaign " +
+  "launch product products pricing discount quote proposal tender bid evaluation criteria score vendor selection"
+).split(" ");
+
+function paragraphs(count: number): string[] {
+  let state = 20261126;
+  const random = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+  // Zipf-like: common words far more often than rare ones, as in real text.
+  const pick = () => PROSE[Math.floor(PROSE.length * random() ** 2)] as string;
+  return Array.from({ length: count }, () =>
+    Array.from({ length: 3 + Math.floor(random() * 4) }, () => {
+      const words = Array.from({ length: 8 + Math.floor(random() * 12) }, pick);
+      const sentence = words.join(" ");
+      return `${sentence[0]?.toUpperCase()}${sentence.slice(1)}.`;
+    }).join(" "),
+  );
+}
+
+export async function seedContent(client: pg.Client, log: (line: string) => void = console.log, vacuum = true) {
+  const t = Date.now();
+  const result = await client.query(
+    `with p as (select n - 1 as n, body from unnest($1::text[]) with ordinality as x(body, n))
+     insert into document_contents (document_id, version_number, status, text, search_vector)
+     select d.id, d.current_version, case when v.content_type = 'image/png' then 'unsupported' else 'indexed' end, c.text,
+            case when v.content_type = 'image/png' then ''::tsvector else strip(to_tsvector('english', c.text)) end
+     from documents d
+     join document_versions v on v.document_id = d.id and v.version_number = d.current_version
+     cross join lateral (
+       select left(string_agg(p.body, E'\n\n' order by k), 1024 + abs(hashtext(d.id::text || 'len')) % 3072) as text
+       from generate_series(1, 8) k join p on p.n = abs(hashtext(d.id::text || k)) % 500
+     ) c`,
+    [paragraphs(500)],
+  );
+  await client.query("update document_contents set text = null where status = 'unsupported'");
+  log(`  content: ${result.rowCount ?? 0} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  if (vacuum) await client.query("vacuum analyze document_contents");
 }

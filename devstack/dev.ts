@@ -79,6 +79,8 @@ const wrangler = spawn(
     "--port",
     String(port),
     "--show-interactive-dev-session=false",
+    // GET /__scheduled runs the scheduled job now (the content backfill, the sweeps) instead of hourly.
+    "--test-scheduled",
     ...envFiles.flatMap((file) => ["--env-file", file]),
   ],
   { cwd: root, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },

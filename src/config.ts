@@ -132,6 +132,8 @@ export const ConfigSchema = z.object({
   ALLOWED_CONTENT_TYPES: csv,
   /** Days a deleted document stays in the trash (restorable) before the scheduled job purges it; 0 = at the next run. */
   TRASH_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  /** Characters of a version's text that are extracted and indexed at most (the rest is not searched). */
+  CONTENT_MAX_CHARS: z.coerce.number().int().min(1000).max(10_000_000).default(1_000_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -2,6 +2,7 @@
 // scheduled job runs.
 import { createApp } from "./app";
 import { loadConfig } from "./config";
+import { consumeContent, consumeContentDeadLetters, contentDeps, enqueuePending } from "./content/consume";
 import { problemBody } from "./lib/problem";
 import { runScheduledMaintenance } from "./maintenance";
 
@@ -12,6 +13,9 @@ const app = createApp();
 const LOCAL_HINT =
   "Running locally? Start the whole stack with `npm run dev` (it provides the database, storage and secrets), " +
   "or put the variables of .dev.vars.example into .dev.vars.";
+
+/** Backfill rows sent per scheduled run; each one handled sends the next (src/content/consume.ts). */
+const CONTENT_BACKFILL_PER_RUN = 1000;
 
 const isLoopback = (url: string) => /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(new URL(url).hostname);
 
@@ -48,5 +52,26 @@ export default {
     }
     // The scheduled time is the run's clock for the trash's retention (tests drive it forward).
     await runScheduledMaintenance(loaded.config, controller.cron, { now: new Date(controller.scheduledTime) });
+    // The content backfill's rows (npm run content:reindex) start through the queue from here.
+    await enqueuePending(contentDeps(loaded.config).db, env.CONTENT_QUEUE, CONTENT_BACKFILL_PER_RUN);
+  },
+
+  // One consumer for every queue of wrangler.toml, dispatched by the queue's name.
+  async queue(batch, env) {
+    const loaded = loadConfig(env);
+    if (!loaded.ok) {
+      logInvalidConfiguration(loaded.problems);
+      throw new Error("invalid configuration");
+    }
+    switch (batch.queue) {
+      case "docvault-content":
+        return consumeContent(batch, contentDeps(loaded.config), env.CONTENT_QUEUE);
+      case "docvault-content-dlq":
+        return consumeContentDeadLetters(batch, contentDeps(loaded.config));
+      default:
+        // A queue this Worker does not know: left for its retries, and said loudly.
+        console.error(JSON.stringify({ level: "error", msg: "message from an unknown queue", queue: batch.queue }));
+        batch.retryAll();
+    }
   },
 } satisfies ExportedHandler<Env>;

@@ -344,3 +344,36 @@ export const shareLinks = pgTable(
     check("share_links_token_hash_length", sql`octet_length(${t.tokenHash}) = 32`),
   ],
 );
+
+/**
+ * The text inside a document's current version, extracted in the background by the content queue's
+ * consumer (src/content/). One row per document: a new version's text replaces the old one. The
+ * row describes `version_number` only; a document whose current version is newer has no content
+ * yet (its status reads `pending`), so an older version's text is never searched.
+ */
+export const documentContents = pgTable(
+  "document_contents",
+  {
+    documentId: uuid("document_id")
+      .primaryKey()
+      .references(() => documents.id, { onDelete: "cascade" }),
+    versionNumber: integer("version_number").notNull(),
+    /** pending (asked for: the backfill), indexed, unsupported (no text in this type) or failed. */
+    status: text("status").notNull(),
+    /** The extracted text (indexed only), at most CONTENT_MAX_CHARS characters. */
+    text: text("text"),
+    /** strip(to_tsvector('english', text)): weight D, no positions; empty unless indexed. */
+    searchVector: tsvector("search_vector").notNull().default(sql`''::tsvector`),
+    /** Why the extraction failed (failed), or the last attempt's error while it is retried. */
+    error: text("error"),
+    /** When the scheduled job last sent a pending row to the queue (the backfill's lease). */
+    queuedAt: timestamp("queued_at", { withTimezone: true, mode: "date" }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("document_contents_status", sql`${t.status} in ('pending', 'indexed', 'unsupported', 'failed')`),
+    check("document_contents_version_positive", sql`${t.versionNumber} >= 1`),
+    index("document_contents_search_vector_idx").using("gin", t.searchVector),
+    index("document_contents_pending_idx").on(t.queuedAt).where(sql`${t.status} = 'pending'`),
+  ],
+);

@@ -48,7 +48,16 @@ const LOCAL_HEADER = 0x04034b50;
 const MAX_CENTRAL_DIRECTORY_BYTES = 4 * 1024 * 1024;
 const MAX_CONTENT_TYPES_BYTES = 1024 * 1024;
 
-export type ZipEntry = { name: string; method: number; compressedSize: number; localHeaderOffset: number };
+export type ZipEntry = {
+  name: string;
+  method: number;
+  compressedSize: number;
+  localHeaderOffset: number;
+  /** As declared by the directory (a zip bomb may lie: readers must count what they inflate). */
+  uncompressedSize: number;
+  /** General purpose flags; bit 0: encrypted. */
+  flags: number;
+};
 
 export async function zipEntries(source: ByteSource): Promise<ZipEntry[]> {
   const tailStart = Math.max(0, source.size - (22 + 0xffff + 20));
@@ -87,6 +96,7 @@ export async function zipEntries(source: ByteSource): Promise<ZipEntry[]> {
     const end = offset + 46 + nameLength + extraLength + u16(directory, offset + 32);
     if (end > directory.length) throw new Uninspectable("damaged central directory");
     let compressedSize = u32(directory, offset + 20);
+    let uncompressedSize = u32(directory, offset + 24);
     let localHeaderOffset = u32(directory, offset + 42);
     // ZIP64 extra field: the 64-bit values, in this order, of the fields that hold 0xFFFFFFFF.
     for (let extra = offset + 46 + nameLength; extra + 4 <= offset + 46 + nameLength + extraLength; ) {
@@ -94,7 +104,10 @@ export async function zipEntries(source: ByteSource): Promise<ZipEntry[]> {
       const size = u16(directory, extra + 2);
       if (id === 0x0001) {
         let field = extra + 4;
-        if (u32(directory, offset + 24) === 0xffffffff) field += 8;
+        if (uncompressedSize === 0xffffffff) {
+          uncompressedSize = u64(directory, field);
+          field += 8;
+        }
         if (compressedSize === 0xffffffff) {
           compressedSize = u64(directory, field);
           field += 8;
@@ -108,6 +121,8 @@ export async function zipEntries(source: ByteSource): Promise<ZipEntry[]> {
       method: u16(directory, offset + 10),
       compressedSize,
       localHeaderOffset,
+      uncompressedSize,
+      flags: u16(directory, offset + 8),
     });
     offset = end;
   }

@@ -202,7 +202,7 @@ export type CompleteInput = {
 };
 
 /** What `complete` made of the upload: a new document, or a new version of the one it named. */
-export type Completed = { document: RevisedDocument } | { version: AddedVersion };
+export type Completed = { document: RevisedDocument } | { version: AddedVersion; documentId: string };
 
 /**
  * Checks the staged object against what was announced (size, no encoding, type from its bytes),
@@ -338,7 +338,7 @@ export async function completeDirectUpload(services: DirectUploadServices, input
         throw (now && endedFailure(now)) ?? documentNotFound();
       }
       discardObject(services, stagingKey);
-      return { version };
+      return { version, documentId };
     }
     const document = await createDocument(db, {
       id: documentId,

@@ -13,6 +13,7 @@ import {
   activity,
   callerOpen,
   completeUploadCte,
+  contentStatus,
   type DocumentRow,
   documentColumns,
   iso,
@@ -117,7 +118,8 @@ export async function createDocument(
     ${completeUploadCte(input.uploadId, sql`exists (select 1 from d)`)}
     select d.id, d.title, d.description, d.owner_id, d.current_version, d.revision,
            ${textArray(input.tags)} as tags, v.file_name, v.content_type, v.size_bytes, v.sha256,
-           ${iso(sql`d.created_at`)} as created_at, ${iso(sql`d.updated_at`)} as updated_at, ${roleLiteral("OWNER")} as role
+           ${iso(sql`d.created_at`)} as created_at, ${iso(sql`d.updated_at`)} as updated_at, ${roleLiteral("OWNER")} as role,
+           'pending' as content_status
     from d, v`);
   const row = result.rows[0];
   // No row: the statement wrote nothing, because the quota refused the file or (a race with
@@ -197,7 +199,7 @@ export async function updateDocument(
                 else array(select t.tag from document_tags t where t.document_id = u.id order by t.tag collate "C") end as tags,
            v.file_name, v.content_type, v.size_bytes, v.sha256,
            ${iso(sql`u.created_at`)} as created_at, ${iso(sql`u.updated_at`)} as updated_at,
-           (select role from access) as role
+           (select role from access) as role, ${contentStatus(sql`u`)} as content_status
     from (select 1) one
     left join u on true
     left join document_versions v on v.document_id = u.id and v.version_number = u.current_version`);

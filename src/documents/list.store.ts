@@ -1,9 +1,13 @@
 // The document list: everything the caller may read, filtered, sorted and paginated, with the
 // total, in one statement. Visibility is the same rule as everywhere: owner, or a permission.
 import { type SQL, sql } from "drizzle-orm";
+import { highlightColumn, renderHighlight } from "../content/highlight";
 import type { Database } from "../db/client";
 import { type Role, roleLiteral } from "./roles";
-import { callerOpen, type DocumentView, iso } from "./sql";
+import { type ContentStatus, callerOpen, type DocumentView, iso } from "./sql";
+
+/** A listed document; with `q`, its highlight (HTML: only `<mark>` is markup). */
+export type ListedDocument = DocumentView & { highlight?: string };
 
 export type SortKey = "created_at" | "updated_at" | "title";
 export type ListQuery = {
@@ -38,7 +42,10 @@ export function listStatement(query: ListQuery): SQL {
   // `is true` keeps the match a row filter: the planner would otherwise AND a GIN bitmap of every
   // document containing a common word (thousands of entries) with the caller's few hundred
   // rows, which took longer than testing those rows one by one (DESIGN.md, "Listing and search").
-  if (tsquery) filters.push(sql`(d.search_vector @@ ${tsquery}) is true`);
+  // The document matches on its metadata and its content together (one vector, so "budget 2024"
+  // finds a title with one word and a text with the other); `s.v` is the two concatenated, the
+  // content's only when it is the current version's (an older version's text is never searched).
+  if (tsquery) filters.push(sql`(s.v @@ ${tsquery}) is true`);
   if (query.tags.length > 0) {
     filters.push(sql`(select count(*) from document_tags t
       where t.document_id = d.id and t.tag = any(${sql.param(query.tags)}::text[])) = ${query.tags.length}`);
@@ -54,17 +61,22 @@ export function listStatement(query: ListQuery): SQL {
   const where = sql.join(filters, sql` and `);
 
   const columns = sql`d.id, d.title, d.description, d.owner_id, d.current_version, d.created_at, d.updated_at${
-    tsquery ? sql`, ts_rank(d.search_vector, ${tsquery}) as rank` : sql``
+    tsquery ? sql`, ts_rank(s.v, ${tsquery}) as rank` : sql``
   }`;
+  const withContent = tsquery
+    ? sql`left join document_contents c on c.document_id = d.id and c.version_number = d.current_version
+      cross join lateral (select d.search_vector || coalesce(c.search_vector, ''::tsvector) as v) s`
+    : sql``;
   const sources: SQL[] = [];
   if (query.owner !== "shared") {
     sources.push(
-      sql`select ${columns}, ${roleLiteral("OWNER")}::text as role from documents d where d.owner_id = ${user} and ${where}`,
+      sql`select ${columns}, ${roleLiteral("OWNER")}::text as role from documents d ${withContent}
+        where d.owner_id = ${user} and ${where}`,
     );
   }
   if (query.owner !== "me") {
     sources.push(sql`select ${columns}, p.role::text as role
-      from document_permissions p join documents d on d.id = p.document_id
+      from document_permissions p join documents d on d.id = p.document_id ${withContent}
       where p.user_id = ${user} and ${where}`);
   }
 
@@ -86,9 +98,11 @@ export function listStatement(query: ListQuery): SQL {
     select (select count(*) from visible) as total, page.ord, page.id, page.title, page.description, page.owner_id,
            page.current_version, v.file_name, v.content_type, v.size_bytes, v.sha256, page.role,
            array(select t.tag from document_tags t where t.document_id = page.id order by t.tag collate "C") as tags,
-           ${iso(sql`page.created_at`)} as created_at, ${iso(sql`page.updated_at`)} as updated_at
+           ${iso(sql`page.created_at`)} as created_at, ${iso(sql`page.updated_at`)} as updated_at,
+           coalesce(pc.status, 'pending') as content_status${tsquery ? sql`, ${highlightColumn(tsquery, query.q as string)} as highlight` : sql``}
     from (select 1) one
     left join (page join document_versions v on v.document_id = page.id and v.version_number = page.current_version) on true
+    left join document_contents pc on pc.document_id = page.id and pc.version_number = page.current_version
     order by page.ord`;
 }
 
@@ -108,9 +122,14 @@ type ListRow = {
   created_at: string;
   updated_at: string;
   role: Role;
+  content_status: ContentStatus;
+  highlight?: string | null;
 };
 
-export async function listDocuments(db: Database, query: ListQuery): Promise<{ items: DocumentView[]; total: number }> {
+export async function listDocuments(
+  db: Database,
+  query: ListQuery,
+): Promise<{ items: ListedDocument[]; total: number }> {
   const result = await db.execute<ListRow>(listStatement(query));
   const total = Number(result.rows[0]?.total ?? 0);
   const items = result.rows
@@ -129,6 +148,8 @@ export async function listDocuments(db: Database, query: ListQuery): Promise<{ i
       created_at: r.created_at,
       updated_at: r.updated_at,
       my_role: r.role,
+      content_status: r.content_status,
+      ...(query.q ? { highlight: renderHighlight(r.highlight ?? "") } : {}),
     }));
   return { items, total };
 }

@@ -79,7 +79,19 @@ export type DocumentView = {
   created_at: string;
   updated_at: string;
   my_role: Role;
+  content_status: ContentStatus;
 };
+
+/** How far the text of a document's current version is (src/content/, DESIGN.md "Content search"). */
+export type ContentStatus = "pending" | "indexed" | "unsupported" | "failed";
+
+/**
+ * The content status of document `d`'s current version: the status of its document_contents row
+ * when that row describes the current version, else pending (the new version's text is on its way;
+ * the older text is neither shown nor searched).
+ */
+export const contentStatus = (d: SQL) => sql`coalesce((select c.status from document_contents c
+  where c.document_id = ${d}.id and c.version_number = ${d}.current_version), 'pending')`;
 
 /** A document as the API shows it, with the revision its ETag is made of. */
 export type RevisedDocument = DocumentView & { revision: number };
@@ -89,7 +101,8 @@ export const documentColumns = sql`
   d.id, d.title, d.description, d.owner_id, d.current_version, d.revision,
   array(select t.tag from document_tags t where t.document_id = d.id order by t.tag collate "C") as tags,
   v.file_name, v.content_type, v.size_bytes, v.sha256,
-  ${iso(sql`d.created_at`)} as created_at, ${iso(sql`d.updated_at`)} as updated_at`;
+  ${iso(sql`d.created_at`)} as created_at, ${iso(sql`d.updated_at`)} as updated_at,
+  ${contentStatus(sql`d`)} as content_status`;
 
 export type DocumentRow = Omit<DocumentView, "size_bytes" | "my_role"> & {
   size_bytes: string | number;
@@ -111,5 +124,6 @@ export const toDocumentView = (row: DocumentRow): RevisedDocument => ({
   created_at: row.created_at,
   updated_at: row.updated_at,
   my_role: row.role,
+  content_status: row.content_status,
   revision: Number(row.revision),
 });

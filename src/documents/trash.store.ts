@@ -299,6 +299,7 @@ export async function purgeRows(
     -- Share links go with the document (a pinned link refers to a version deleted above; the
     -- foreign key is checked at the end of the statement, when both are gone).
     l as (delete from share_links where document_id = (select id from doc)),
+    c as (delete from document_contents where document_id = (select id from doc)),
     q as (
       update users set storage_used_bytes = storage_used_bytes - (select coalesce(sum(size_bytes), 0) from v)
       where id = (select owner_id from doc)

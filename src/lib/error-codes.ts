@@ -37,6 +37,11 @@ export const ERROR_CODES = {
   route_not_found: { status: 404, meaning: "No such endpoint." },
   document_not_found: { status: 404, meaning: "No such document, or the caller has no access to it." },
   version_not_found: { status: 404, meaning: "The document exists but has no such version." },
+  content_not_indexed: {
+    status: 404,
+    meaning:
+      "The document's current version has no indexed text: not extracted yet, or its content_status is unsupported or failed.",
+  },
   user_not_found: { status: 404, meaning: "No account with that email or id." },
   permission_not_found: { status: 404, meaning: "That user has no permission on the document." },
   upload_not_found: { status: 404, meaning: "No such direct upload, or it is another user's." },

@@ -228,3 +228,104 @@ export const legacyExcelWithMacros = () =>
 
 /** A compound file that is no Office document (an installer's streams). */
 export const installerPackage = () => compoundFile([stream("\u4840\u3f3f\u4577"), stream("SummaryInformation")]);
+
+// Packages with text, for the content-search tests: the parts that hold text as Office and
+// LibreOffice write them (namespaced elements, runs split mid-sentence, entities).
+
+const xmlText = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"';
+const typesOf = (overrides: Record<string, string>) =>
+  `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/>${Object.entries(
+    overrides,
+  )
+    .map(([part, type]) => `<Override PartName="${part}" ContentType="${type}"/>`)
+    .join("")}</Types>`;
+
+/** A .docx whose paragraphs are these (each split into two runs). */
+export function docxWithText(paragraphs: string[]): Promise<Uint8Array> {
+  const body = paragraphs
+    .map((p) => {
+      const half = Math.floor(p.length / 2);
+      return `<w:p><w:r><w:t xml:space="preserve">${xmlText(p.slice(0, half))}</w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>${xmlText(p.slice(half))}</w:t></w:r></w:p>`;
+    })
+    .join("");
+  return zip([
+    { name: "[Content_Types].xml", data: contentTypes(CONTENT_TYPES.docx, "/word/document.xml"), deflate: true },
+    { name: "_rels/.rels", data: RELS, deflate: true },
+    {
+      name: "word/document.xml",
+      data: `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document ${W}><w:body>${body}<w:sectPr/></w:body></w:document>`,
+      deflate: true,
+    },
+  ]);
+}
+
+/** A .xlsx whose cells hold these strings (shared strings) and one inline string. */
+export function xlsxWithText(strings: string[], inline: string): Promise<Uint8Array> {
+  const ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"';
+  return zip([
+    {
+      name: "[Content_Types].xml",
+      data: typesOf({
+        "/xl/workbook.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+      }),
+      deflate: true,
+    },
+    {
+      name: "xl/workbook.xml",
+      data: `<workbook ${ns}><sheets><sheet name="S" sheetId="1"/></sheets></workbook>`,
+      deflate: true,
+    },
+    {
+      name: "xl/sharedStrings.xml",
+      data: `<sst ${ns} count="${strings.length}">${strings.map((s) => `<si><t>${xmlText(s)}</t></si>`).join("")}</sst>`,
+      deflate: true,
+    },
+    {
+      name: "xl/worksheets/sheet1.xml",
+      data: `<worksheet ${ns}><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1"><v>42</v></c><c r="C1" t="inlineStr"><is><t>${xmlText(inline)}</t></is></c></row></sheetData></worksheet>`,
+      deflate: true,
+    },
+  ]);
+}
+
+/** A .pptx whose slides (in order: slide2.xml is the second) hold these texts. */
+export function pptxWithText(slides: string[]): Promise<Uint8Array> {
+  const ns =
+    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"';
+  return zip([
+    {
+      name: "[Content_Types].xml",
+      data: typesOf({
+        "/ppt/presentation.xml": "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
+      }),
+      deflate: true,
+    },
+    { name: "ppt/presentation.xml", data: `<p:presentation ${ns}/>`, deflate: true },
+    // Stored in reverse: the order of the text is the slides' numbers, not the archive's.
+    ...slides
+      .map((text, i) => ({
+        name: `ppt/slides/slide${i + 1}.xml`,
+        data: `<p:sld ${ns}><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>${xmlText(text)}</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>`,
+        deflate: true,
+      }))
+      .reverse(),
+  ]);
+}
+
+/** An OpenDocument text (.odt) with these paragraphs. */
+export function odtWithText(paragraphs: string[]): Promise<Uint8Array> {
+  const ns =
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"';
+  return zip([
+    { name: "mimetype", data: "application/vnd.oasis.opendocument.text" },
+    {
+      name: "content.xml",
+      data: `<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content ${ns}><office:body><office:text>${paragraphs
+        .map((p) => `<text:p text:style-name="P1">${xmlText(p)}</text:p>`)
+        .join("")}</office:text></office:body></office:document-content>`,
+      deflate: true,
+    },
+    { name: "META-INF/manifest.xml", data: "<manifest/>", deflate: true },
+  ]);
+}

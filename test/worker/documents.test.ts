@@ -55,6 +55,7 @@ describe("upload and download", () => {
     const doc = (await res.json()) as Record<string, unknown>;
     expect(Object.keys(doc).sort()).toEqual(
       [
+        "content_status",
         "content_type",
         "created_at",
         "current_version",

@@ -224,7 +224,7 @@ describe("fuzzing paths and queries", () => {
     await fc.assert(
       fc.asyncProperty(
         hostileString,
-        fc.constantFrom("", "/download", "/versions", "/activity", "/permissions"),
+        fc.constantFrom("", "/download", "/versions", "/activity", "/permissions", "/content"),
         async (id, suffix) => {
           const res = await SELF.fetch(`${DOCS}/${encodeURIComponent(id)}${suffix}`, { headers: user.auth });
           await expectDocumented(res, [200, 404, 422], "path id");

@@ -2,7 +2,7 @@
 // endpoint against every kind of caller, then the rules around owners, self-removal, role
 // changes with old tokens, and the activity trail.
 import { SELF } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { newUser, postJson } from "../support/auth";
 import { createDocument, DOCS, multipart, samplePdf } from "../support/documents";
 import { testSql } from "../support/stack";
@@ -152,6 +152,24 @@ const ENDPOINTS: Endpoint[] = [
     expected: [200, 200, 403, 403, 404, 401],
   },
   {
+    name: "GET content (once the owner's text version is indexed)",
+    request: async (id, a) => {
+      const text = multipart({ bytes: "matrix content text", name: "v.txt" });
+      expect(
+        (await SELF.fetch(`${DOCS}/${id}/upload-version`, { method: "POST", headers: owner.auth, body: text })).status,
+      ).toBe(201);
+      await vi.waitFor(
+        async () => expect((await SELF.fetch(`${DOCS}/${id}/content`, { headers: owner.auth })).status).toBe(200),
+        {
+          timeout: 15_000,
+          interval: 100,
+        },
+      );
+      return SELF.fetch(`${DOCS}/${id}/content`, { headers: a });
+    },
+    expected: [200, 200, 200, 200, 404, 401],
+  },
+  {
     name: "DELETE trash (purge, after the owner deleted it)",
     request: async (id, a) => {
       expect((await SELF.fetch(`${DOCS}/${id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
@@ -234,13 +252,14 @@ describe("security matrix", () => {
           path.startsWith("/api/v1/links/"),
       )
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-    // 19 of the matrix rows are these operations; a new one must be added to the matrix.
+    // 20 of the matrix rows are these operations; a new one must be added to the matrix.
     expect(operations.sort()).toEqual(
       [
         "GET /api/v1/documents/{id}",
         "PUT /api/v1/documents/{id}",
         "DELETE /api/v1/documents/{id}",
         "GET /api/v1/documents/{id}/download",
+        "GET /api/v1/documents/{id}/content",
         "GET /api/v1/documents/{id}/versions",
         "POST /api/v1/documents/{id}/upload-version",
         "GET /api/v1/documents/{id}/activity",

@@ -115,6 +115,7 @@ describe("GET /trash", () => {
       expect(Math.abs(Date.now() - Date.parse(item.deleted_at))).toBeLessThan(60_000);
       expect(Object.keys(item).sort()).toEqual(
         [
+          "content_status",
           "content_type",
           "created_at",
           "current_version",

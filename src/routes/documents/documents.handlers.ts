@@ -14,6 +14,7 @@ import { discardAfterFailedWrite, discardObject } from "./discard-object";
 import type { createDocument, deleteDocument, getDocument, updateDocument } from "./documents.routes";
 import { Description, Title } from "./documents.schemas";
 import { etagOf, revisionsFromIfMatch } from "./etag";
+import { indexContentLater } from "./index-content";
 import { readMultipart } from "./multipart";
 import { tagsFromInput } from "./tags-input";
 
@@ -69,6 +70,7 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
       quotaBytes: quota,
     });
     const { revision, ...body } = document;
+    indexContentLater(c, documentId, 1);
     c.header("ETag", etagOf(revision));
     c.header("Location", `/api/v1/documents/${documentId}`);
     return c.json(body, 201);

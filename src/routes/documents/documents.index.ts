@@ -1,5 +1,7 @@
 import { createRouter } from "../../lib/router";
 import { jsonBodyLimit } from "../../middleware/body-limit";
+import { getContentHandler } from "./content.handlers";
+import { getContent } from "./content.routes";
 import {
   createDocumentHandler,
   deleteDocumentHandler,
@@ -31,4 +33,5 @@ export const documentsRouter = router
   .openapi(deleteDocument, deleteDocumentHandler)
   .openapi(downloadDocument, downloadHandler)
   .openapi(listVersions, listVersionsHandler)
-  .openapi(uploadVersion, uploadVersionHandler);
+  .openapi(uploadVersion, uploadVersionHandler)
+  .openapi(getContent, getContentHandler);

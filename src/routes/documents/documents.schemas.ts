@@ -21,8 +21,31 @@ export const DocumentSchema = z
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
     my_role: RoleSchema,
+    content_status: z.enum(["pending", "indexed", "unsupported", "failed"]).openapi({
+      description:
+        "How far the current version's text is, for content search and `GET /documents/{id}/content`: " +
+        "`pending` (extraction queued; a new version is pending until its own text is indexed, and the " +
+        "previous version's text is no longer searched), `indexed`, `unsupported` (a type without extractable " +
+        "text: images, legacy Office, RTF, ZIP) or `failed` (encrypted, damaged, a zip bomb, a PDF over 25 MiB, " +
+        "or storage kept failing).",
+    }),
   })
   .openapi("Document");
+
+/** A listed document: with `q`, its highlight. */
+export const ListedDocumentSchema = DocumentSchema.extend({
+  highlight: z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        "Only with `q`: an excerpt of at most 240 characters (an ellipsis ends a cut one) around the best " +
+        "match in the title, description or content (around the first place a word of the query appears in " +
+        "them), matched words " +
+        "wrapped in `<mark>` and `</mark>`; every other `<`, `>`, `&`, `\"` and `'` is escaped as an HTML " +
+        "entity, so it can be inserted as HTML. A match in the tags only gives the start of the text, unmarked.",
+    }),
+}).openapi("ListedDocument");
 
 export const VersionSchema = z
   .object({
@@ -41,7 +64,7 @@ export const VersionPageSchema = pageOf(VersionSchema, "VersionPage");
 
 export const DocumentPageSchema = z
   .object({
-    items: z.array(DocumentSchema),
+    items: z.array(ListedDocumentSchema),
     total: z.number().int().openapi({ description: "How many documents match (see `total_relation`)." }),
     total_relation: z.enum(["eq", "gte"]).openapi({
       description:
@@ -142,8 +165,12 @@ export const ListQuery = z
       .optional()
       .openapi({
         description:
-          "Full-text search over title, tags and description (English stemming, web-search syntax: quotes, `-`, `OR`). " +
-          "Without `sort`, results come by relevance.",
+          "Full-text search over title, tags, description and the text inside the current version (English " +
+          "stemming, web-search syntax: quotes, `-`, `OR`); the words may be spread over these fields. Title " +
+          "weighs most, then tags, description, and content. A quoted phrase matches the metadata as a phrase and " +
+          "the content's words in any order (the content's index keeps no positions). Without `sort`, results come by relevance. Each " +
+          "item then carries `highlight`. Text is extracted in the background after an upload: until then " +
+          "(`content_status: pending`) only the metadata matches.",
       }),
     tags: z
       .string()

@@ -10,6 +10,7 @@ import { parseOr422, validationError } from "../../lib/validation";
 import { discardAfterFailedWrite, discardObject } from "./discard-object";
 import type { downloadDocument, listVersions as listVersionsRoute, uploadVersion } from "./documents.routes";
 import { Comment } from "./documents.schemas";
+import { indexContentLater } from "./index-content";
 import { readMultipart } from "./multipart";
 
 export const listVersionsHandler: AppRouteHandler<typeof listVersionsRoute> = async (c) => {
@@ -65,6 +66,7 @@ export const uploadVersionHandler: AppRouteHandler<typeof uploadVersion> = async
       quotaBytes: quota,
     });
     const { revision: _, ...body } = version;
+    indexContentLater(c, id, body.version_number);
     return c.json(body, 201);
   } catch (error) {
     // A Failure is the statement's answer: it wrote nothing, so nothing refers to the bytes.

@@ -4,6 +4,7 @@ import { signParts } from "../../documents/multipart-uploads";
 import { actorOf } from "../../lib/actor";
 import { discardingOf } from "../documents/discard-object";
 import { etagOf } from "../documents/etag";
+import { indexContentLater } from "../documents/index-content";
 import { tagsFromInput } from "../documents/tags-input";
 import type {
   abortUpload as abortUploadRoute,
@@ -66,9 +67,11 @@ export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = asy
   );
   if ("version" in completed) {
     const { revision: _, ...version } = completed.version;
+    indexContentLater(c, completed.documentId, version.version_number);
     return c.json(version, 201);
   }
   const { revision, ...document } = completed.document;
+  indexContentLater(c, document.id, document.current_version);
   c.header("ETag", etagOf(revision));
   return c.json(document, 201);
 };

@@ -1,0 +1,494 @@
+// Content search (issue #20): the text of each supported format is extracted by the queue's
+// consumer after the upload, searched with the metadata, highlighted with only <mark> as markup,
+// served by GET /documents/{id}/content, replaced by a new version's, and refused (failed, not a
+// crash) for zip bombs, encrypted and damaged files.
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  env,
+  getQueueResult,
+  SELF,
+  waitOnExecutionContext,
+} from "cloudflare:test";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import { newUser } from "../support/auth";
+import { createDocument, DOCS, multipart, samplePng, uploadDocument, uploadVersion } from "../support/documents";
+import { docxWithText, odtWithText, pptxWithText, xlsxWithText, zip } from "../support/office";
+import { textPdf } from "../support/pdf";
+import { testSql } from "../support/stack";
+
+const sql = testSql();
+const BASE_API = DOCS.replace(/\/documents$/, "");
+type User = Awaited<ReturnType<typeof newUser>>;
+let owner: User;
+let stranger: User;
+
+beforeAll(async () => {
+  owner = await newUser("content-owner");
+  stranger = await newUser("content-stranger");
+});
+
+type Doc = { id: string; current_version: number; content_status: string; highlight?: string };
+
+const get = (url: string, auth: Record<string, string>) => SELF.fetch(url, { headers: auth });
+
+/** The document once its current version's extraction has finished (any status but pending). */
+async function settled(id: string, auth = owner.auth): Promise<Doc> {
+  return vi.waitFor(
+    async () => {
+      const doc = (await (await get(`${DOCS}/${id}`, auth)).json()) as Doc;
+      if (doc.content_status === "pending") throw new Error("still pending");
+      return doc;
+    },
+    { timeout: 15_000, interval: 100 },
+  );
+}
+
+async function upload(bytes: Uint8Array | string, name: string, fields: Record<string, string> = {}) {
+  const res = await uploadDocument(owner.auth, { bytes, name, fields });
+  expect(res.status, await res.clone().text()).toBe(201);
+  const doc = (await res.json()) as Doc;
+  // The upload answers before any extraction: its text is pending.
+  expect(doc.content_status).toBe("pending");
+  return doc;
+}
+
+async function content(id: string, auth = owner.auth) {
+  return get(`${DOCS}/${id}/content`, auth);
+}
+
+async function search(q: string, auth = owner.auth): Promise<Doc[]> {
+  const res = await get(`${DOCS}?q=${encodeURIComponent(q)}&limit=100`, auth);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { items: Doc[] }).items;
+}
+
+/** The Worker with other bindings (an allow-list with HTML), its background work awaited. */
+async function withBindings(request: Request, bindings: Partial<Record<keyof Env, string>>) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(request as Parameters<typeof worker.fetch>[0], { ...env, ...bindings } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+describe("every supported format is extracted and searchable", () => {
+  const cases: [string, () => Promise<Uint8Array> | Uint8Array | string, string, RegExp, string][] = [
+    [
+      "plain text",
+      () => "Zebrafish husbandry notes\nwater temperature 28 degrees",
+      "notes.txt",
+      /Zebrafish husbandry notes\nwater temperature 28 degrees/,
+      "Zebrafish",
+    ],
+    [
+      "Markdown",
+      () => "# Quokka survey\n\n* island population *rising*",
+      "survey.md",
+      /# Quokka survey\n\n\* island population \*rising\*/,
+      "Quokka",
+    ],
+    [
+      "CSV",
+      () => "species,count\nnarwhal,12\nbeluga,40\n",
+      "counts.csv",
+      /species,count\nnarwhal,12\nbeluga,40/,
+      "narwhal",
+    ],
+    [
+      "PDF",
+      () => textPdf([["Armadillo burrow study"], ["Second page: pangolin scales"]]),
+      "study.pdf",
+      /Armadillo burrow study[\s\S]*Second page: pangolin scales/,
+      "pangolin",
+    ],
+    [
+      "DOCX",
+      () => docxWithText(["Capybara grazing patterns", "Tapir & okapi <notes>"]),
+      "grazing.docx",
+      /Capybara grazing patterns\nTapir & okapi <notes>/,
+      "okapi",
+    ],
+    [
+      "XLSX",
+      () => xlsxWithText(["Wombat burrow depth", "Numbat diet"], "Bilby inline cell"),
+      "burrows.xlsx",
+      /Wombat burrow depth\nNumbat diet[\s\S]*Bilby inline cell/,
+      "Bilby",
+    ],
+    [
+      "PPTX",
+      () => pptxWithText(["Axolotl regeneration", "Olm cave habitat"]),
+      "deck.pptx",
+      /Axolotl regeneration[\s\S]*Olm cave habitat/,
+      "Olm",
+    ],
+    [
+      "ODT",
+      () => odtWithText(["Kakapo breeding season", "Takahe recovery"]),
+      "birds.odt",
+      /Kakapo breeding season\nTakahe recovery/,
+      "Takahe",
+    ],
+  ];
+
+  it.each(cases)("%s", async (_, build, name, expected, word) => {
+    const doc = await upload(await build(), name);
+    expect((await settled(doc.id)).content_status).toBe("indexed");
+    const res = await content(doc.id);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await res.text()).toMatch(expected);
+    // A word of the content (not of the title, the file name) finds the document.
+    const found = await search(word.toLowerCase());
+    expect(found.map((d) => d.id)).toContain(doc.id);
+    expect(found.find((d) => d.id === doc.id)?.highlight).toContain(`<mark>${word}</mark>`);
+  });
+
+  it("HTML: the text only, without scripts and styles, entities decoded", async () => {
+    const html =
+      "<!DOCTYPE html><html><head><title>Gecko page</title><style>.x{color:red} stylewordzz</style>" +
+      "<script>var scriptwordzz = '<p>';</script></head><body><p>Chameleon &amp; iguana &lt;care&gt;</p>" +
+      "<noscript>noscriptwordzz</noscript><div>Basilisk lizard</div></body></html>";
+    const res = await withBindings(
+      new Request(DOCS, { method: "POST", headers: owner.auth, body: multipart({ bytes: html, name: "page.html" }) }),
+      { ALLOWED_CONTENT_TYPES: "text/html" },
+    );
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as Doc;
+    expect((await settled(id)).content_status).toBe("indexed");
+    const text = await (await content(id)).text();
+    expect(text).toContain("Chameleon & iguana <care>");
+    expect(text).toContain("Basilisk lizard");
+    expect(text).toContain("Gecko page");
+    for (const hidden of ["stylewordzz", "scriptwordzz", "noscriptwordzz", "color:red"])
+      expect(text).not.toContain(hidden);
+    expect(await search("scriptwordzz")).toEqual([]);
+    expect((await search("basilisk")).map((d) => d.id)).toEqual([id]);
+  });
+
+  it("an image is unsupported: no content, searchable by its metadata only", async () => {
+    const doc = await upload(samplePng(), "photo.png", { title: "Ocelot photo" });
+    expect((await settled(doc.id)).content_status).toBe("unsupported");
+    const res = await content(doc.id);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: "content_not_indexed" });
+    expect((await search("ocelot")).map((d) => d.id)).toEqual([doc.id]);
+  });
+});
+
+describe("search over metadata and content together", () => {
+  it("words spread over title and content match; title ranks above content", async () => {
+    const inTitle = await upload("nothing to see here", "a.txt", { title: "Marmoset enclosure" });
+    const inContent = await upload("the marmoset enclosure was cleaned", "b.txt", { title: "Cleaning log" });
+    const split = await upload("fed at noon: enclosure", "c.txt", { title: "Tamarin marmoset" });
+    await Promise.all([inTitle, inContent, split].map((d) => settled(d.id)));
+    const found = await search("marmoset enclosure");
+    expect(found.map((d) => d.id).sort()).toEqual([inTitle.id, inContent.id, split.id].sort());
+    expect(found[0]?.id).toBe(inTitle.id);
+    // Without q there is no highlight; every item says its content status.
+    const listed = (await (await get(`${DOCS}?limit=100`, owner.auth)).json()) as { items: Doc[] };
+    expect(listed.items.every((d) => d.highlight === undefined && typeof d.content_status === "string")).toBe(true);
+  });
+
+  it("another user's content is not searched", async () => {
+    const doc = await upload("confidential serval census", "serval.txt");
+    await settled(doc.id);
+    expect(await search("serval", stranger.auth)).toEqual([]);
+    expect((await content(doc.id, stranger.auth)).status).toBe(404);
+    expect(await (await content(doc.id, stranger.auth)).json()).toMatchObject({ code: "document_not_found" });
+  });
+});
+
+describe("highlights: only <mark> is markup", () => {
+  it("escapes <, >, &, quotes of the content and cannot be forged", async () => {
+    const hostile =
+      `Intro "quoted" & 'single' text. <img src=x onerror=alert(1)> a < b > c && d; ` +
+      `the jaguarundi <b>sleeps</b> & "jaguarundi" hunts. \uE000forged\uE001 <mark>fake</mark> ` +
+      "&lt;already-escaped&gt; ".repeat(3) +
+      "filler words ".repeat(200);
+    const doc = await upload(hostile, "hostile.txt", { title: 'Field <notes> & "more"' });
+    await settled(doc.id);
+    const [item] = await search("jaguarundi");
+    expect(item?.id).toBe(doc.id);
+    const highlight = item?.highlight as string;
+    expect(highlight).toContain("<mark>jaguarundi</mark>");
+    const markup = highlight.match(/<[^>]*>/g) ?? [];
+    expect(new Set(markup)).toEqual(new Set(["<mark>", "</mark>"]));
+    const plain = highlight.replaceAll("<mark>", "").replaceAll("</mark>", "");
+    expect(plain).not.toMatch(/[<>"']/);
+    // Every & starts an entity.
+    expect(plain.replace(/&(amp|lt|gt|quot|#39);/g, "")).not.toContain("&");
+    expect(plain).toContain("&lt;b&gt;sleeps&lt;/b&gt;");
+    expect(highlight).not.toContain("<mark>forged");
+    expect(plain.length).toBeLessThanOrEqual(240 * 6);
+    // At most ~240 visible characters.
+    const visible = plain.replace(/&(amp|lt|gt|quot|#39);/g, "x");
+    expect(visible.length).toBeLessThanOrEqual(240);
+
+    // The sentinel characters in a query or the text never become markup either.
+    const forged = await search("forged");
+    expect(forged.map((d) => d.id)).toEqual([doc.id]);
+    expect(forged[0]?.highlight).toContain("<mark>forged</mark>");
+    expect(forged[0]?.highlight).not.toMatch(/<mark>[^<]*<mark>/);
+    expect(forged[0]?.highlight).toContain("&lt;mark&gt;fake&lt;/mark&gt;");
+  });
+
+  it("a match deep in a long text is excerpted around it, stemmed forms included", async () => {
+    const text = `${"filler words here. ".repeat(400)}The caracal studies were published. ${"more filler text. ".repeat(400)}`;
+    const doc = await upload(text, "long.txt", { title: "Long text" });
+    await settled(doc.id);
+    const [item] = await search("caracal study");
+    expect(item?.id).toBe(doc.id);
+    expect(item?.highlight).toContain("<mark>caracal</mark> <mark>studies</mark>");
+    expect(item?.highlight?.replace(/<\/?mark>/g, "").length).toBeLessThanOrEqual(240);
+  });
+
+  it("a match in the title is highlighted in the title, escaped", async () => {
+    const doc = await upload("body text without the word", "t.txt", { title: 'Okapi <report> & "summary"' });
+    await settled(doc.id);
+    const [item] = await search("okapi");
+    expect(item?.highlight).toMatch(/^<mark>Okapi<\/mark> &lt;report&gt; &amp; &quot;summary&quot;/);
+  });
+});
+
+describe("a new version replaces the text", () => {
+  it("the old version's text no longer matches, at once and after indexing", async () => {
+    const doc = await upload("the ibex climbs the cliff", "v1.txt");
+    await settled(doc.id);
+    expect((await search("ibex")).map((d) => d.id)).toEqual([doc.id]);
+    const res = await uploadVersion(owner.auth, doc.id, { bytes: "the chamois grazes the meadow", name: "v2.txt" });
+    expect(res.status).toBe(201);
+    // Before the new text is indexed: pending, the old text neither searched nor served.
+    const [row] = await sql`select version_number from document_contents where document_id = ${doc.id}`;
+    if (row?.version_number === 1) {
+      expect(await search("ibex")).toEqual([]);
+    }
+    const after = await settled(doc.id);
+    expect(after).toMatchObject({ current_version: 2, content_status: "indexed" });
+    expect(await search("ibex")).toEqual([]);
+    expect((await search("chamois")).map((d) => d.id)).toEqual([doc.id]);
+    expect(await (await content(doc.id)).text()).toBe("the chamois grazes the meadow");
+  });
+
+  it("a pending new version answers content_not_indexed, not the old text", async () => {
+    const doc = await upload("the first text of the gharial", "v1.txt");
+    await settled(doc.id);
+    // The version row and its document, without the queue (as if its message were still on the way).
+    await sql`update documents set current_version = 2 where id = ${doc.id}`;
+    await sql`insert into document_versions (document_id, version_number, storage_key, file_name, content_type, size_bytes, sha256, created_by)
+      select document_id, 2, storage_key || '-2', file_name, content_type, size_bytes, sha256, created_by
+      from document_versions where document_id = ${doc.id} and version_number = 1`;
+    const res = await content(doc.id);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: "content_not_indexed" });
+    expect(await search("gharial")).toEqual([]);
+    expect(((await (await get(`${DOCS}/${doc.id}`, owner.auth)).json()) as Doc).content_status).toBe("pending");
+  });
+});
+
+describe("unreadable files fail, with a reason, once", () => {
+  async function failed(bytes: Uint8Array, name: string) {
+    const doc = await upload(bytes, name);
+    expect((await settled(doc.id)).content_status).toBe("failed");
+    const [row] = await sql`select status, error, text from document_contents where document_id = ${doc.id}`;
+    expect(row).toMatchObject({ status: "failed", text: null });
+    expect((await content(doc.id)).status).toBe(404);
+    return row?.error as string;
+  }
+
+  it("an encrypted PDF", async () => {
+    expect(await failed(textPdf([["secret jerboa"]], { encrypted: true }), "locked.pdf")).toMatch(/encrypted/);
+    expect(await search("jerboa")).toEqual([]);
+  });
+
+  it("a damaged PDF", async () => {
+    const bytes = new TextEncoder().encode("%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >>\n garbage \n%%EOF");
+    expect(await failed(bytes, "broken.pdf")).toMatch(/could not be read/);
+  });
+
+  it("a zip bomb (a part inflating 1,000 times its size)", async () => {
+    const bomb = `<w:document xmlns:w="x"><w:body><w:p><w:r><w:t>${"a".repeat(20 * 1024 * 1024)}</w:t></w:r></w:p></w:body></w:document>`;
+    const bytes = await zip([
+      {
+        name: "[Content_Types].xml",
+        data: '<Types><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+      },
+      { name: "word/document.xml", data: bomb, deflate: true },
+    ]);
+    expect(bytes.length).toBeLessThan(100_000);
+    expect(await failed(bytes, "bomb.docx")).toMatch(/zip bomb/);
+  });
+
+  it("a zip bomb that lies about its size", async () => {
+    const bytes = await zip([
+      {
+        name: "[Content_Types].xml",
+        data: '<Types><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+      },
+      { name: "word/document.xml", data: `<w:t>${"lie ".repeat(100_000)}</w:t>`, deflate: true },
+    ]);
+    // The central directory now claims 1,000 bytes uncompressed.
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const directory = view.getUint32(bytes.length - 22 + 16, true);
+    let at = directory;
+    while (view.getUint32(at, true) === 0x02014b50) {
+      const nameLength = view.getUint16(at + 28, true);
+      const name = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength));
+      if (name === "word/document.xml") view.setUint32(at + 24, 1000, true);
+      at += 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+    }
+    expect(await failed(bytes, "liar.docx")).toMatch(/declared size/);
+  });
+
+  it("an encrypted package entry", async () => {
+    const bytes = await docxWithText(["Hidden dhole"]);
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    let at = view.getUint32(bytes.length - 22 + 16, true);
+    while (view.getUint32(at, true) === 0x02014b50) {
+      view.setUint16(at + 8, view.getUint16(at + 8, true) | 1, true);
+      at += 46 + view.getUint16(at + 28, true) + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+    }
+    expect(await failed(bytes, "encrypted.docx")).toMatch(/encrypted/);
+  });
+});
+
+describe("bounds", () => {
+  it("keeps at most CONTENT_MAX_CHARS characters", async () => {
+    const ctx = createExecutionContext();
+    const { indexVersion, contentDeps } = await import("../../src/content/consume");
+    const { testConfig } = await import("../support/stack");
+    const doc = await createDocument(owner.auth, { bytes: `${"longword ".repeat(1000)}tailword`, name: "long.txt" });
+    await settled(doc.id);
+    // Indexed again with a 1,000-character bound.
+    await sql`update document_contents set status = 'pending' where document_id = ${doc.id}`;
+    const outcome = await indexVersion(contentDeps({ ...testConfig(), CONTENT_MAX_CHARS: 1000 }), {
+      document_id: doc.id,
+      version_number: 1,
+    });
+    await waitOnExecutionContext(ctx);
+    expect(outcome).toBe("indexed");
+    const text = await (await content(doc.id)).text();
+    expect(text.length).toBeLessThanOrEqual(1000);
+    expect(text.startsWith("longword longword")).toBe(true);
+    expect(await search("tailword")).toEqual([]);
+  });
+});
+
+describe("the queue: idempotent, retried, dead-lettered", () => {
+  const message = (body: unknown, attempts = 1) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts, body });
+  async function deliver(
+    queue: string,
+    messages: ReturnType<typeof message>[],
+    bindings: Partial<Record<keyof Env, string>> = {},
+  ) {
+    const batch = createMessageBatch(queue, messages);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...env, ...bindings } as Env);
+    return getQueueResult(batch, ctx);
+  }
+  const row = async (id: string) =>
+    (
+      await sql`select version_number, status, error, text, updated_at from document_contents where document_id = ${id}`
+    )[0];
+
+  it("storage down: retried with a delay, the row says why; the dead letter marks it failed; a later message indexes it", async () => {
+    const doc = await upload("the margay climbs trees", "margay.txt");
+    await settled(doc.id);
+    await sql`delete from document_contents where document_id = ${doc.id}`;
+    const body = { document_id: doc.id, version_number: 1 };
+    const first = message(body, 2);
+    const down = await deliver("docvault-content", [first], {
+      S3_ENDPOINT: "http://127.0.0.1:9",
+      STORAGE_TIMEOUT_MS: "500",
+    });
+    expect(down.explicitAcks).toEqual([]);
+    expect(down.retryMessages.map((m) => m.msgId)).toEqual([first.id]);
+    expect(await row(doc.id)).toMatchObject({ status: "pending", text: null, error: expect.stringMatching(/retried/) });
+    expect(((await (await get(`${DOCS}/${doc.id}`, owner.auth)).json()) as Doc).content_status).toBe("pending");
+
+    // Retries exhausted: the dead-letter queue's consumer marks the version failed.
+    const dead = message(body, 6);
+    const dlq = await deliver("docvault-content-dlq", [dead]);
+    expect(dlq.explicitAcks).toEqual([dead.id]);
+    expect(await row(doc.id)).toMatchObject({ status: "failed", error: expect.stringMatching(/kept failing/) });
+    expect(((await (await get(`${DOCS}/${doc.id}`, owner.auth)).json()) as Doc).content_status).toBe("failed");
+
+    // A failed version is extracted again when asked (the backfill does): storage is back.
+    const again = message(body);
+    const ok = await deliver("docvault-content", [again]);
+    expect(ok.explicitAcks).toEqual([again.id]);
+    expect(await row(doc.id)).toMatchObject({ status: "indexed", error: null, text: "the margay climbs trees" });
+  });
+
+  it("a repeated message changes nothing; a stale, unknown or malformed one is acknowledged and dropped", async () => {
+    const doc = await upload("the fossa hunts lemurs", "fossa.txt");
+    await settled(doc.id);
+    const before = await row(doc.id);
+    const repeated = message({ document_id: doc.id, version_number: 1 });
+    const stale = message({ document_id: doc.id, version_number: 7 });
+    const unknown = message({ document_id: crypto.randomUUID(), version_number: 1 });
+    const malformed = [
+      message("nonsense"),
+      message({ document_id: "x", version_number: 1 }),
+      message({ document_id: doc.id, version_number: 0 }),
+    ];
+    const result = await deliver("docvault-content", [repeated, stale, unknown, ...malformed]);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks.sort()).toEqual([repeated, stale, unknown, ...malformed].map((m) => m.id).sort());
+    expect(await row(doc.id)).toEqual(before);
+    expect(
+      await sql`select 1 from document_contents where document_id = ${(unknown.body as { document_id: string }).document_id}`,
+    ).toEqual([]);
+  });
+
+  it("a message of an older version, arriving late, never overwrites the current version's text", async () => {
+    const doc = await upload("first okapi text", "v1.txt");
+    await settled(doc.id);
+    expect((await uploadVersion(owner.auth, doc.id, { bytes: "second quagga text", name: "v2.txt" })).status).toBe(201);
+    await settled(doc.id);
+    await deliver("docvault-content", [message({ document_id: doc.id, version_number: 1 })]);
+    // And a dead letter of version 1 does not mark version 2 failed.
+    await deliver("docvault-content-dlq", [message({ document_id: doc.id, version_number: 1 })]);
+    expect(await row(doc.id)).toMatchObject({ version_number: 2, status: "indexed", text: "second quagga text" });
+  });
+
+  it("a trashed document is skipped; purging it removes its text", async () => {
+    const doc = await upload("the saola is rarely seen", "saola.txt");
+    await settled(doc.id);
+    await sql`delete from document_contents where document_id = ${doc.id}`;
+    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+    const result = await deliver("docvault-content", [message({ document_id: doc.id, version_number: 1 })]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await row(doc.id)).toBeUndefined();
+
+    // Restored, indexed, trashed again and purged: no text remains.
+    expect(
+      (await SELF.fetch(`${BASE_API}/trash/${doc.id}/restore`, { method: "POST", headers: owner.auth })).status,
+    ).toBe(200);
+    await deliver("docvault-content", [message({ document_id: doc.id, version_number: 1 })]);
+    expect(await row(doc.id)).toMatchObject({ status: "indexed" });
+    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+    expect((await SELF.fetch(`${BASE_API}/trash/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(
+      204,
+    );
+    expect(await row(doc.id)).toBeUndefined();
+  });
+
+  it("backfill: pending rows are sent by the scheduled job and each one handled sends the next", async () => {
+    const docs = await Promise.all(["tayra", "kinkajou", "coati"].map((w) => upload(`the ${w} text`, `${w}.txt`)));
+    await Promise.all(docs.map((d) => settled(d.id)));
+    // What `npm run content:reindex` does: mark rows pending (their text gone, as if never indexed).
+    await sql`update document_contents set status = 'pending', text = null, search_vector = ''::tsvector, queued_at = null
+      where document_id = any(${docs.map((d) => d.id)}::uuid[])`;
+    // Other pending rows of this file's documents are leased first, so every one is sent: one
+    // scheduled run sends up to 1,000 and the consumer chain the rest.
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *", scheduledTime: Date.now() }), env);
+    await waitOnExecutionContext(ctx);
+    for (const doc of docs) expect((await settled(doc.id)).content_status).toBe("indexed");
+    expect((await search("kinkajou")).map((d) => d.id)).toEqual([docs[1]?.id]);
+    expect(await sql`select 1 from document_contents where status = 'pending' and queued_at is null`).toEqual([]);
+  });
+});
