@@ -11,6 +11,7 @@ import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
 import { activityRouter } from "./routes/activity/activity.index";
 import { authRouter } from "./routes/auth/auth.index";
+import { changesRouter } from "./routes/changes/changes.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
@@ -26,7 +27,14 @@ export const OPENAPI_INFO = {
 
 // Hono's "/x/*" also matches "/x" itself, so each prefix is listed once (a middleware listed for
 // both would run twice: a request would count twice against its budget).
-const PROTECTED_PATHS = ["/api/v1/auth/me", "/api/v1/documents/*", "/api/v1/uploads/*", "/api/v1/trash/*"];
+const PROTECTED_PATHS = [
+  "/api/v1/auth/me",
+  "/api/v1/documents/*",
+  "/api/v1/uploads/*",
+  "/api/v1/trash/*",
+  "/api/v1/changes/*",
+  "/api/v1/webhooks/*",
+];
 
 // Requests that store bytes, on top of the user's budget for every request.
 const UPLOAD_PATHS = ["/api/v1/documents", "/api/v1/documents/:id/upload-version", "/api/v1/uploads"];
@@ -54,6 +62,7 @@ export function createApp() {
   app.route("/", activityRouter);
   app.route("/", uploadsRouter);
   app.route("/", trashRouter);
+  app.route("/", changesRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   user_not_found: { status: 404, meaning: "No account with that email or id." },
   permission_not_found: { status: 404, meaning: "That user has no permission on the document." },
   upload_not_found: { status: 404, meaning: "No such direct upload, or it is another user's." },
+  webhook_not_found: { status: 404, meaning: "No such webhook, or it is another user's." },
   // 409
   email_taken: { status: 409, meaning: "An account with this email already exists." },
   permission_exists: { status: 409, meaning: "That user already has a permission; change it with PUT." },
@@ -92,6 +93,12 @@ export const ERROR_CODES = {
   part_size_mismatch: {
     status: 422,
     meaning: "A stored part does not have `part_size` bytes (the remainder for the last); send it again.",
+  },
+  cursor_invalid: { status: 422, meaning: "The changes feed's `cursor` is not one this service issued." },
+  webhook_url_refused: {
+    status: 422,
+    meaning:
+      "The webhook URL is not `https://` on a public host (loopback, private, link-local and metadata addresses, credentials in the URL are refused).",
   },
   // 429
   login_throttled: { status: 429, meaning: "Too many login attempts for this account or address; see Retry-After." },
