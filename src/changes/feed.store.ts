@@ -99,8 +99,6 @@ export async function changesAfter(
  * at or above it (still running or not yet begun) are after it, whatever their sequence number.
  */
 export async function latestPosition(db: Database, userId: string): Promise<Position> {
-  const result = await db.execute<{ xmin: string }>(
-    sql`select ${SAFE_XMIN}::text as xmin where ${callerOpen(userId)}`,
-  );
+  const result = await db.execute<{ xmin: string }>(sql`select ${SAFE_XMIN}::text as xmin where ${callerOpen(userId)}`);
   return { xact: BigInt(result.rows[0]?.xmin ?? "0"), seq: 0n };
 }

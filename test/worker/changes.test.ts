@@ -108,11 +108,7 @@ describe("visibility", () => {
     await grant(doc.id, owner, reader, "READ");
     await grant(doc.id, owner, other, "READ");
     const before = await drain(reader.auth);
-    expect(before.items.map((c) => c.action)).toEqual([
-      "document.created",
-      "permission.granted",
-      "permission.granted",
-    ]);
+    expect(before.items.map((c) => c.action)).toEqual(["document.created", "permission.granted", "permission.granted"]);
     // Another user's revocation is an ordinary change of a document the reader still reads.
     expect((await revoke(doc.id, owner, other)).status).toBe(204);
     const middle = await drain(reader.auth, before.cursor);

@@ -17,7 +17,7 @@ export const ChangesPageSchema = z
     next_cursor: z.string().openapi({
       description:
         "The last item's cursor, or the request's cursor when there is nothing new (without a `cursor`, one " +
-        "meaning \"the beginning\").",
+        'meaning "the beginning").',
     }),
     has_more: z.boolean().openapi({ description: "More changes are ready now: ask again at once with `next_cursor`." }),
   })
@@ -25,7 +25,8 @@ export const ChangesPageSchema = z
 
 export const ChangesQuery = z.object({
   cursor: z.string().optional().openapi({
-    description: "A `cursor` or `next_cursor` from an earlier answer, or from `/changes/latest`. Absent: from the beginning.",
+    description:
+      "A `cursor` or `next_cursor` from an earlier answer, or from `/changes/latest`. Absent: from the beginning.",
   }),
   limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ description: "1–1000 (default 100)." }),
   wait: z.coerce
