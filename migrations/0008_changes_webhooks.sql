@@ -41,4 +41,10 @@ CREATE INDEX "webhooks_active_idx" ON "webhooks" USING btree ("owner_id") WHERE 
 CREATE INDEX "activity_logs_document_xact_idx" ON "activity_logs" USING btree ("document_id","xact_id","seq");--> statement-breakpoint
 CREATE INDEX "activity_logs_xact_idx" ON "activity_logs" USING btree ("xact_id","seq");--> statement-breakpoint
 CREATE INDEX "activity_logs_revoked_user_idx" ON "activity_logs" USING btree ((("details"->>'user_id')),"xact_id","seq") WHERE "activity_logs"."action" = 'permission.revoked';--> statement-breakpoint
-CREATE INDEX "documents_owner_deleted_idx" ON "documents" USING btree ("owner_id","id") WHERE "documents"."deleted_at" is not null;
+CREATE INDEX "documents_owner_deleted_idx" ON "documents" USING btree ("owner_id","id") WHERE "documents"."deleted_at" is not null;--> statement-breakpoint
+-- Hand-written (#17): the webhook dispatcher's persisted position ("<xact_id>:<seq>", see
+-- src/webhooks/dispatcher.ts) starts after every activity row that exists now. The ALTER above gave
+-- them all this migration's transaction id, so none is dispatched (webhooks only take changes
+-- made after their creation anyway); the dispatcher starts from "0:0" if this row is missing.
+INSERT INTO "maintenance_state" ("name", "value")
+SELECT 'webhook_dispatch_position', pg_current_xact_id()::text || ':' || coalesce(max("seq"), 0)::text FROM "activity_logs";

@@ -6,6 +6,7 @@ import { createRouter } from "./lib/router";
 import { accessLog } from "./middleware/access-log";
 import { context } from "./middleware/context";
 import { corsFromConfig } from "./middleware/cors";
+import { dispatchWebhooks } from "./middleware/dispatch-webhooks";
 import { rateLimit } from "./middleware/rate-limit";
 import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
@@ -18,6 +19,7 @@ import { healthRouter } from "./routes/health/health.index";
 import { permissionsRouter } from "./routes/permissions/permissions.index";
 import { trashRouter } from "./routes/trash/trash.index";
 import { uploadsRouter } from "./routes/uploads/uploads.index";
+import { webhooksRouter } from "./routes/webhooks/webhooks.index";
 
 export const OPENAPI_INFO = {
   title: "DocVault API",
@@ -53,6 +55,7 @@ export function createApp() {
   for (const path of PROTECTED_PATHS) app.use(path, requireAuth, rateLimit("user"));
   app.on("POST", UPLOAD_PATHS, rateLimit("upload"));
   app.on("POST", "/api/v1/auth/register", rateLimit("register"));
+  app.use("/api/v1/*", dispatchWebhooks);
 
   app.route("/", healthRouter);
   app.route("/", docsRouter);
@@ -63,6 +66,7 @@ export function createApp() {
   app.route("/", uploadsRouter);
   app.route("/", trashRouter);
   app.route("/", changesRouter);
+  app.route("/", webhooksRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

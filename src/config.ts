@@ -132,6 +132,13 @@ export const ConfigSchema = z.object({
   ALLOWED_CONTENT_TYPES: csv,
   /** Days a deleted document stays in the trash (restorable) before the scheduled job purges it; 0 = at the next run. */
   TRASH_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  /** Encrypts webhook signing secrets at rest (AES-256-GCM, key derived with HKDF): src/webhooks/secrets.ts. */
+  WEBHOOK_SECRET_KEY: secretKey,
+  /** Local development only: webhooks may use http:// and private, loopback or link-local hosts. */
+  WEBHOOK_ALLOW_PRIVATE_URLS: z
+    .enum(["true", "false", ""])
+    .default("false")
+    .transform((value) => value === "true"),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

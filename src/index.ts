@@ -4,6 +4,8 @@ import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { problemBody } from "./lib/problem";
 import { runScheduledMaintenance } from "./maintenance";
+import { handleQueueBatch } from "./queues";
+import { runWebhookJob, WEBHOOK_CRON } from "./webhooks/job";
 
 const app = createApp();
 
@@ -46,7 +48,21 @@ export default {
       logInvalidConfiguration(loaded.problems);
       throw new Error("invalid configuration");
     }
+    // Every minute: the webhook dispatcher's safety net (src/webhooks/job.ts); hourly: housekeeping.
+    if (controller.cron === WEBHOOK_CRON) {
+      await runWebhookJob(loaded.config, env.WEBHOOK_QUEUE);
+      return;
+    }
     // The scheduled time is the run's clock for the trash's retention (tests drive it forward).
     await runScheduledMaintenance(loaded.config, controller.cron, { now: new Date(controller.scheduledTime) });
+  },
+
+  async queue(batch, env) {
+    const loaded = loadConfig(env);
+    if (!loaded.ok) {
+      logInvalidConfiguration(loaded.problems);
+      throw new Error("invalid configuration");
+    }
+    await handleQueueBatch(batch, loaded.config);
   },
 } satisfies ExportedHandler<Env>;

@@ -89,8 +89,8 @@ describe("visibility", () => {
     const owner = await newUser("vis-owner");
     const reader = await newUser("vis-reader");
     const stranger = await newUser("vis-stranger");
-    const shared = await createDocument(owner.auth, { title: "shared" });
-    const privateDoc = await createDocument(owner.auth, { title: "private" });
+    const shared = await createDocument(owner.auth);
+    const privateDoc = await createDocument(owner.auth);
     await retitle(owner.auth, shared.id, "shared 2");
     await grant(shared.id, owner, reader, "READ");
     const seen = await drain(reader.auth);
