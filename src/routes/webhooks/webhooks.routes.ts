@@ -57,13 +57,9 @@ export const DeliverySchema = z
     event_id: z.uuid().openapi({ description: "The event's `id` and `webhook-id` header, the same on every attempt." }),
     type: z.string().openapi({ description: "The activity action, or `webhook.test`." }),
     attempts: z.number().int(),
-    last_status: z
-      .number()
-      .int()
-      .nullable()
-      .openapi({
-        description: "HTTP status of the last attempt; null before one, or after a timeout or network error.",
-      }),
+    last_status: z.number().int().nullable().openapi({
+      description: "HTTP status of the last attempt; null before one, or after a timeout or network error.",
+    }),
     last_attempt_at: z.iso.datetime().nullable(),
     next_attempt_at: z.iso
       .datetime()
