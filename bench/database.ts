@@ -4,7 +4,7 @@
 import pg from "pg";
 import { migrate } from "../devstack/migrate.ts";
 import { PostgresBackend } from "../devstack/sql-backend.ts";
-import { type SeedSize, seed } from "./seed.ts";
+import { type SeedSize, seed, seedActivity } from "./seed.ts";
 
 export const SERVER_URL = process.env.DEV_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/test";
 const DATABASE = "docvault_bench";
@@ -35,6 +35,12 @@ export async function prepareBenchDatabase(size: SeedSize, log: (line: string) =
     );
     const have = counts.rows[0] as SeedSize;
     if (have.users === size.users && have.documents === size.documents) {
+      // A database seeded before the seed wrote activity gets it now.
+      const activity = await client.query("select exists (select 1 from activity_logs) as some");
+      if (!activity.rows[0]?.some) {
+        await seedActivity(client, log);
+        await client.query("vacuum analyze activity_logs");
+      }
       log(`bench database ready: ${have.users} users, ${have.documents} documents (reused)`);
       return url;
     }

@@ -78,7 +78,7 @@ async function redeliver(deliveryId: string, queueAttempts: number) {
     });
   }
   const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
+  await worker.queue(batch, env);
   return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
