@@ -92,6 +92,9 @@ async function failingSetup(mode: string, label: string) {
   return { user, doc, hook, key: target.key };
 }
 
+/** Lets the dispatch a request started in waitUntil finish (tests that write behind the API's back). */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
+
 const eventOf = (r: Received) => JSON.parse(r.body) as { id: string; type: string };
 
 describe("retries", () => {
@@ -277,6 +280,7 @@ describe("nothing lost between a commit and the queue", () => {
     const doc = await createDocument(user.auth);
     const { url, key } = receiverUrl("ok");
     const hook = await createWebhook(user.auth, { url });
+    await settle(); // the dispatch that follows the webhook's own creation
     // As if the Worker died right after the commit: the row exists, its request dispatched nothing.
     const [row] = await sql`
       insert into activity_logs (document_id, actor_id, action, details)
@@ -295,6 +299,7 @@ describe("nothing lost between a commit and the queue", () => {
     const doc = await createDocument(user.auth);
     const { url, key } = receiverUrl("ok");
     const hook = await createWebhook(user.auth, { url });
+    await settle();
     const [activity] = await sql`
       insert into activity_logs (document_id, actor_id, action, details)
       values (${doc.id}, ${user.id}, 'document.updated', '{}') returning id`;
