@@ -339,3 +339,30 @@ describe("nothing lost between a commit and the queue", () => {
     expect((await deliveriesOf(hook.id)).length).toBe(30);
   });
 });
+
+describe("dead letters and other queues", () => {
+  it("a dead-lettered message ends its delivery, so it is not re-queued; unknown queues are retried", async () => {
+    const { hook, key } = await failingSetup("fail", "dead-letter");
+    await waitForRequests(key, 1);
+    const [delivery] = await vi.waitFor(async () => {
+      const rows = await deliveriesOf(hook.id);
+      expect(rows[0]?.last_status).toBe(500);
+      return rows;
+    });
+    const dead = createMessageBatch("docvault-webhooks-dlq", [
+      { id: "dead-1", timestamp: new Date(), attempts: 1, body: { delivery_id: delivery?.id, attempts: 0 } },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(dead, env);
+    expect((await getQueueResult(dead, ctx)).explicitAcks).toEqual(["dead-1"]);
+    expect((await deliveriesOf(hook.id))[0]).toMatchObject({ ended_reason: "dead_lettered", next_in_seconds: null });
+    // Its pending retry now finds nothing to do.
+    expect((await redeliver(delivery?.id as string, 2)).retryMessages).toEqual([]);
+    expect((await received(key)).length).toBe(1);
+
+    const other = createMessageBatch("some-other-queue", [{ id: "x", timestamp: new Date(), attempts: 1, body: {} }]);
+    const otherCtx = createExecutionContext();
+    await worker.queue(other, env);
+    expect((await getQueueResult(other, otherCtx)).retryBatch.retry).toBe(true);
+  });
+});
