@@ -5,6 +5,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { signPayload } from "../../src/webhooks/secrets";
 import { addressRefusal, checkWebhookUrl } from "../../src/webhooks/url-policy";
 import { newUser } from "../support/auth";
 import { databaseSnapshot } from "../support/stack";
@@ -121,5 +122,14 @@ describe("resolved addresses", () => {
 
   it("normalises what it accepts", () => {
     expect(checkWebhookUrl("HTTPS://Hooks.Example.COM/a", false)).toBe("https://hooks.example.com/a");
+  });
+});
+
+describe("signing", () => {
+  it("matches the Standard Webhooks specification's example", async () => {
+    // From the specification's reference libraries (standard-webhooks/standard-webhooks).
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const signature = await signPayload(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, '{"test": 2432232314}');
+    expect(signature).toBe("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
   });
 });
