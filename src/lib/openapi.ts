@@ -98,6 +98,11 @@ nothing; in the search parameter \`q\` a NUL simply separates words.
 authenticated route answers an access token of that account with 401 \`account_inactive\`, even
 though the token itself is still within its lifetime; the check is made by the route's own
 database statement, so it holds on every server at once.
+
+**Changes and webhooks**: \`GET /api/v1/changes\` lists the activity of every document the caller
+can read in commit order, with opaque cursors that never skip or repeat a change; webhooks POST
+the same Changes, signed per Standard Webhooks (\`webhook-id\`, \`webhook-timestamp\`,
+\`webhook-signature\`), at least once: deduplicate on \`webhook-id\`.
 `.trim();
 
 /** Every problem \`code\`, with its status and meaning, from the table the code throws with. */
