@@ -134,6 +134,8 @@ export const ConfigSchema = z.object({
   TRASH_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   /** Encrypts webhook signing secrets at rest (AES-256-GCM, key derived with HKDF): src/webhooks/secrets.ts. */
   WEBHOOK_SECRET_KEY: secretKey,
+  /** The key before the last rotation: secrets it encrypted still decrypt, and are re-encrypted under the current one. */
+  WEBHOOK_SECRET_KEY_PREVIOUS: previousSecretKey,
   /** Local development only: webhooks may use http:// and private, loopback or link-local hosts. */
   WEBHOOK_ALLOW_PRIVATE_URLS: z
     .enum(["true", "false", ""])

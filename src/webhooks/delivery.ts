@@ -15,7 +15,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { iso } from "../documents/sql";
 import type { WebhookMessage } from "./dispatcher";
-import { decryptSecret, signPayload } from "./secrets";
+import { decryptSecret, encryptSecret, signPayload } from "./secrets";
 import { checkWebhookUrl, resolveAndCheck } from "./url-policy";
 
 export const ATTEMPT_TIMEOUT_MS = 10_000;
@@ -101,6 +101,24 @@ function payloadOf(row: Claimed): { type: string; timestamp: string; data: unkno
   };
 }
 
+/**
+ * The webhook's secret under the current key, or under WEBHOOK_SECRET_KEY_PREVIOUS after a
+ * rotation, in which case it is re-encrypted under the current key (only if the row still holds
+ * what was read, so a concurrent re-encryption is not overwritten).
+ */
+async function readSecret(db: Database, config: Config, row: Claimed): Promise<string | null> {
+  const current = await decryptSecret(config.WEBHOOK_SECRET_KEY, row.webhook_id, row.secret_ciphertext);
+  if (current || !config.WEBHOOK_SECRET_KEY_PREVIOUS) return current;
+  const previous = await decryptSecret(config.WEBHOOK_SECRET_KEY_PREVIOUS, row.webhook_id, row.secret_ciphertext);
+  if (previous) {
+    const reencrypted = await encryptSecret(config.WEBHOOK_SECRET_KEY, row.webhook_id, previous);
+    await db.execute(sql`
+      update webhooks set secret_ciphertext = ${reencrypted}
+      where id = ${row.webhook_id}::uuid and secret_ciphertext = ${row.secret_ciphertext}`);
+  }
+  return previous;
+}
+
 /** POSTs the signed event; answers the HTTP status, or null for a timeout or network failure. */
 async function post(url: string, secret: string, id: string, body: string): Promise<number | null> {
   const timestamp = Math.floor(Date.now() / 1000);
@@ -142,7 +160,7 @@ export async function attemptDelivery(
     await end(db, row.id, "no_access");
     return { kind: "ended", reason: "no_access" };
   }
-  const secret = await decryptSecret(config.WEBHOOK_SECRET_KEY, row.webhook_id, row.secret_ciphertext);
+  const secret = await readSecret(db, config, row);
   if (!secret) {
     await end(db, row.id, "secret_unreadable");
     return { kind: "ended", reason: "secret_unreadable" };

@@ -47,6 +47,7 @@ describe("secrets", () => {
     "JWT_SECRET_PREVIOUS",
     "PASSWORD_PEPPER_PREVIOUS",
     "WEBHOOK_SECRET_KEY",
+    "WEBHOOK_SECRET_KEY_PREVIOUS",
   ] as const) {
     it(`refuses the example's placeholders and predictable values as ${name}, without printing them`, async () => {
       for (const value of [...PLACEHOLDERS, ...WEAK]) {

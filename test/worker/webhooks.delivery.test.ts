@@ -21,6 +21,8 @@ import { testSql } from "../support/stack";
 import { createWebhook, type Received, received, receiverUrl, verifySignature } from "../support/webhooks";
 
 const sql = testSql();
+/** How long side effects of the queue may take on a loaded machine. */
+const WAIT = { timeout: 8000, interval: 100 };
 
 const retitle = (auth: Record<string, string>, id: string, title: string) =>
   SELF.fetch(`${DOCS}/${id}`, {
@@ -115,7 +117,7 @@ describe("retries", () => {
       const rows = await deliveriesOf(hook.id);
       expect(rows[0]?.last_status).toBe(500);
       return rows;
-    });
+    }, WAIT);
     // The queue holds the retry for its delay: the next attempt is due in about 30 s.
     expect(delivery?.attempts).toBe(1);
     expect(delivery?.next_in_seconds).toBeGreaterThan(15);
@@ -158,7 +160,7 @@ describe("retries", () => {
       const rows = await deliveriesOf(hook.id);
       expect(rows[0]?.last_status).toBe(500);
       return rows;
-    });
+    }, WAIT);
     const result = await redeliver(delivery?.id as string, 2);
     expect(result.retryMessages).toEqual([]);
     const requests = await received(key);
@@ -198,7 +200,7 @@ describe("retries", () => {
   it("a redirect is not followed: a 3xx is a failure", async () => {
     const { hook, key } = await failingSetup("redirect", "retry-redirect");
     await waitForRequests(key, 1);
-    await vi.waitFor(async () => expect((await deliveriesOf(hook.id))[0]?.last_status).toBe(302));
+    await vi.waitFor(async () => expect((await deliveriesOf(hook.id))[0]?.last_status).toBe(302), WAIT);
     // The target of the redirect (/ok/{key}) was never asked.
     expect((await received(key)).map((r) => r.path)).toEqual([`/redirect/${key}`]);
   });
@@ -213,7 +215,7 @@ describe("disabling", () => {
       const body = (await res.json()) as { disabled_at: string | null; failure_count: number };
       expect(body.disabled_at).toEqual(expect.any(String));
       expect(body.failure_count).toBe(1);
-    });
+    }, WAIT);
     expect((await deliveriesOf(hook.id))[0]).toMatchObject({ last_status: 410, ended_reason: "webhook_disabled" });
     await retitle(user.auth, doc.id, "after gone");
     await worker.scheduled(createScheduledController({ cron: "* * * * *" }), env);
@@ -229,7 +231,7 @@ describe("disabling", () => {
       const rows = await deliveriesOf(hook.id);
       expect(rows[0]?.last_status).toBe(500);
       return rows;
-    });
+    }, WAIT);
     // Just under 3 days: still retried.
     await sql`update webhooks set failing_since = now() - interval '71 hours' where id = ${hook.id}`;
     expect((await redeliver(delivery?.id as string, 2)).retryMessages.length).toBe(1);
@@ -261,7 +263,7 @@ describe("access at delivery time", () => {
       const rows = await deliveriesOf(hook.id);
       expect(rows[0]?.last_status).toBe(500);
       return rows;
-    });
+    }, WAIT);
     const revoked = await SELF.fetch(`${DOCS}/${doc.id}/permissions/${reader.id}`, {
       method: "DELETE",
       headers: owner.auth,
@@ -348,7 +350,7 @@ describe("dead letters and other queues", () => {
       const rows = await deliveriesOf(hook.id);
       expect(rows[0]?.last_status).toBe(500);
       return rows;
-    });
+    }, WAIT);
     const dead = createMessageBatch("docvault-webhooks-dlq", [
       { id: "dead-1", timestamp: new Date(), attempts: 1, body: { delivery_id: delivery?.id, attempts: 0 } },
     ]);
@@ -364,5 +366,44 @@ describe("dead letters and other queues", () => {
     const otherCtx = createExecutionContext();
     await worker.queue(other, env);
     expect((await getQueueResult(other, otherCtx)).retryBatch.retry).toBe(true);
+  });
+});
+
+describe("rotating WEBHOOK_SECRET_KEY", () => {
+  it("the previous key still decrypts and the secret moves to the new key; the old key alone then reads nothing", async () => {
+    const { user, hook, key } = await failingSetup("flaky/1", "rotation");
+    await waitForRequests(key, 1);
+    const [delivery] = await vi.waitFor(async () => {
+      const rows = await deliveriesOf(hook.id);
+      expect(rows[0]?.last_status).toBe(500);
+      return rows;
+    }, WAIT);
+    const [before] = await sql`select secret_ciphertext from webhooks where id = ${hook.id}`;
+    const NEW_KEY = "mZ3pQ8rT1vX5yB9dF2hK6nL0sW4uE7aC3gJ8kM1oP5q=";
+    const rotated = { ...env, WEBHOOK_SECRET_KEY: NEW_KEY, WEBHOOK_SECRET_KEY_PREVIOUS: env.WEBHOOK_SECRET_KEY } as Env;
+    const batch = createMessageBatch("docvault-webhooks", [
+      { id: "rotated", timestamp: new Date(), attempts: 2, body: { delivery_id: delivery?.id, attempts: 0 } },
+    ]);
+    await worker.queue(batch, rotated);
+    const requests = await received(key);
+    expect(requests.length).toBe(2);
+    // Signed with the same secret the user was shown.
+    expect(await verifySignature(hook.secret, requests[1]?.headers ?? {}, requests[1]?.body ?? "")).toBe(true);
+    const [after] = await sql`select secret_ciphertext from webhooks where id = ${hook.id}`;
+    expect(after?.secret_ciphertext).not.toBe(before?.secret_ciphertext);
+
+    // The Worker under test still runs with the old key only: it can no longer read the secret,
+    // so a test event ends `secret_unreadable` and nothing is sent.
+    const test = await SELF.fetch(`http://api.test/api/v1/webhooks/${hook.id}/test`, {
+      method: "POST",
+      headers: user.auth,
+    });
+    expect(test.status).toBe(202);
+    const { event_id } = (await test.json()) as { event_id: string };
+    await vi.waitFor(async () => {
+      const [row] = await sql`select ended_reason from webhook_deliveries where id = ${event_id}`;
+      expect(row?.ended_reason).toBe("secret_unreadable");
+    }, WAIT);
+    expect((await received(key)).length).toBe(2);
   });
 });
