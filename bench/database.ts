@@ -4,7 +4,7 @@
 import pg from "pg";
 import { migrate } from "../devstack/migrate.ts";
 import { PostgresBackend } from "../devstack/sql-backend.ts";
-import { type SeedSize, seed, seedContent } from "./seed.ts";
+import { type SeedSize, seed, seedActivity, seedContent } from "./seed.ts";
 
 export const SERVER_URL = process.env.DEV_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/test";
 // BENCH_DATABASE: another name, so that branches with different migrations do not share one.
@@ -40,6 +40,12 @@ export async function prepareBenchDatabase(size: SeedSize, log: (line: string) =
       // A data set seeded before content search: its documents get their text now.
       const contents = await client.query("select count(*)::int as n from document_contents");
       if (contents.rows[0]?.n === 0) await seedContent(client, log);
+      // A database seeded before the seed wrote activity gets it now.
+      const activity = await client.query("select exists (select 1 from activity_logs) as some");
+      if (!activity.rows[0]?.some) {
+        await seedActivity(client, log);
+        await client.query("vacuum analyze activity_logs");
+      }
       log(`bench database ready: ${have.users} users, ${have.documents} documents (reused)`);
       return url;
     }

@@ -1,10 +1,12 @@
-// `npm run bench:explain`: EXPLAIN ANALYZE of the document-list statement, exactly as the service
+// `npm run bench:explain`: EXPLAIN ANALYZE of the document-list statement and the changes feed's, exactly as the service
 // builds it, for each filter and sort, on the seeded 100,000-document database. Prints the plans
 // and writes them to bench/list-plans.md.
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
+import { type Position, START } from "../src/changes/cursor";
+import { changesStatement } from "../src/changes/feed.store";
 import { type ListQuery, listStatement } from "../src/documents/list.store";
 import { prepareBenchDatabase } from "./database.ts";
 
@@ -52,6 +54,34 @@ const summary: string[] = ["| case | execution time |", "|---|---|"];
 for (const [name, overrides] of cases) {
   const query = dialect.sqlToQuery(listStatement({ ...base, ...overrides }));
   await client.query(query.sql, query.params); // warm the cache
+  const explained = await client.query(`explain (analyze, buffers) ${query.sql}`, query.params);
+  const plan = explained.rows.map((r) => r["QUERY PLAN"] as string);
+  const time = plan.find((l) => l.startsWith("Execution Time"))?.replace("Execution Time: ", "") ?? "?";
+  console.log(`| ${name} | ${time} |`);
+  summary.push(`| ${name} | ${time} |`);
+  report.push(`## ${name}`, "", "```", ...plan, "```", "");
+}
+
+// The changes feed (src/changes/feed.store.ts) for the same caller: from the beginning, from the
+// middle of their history, and from "now" (nothing new: what a long-poll repeats).
+const feedCases: [string, Position][] = [];
+const positions = await client.query<{ x: string; s: string }>(
+  `select xact_id::text as x, seq::text as s from activity_logs order by xact_id, seq offset (select count(*) / 2 from activity_logs) limit 1`,
+);
+const xmin = await client.query<{ x: string }>("select pg_snapshot_xmin(pg_current_snapshot())::text as x");
+feedCases.push(["changes feed: from the beginning, limit 100", START]);
+if (positions.rows[0]) {
+  feedCases.push([
+    "changes feed: from the middle of the log, limit 100",
+    { xact: BigInt(positions.rows[0].x), seq: BigInt(positions.rows[0].s) },
+  ]);
+}
+feedCases.push(["changes feed: from now (nothing new), limit 100", { xact: BigInt(xmin.rows[0]?.x ?? "0"), seq: 0n }]);
+const activityRows = (await client.query("select count(*)::int as n from activity_logs")).rows[0]?.n;
+report.push(`# Changes feed plans`, "", `${activityRows?.toLocaleString("en")} activity rows; the same caller.`, "");
+for (const [name, after] of feedCases) {
+  const query = dialect.sqlToQuery(changesStatement({ userId, after, limit: 100 }));
+  await client.query(query.sql, query.params);
   const explained = await client.query(`explain (analyze, buffers) ${query.sql}`, query.params);
   const plan = explained.rows.map((r) => r["QUERY PLAN"] as string);
   const time = plan.find((l) => l.startsWith("Execution Time"))?.replace("Execution Time: ", "") ?? "?";

@@ -61,6 +61,7 @@ export function serviceBindings(stack: BenchStack): Record<string, string> {
     // Bench-only (openssl rand -base64 32): the Worker refuses typed-in secrets.
     JWT_SECRET: "t4mbUX96oAbEAIOoc/W5qQldcNgZGG7cg3rpmgdnT5w=",
     PASSWORD_PEPPER: BENCH_PEPPER,
+    WEBHOOK_SECRET_KEY: "Zb4nQ1xW7rT0yU3iO8pA5sD2fG6hJ9kL1zX4cV7bN0m=",
     LOG_LEVEL: "error",
     CORS_ORIGINS: "",
   };

@@ -127,6 +127,7 @@ export async function seed(client: pg.Client, size: SeedSize, log: (line: string
      on conflict do nothing`,
     [size.users],
   );
+  await seedActivity(client, log);
   await seedContent(client, log, false);
   // The search-vector update left a dead copy of every document row; a live database would have
   // been vacuumed by now, so measure that state rather than twice the heap pages.
@@ -194,4 +195,32 @@ export async function seedContent(client: pg.Client, log: (line: string) => void
   await client.query("update document_contents set text = null where status = 'unsupported'");
   log(`  content: ${result.rowCount ?? 0} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   if (vacuum) await client.query("vacuum analyze document_contents");
+}
+
+/**
+ * The activity log of the seeded documents (their creation, extra versions and grants), written
+ * in batches of 1,000 documents, one transaction each, so rows carry many transaction ids as a
+ * live log does (the changes feed orders by them).
+ */
+export async function seedActivity(client: pg.Client, log: (line: string) => void = console.log) {
+  const started = Date.now();
+  const { rows } = await client.query<{ n: number }>("select count(*)::int as n from documents");
+  const total = rows[0]?.n ?? 0;
+  for (let offset = 0; offset < total; offset += 1000) {
+    await client.query(
+      `with d as (select id, owner_id, title, current_version, created_at from documents order by created_at, id
+                  offset $1 limit 1000)
+       insert into activity_logs (document_id, actor_id, action, details, created_at)
+       select d.id, d.owner_id, 'document.created', jsonb_build_object('title', d.title), d.created_at from d
+       union all
+       select d.id, d.owner_id, 'version.created', jsonb_build_object('version_number', n), d.created_at + make_interval(hours => n)
+       from d cross join lateral generate_series(2, d.current_version) n
+       union all
+       select p.document_id, p.granted_by, 'permission.granted', jsonb_build_object('user_id', p.user_id, 'role', p.role),
+              d.created_at + interval '1 day'
+       from d join document_permissions p on p.document_id = d.id`,
+      [offset],
+    );
+  }
+  log(`activity: ${total} documents' history in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

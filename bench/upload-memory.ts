@@ -115,6 +115,7 @@ export async function startUploadService(options: { v8Flags?: string[]; maxUploa
         // Test-only keys (openssl rand -base64 32): the Worker refuses typed-in secrets.
         JWT_SECRET: "F+vfluSAlaD8HH2Rn4eXaatG1tMvDolMAaZtKGXq/+A=",
         PASSWORD_PEPPER: "kKL8t9Yni388zpEUa/Vpw3LkK86KbRghGeQrbNRb92U=",
+        WEBHOOK_SECRET_KEY: "pM3vR8tY1uI6oP0aS5dF2gH7jK4lZ9xC3vB8nM1qW6e=",
         LOG_LEVEL: "error",
         CORS_ORIGINS: "",
         MAX_UPLOAD_BYTES: String(options.maxUploadBytes ?? 200 * MiB),

@@ -33,11 +33,17 @@ log(`database endpoint ${stack.database.url}`);
 
 // Local secrets: random on first run, kept in the data folder so tokens survive a restart.
 const secretsFile = join(dataDir, "secrets.json");
-if (!existsSync(secretsFile)) {
-  const random = () => randomBytes(32).toString("base64url");
-  await writeFile(secretsFile, JSON.stringify({ JWT_SECRET: random(), PASSWORD_PEPPER: random() }), { mode: 0o600 });
-}
-const secrets = JSON.parse(await readFile(secretsFile, "utf8")) as Record<string, string>;
+// A secret added by a later version is generated into an existing file.
+const random = () => randomBytes(32).toString("base64url");
+const secrets = (existsSync(secretsFile) ? JSON.parse(await readFile(secretsFile, "utf8")) : {}) as Record<
+  string,
+  string
+>;
+const missing = ["JWT_SECRET", "PASSWORD_PEPPER", "WEBHOOK_SECRET_KEY"].filter((name) => !secrets[name]);
+for (const name of missing) secrets[name] = random();
+if (missing.length > 0) await writeFile(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
+// A person points a webhook at a receiver on this machine (.dev.vars or the environment may say otherwise).
+secrets.WEBHOOK_ALLOW_PRIVATE_URLS = "true";
 
 // Written as an env file rather than --var flags, so wrangler treats the values as secrets and
 // does not print them.

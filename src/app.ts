@@ -6,11 +6,13 @@ import { createRouter } from "./lib/router";
 import { accessLog } from "./middleware/access-log";
 import { context } from "./middleware/context";
 import { corsFromConfig } from "./middleware/cors";
+import { dispatchWebhooks } from "./middleware/dispatch-webhooks";
 import { rateLimit } from "./middleware/rate-limit";
 import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
 import { activityRouter } from "./routes/activity/activity.index";
 import { authRouter } from "./routes/auth/auth.index";
+import { changesRouter } from "./routes/changes/changes.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
@@ -18,6 +20,7 @@ import { linksRouter } from "./routes/links/links.index";
 import { permissionsRouter } from "./routes/permissions/permissions.index";
 import { trashRouter } from "./routes/trash/trash.index";
 import { uploadsRouter } from "./routes/uploads/uploads.index";
+import { webhooksRouter } from "./routes/webhooks/webhooks.index";
 
 export const OPENAPI_INFO = {
   title: "DocVault API",
@@ -27,7 +30,14 @@ export const OPENAPI_INFO = {
 
 // Hono's "/x/*" also matches "/x" itself, so each prefix is listed once (a middleware listed for
 // both would run twice: a request would count twice against its budget).
-const PROTECTED_PATHS = ["/api/v1/auth/me", "/api/v1/documents/*", "/api/v1/uploads/*", "/api/v1/trash/*"];
+const PROTECTED_PATHS = [
+  "/api/v1/auth/me",
+  "/api/v1/documents/*",
+  "/api/v1/uploads/*",
+  "/api/v1/trash/*",
+  "/api/v1/changes/*",
+  "/api/v1/webhooks/*",
+];
 
 // Requests that store bytes, on top of the user's budget for every request.
 const UPLOAD_PATHS = ["/api/v1/documents", "/api/v1/documents/:id/upload-version", "/api/v1/uploads"];
@@ -48,6 +58,7 @@ export function createApp() {
   app.on("POST", "/api/v1/auth/register", rateLimit("register"));
   // Share links' public routes: no token, a budget per client address instead.
   app.use("/api/v1/links/*", rateLimit("link"));
+  app.use("/api/v1/*", dispatchWebhooks);
 
   app.route("/", healthRouter);
   app.route("/", docsRouter);
@@ -58,6 +69,8 @@ export function createApp() {
   app.route("/", uploadsRouter);
   app.route("/", trashRouter);
   app.route("/", linksRouter);
+  app.route("/", changesRouter);
+  app.route("/", webhooksRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

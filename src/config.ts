@@ -134,6 +134,15 @@ export const ConfigSchema = z.object({
   TRASH_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   /** Characters of a version's text that are extracted and indexed at most (the rest is not searched). */
   CONTENT_MAX_CHARS: z.coerce.number().int().min(1000).max(10_000_000).default(1_000_000),
+  /** Encrypts webhook signing secrets at rest (AES-256-GCM, key derived with HKDF): src/webhooks/secrets.ts. */
+  WEBHOOK_SECRET_KEY: secretKey,
+  /** The key before the last rotation: secrets it encrypted still decrypt, and are re-encrypted under the current one. */
+  WEBHOOK_SECRET_KEY_PREVIOUS: previousSecretKey,
+  /** Local development only: webhooks may use http:// and private, loopback or link-local hosts. */
+  WEBHOOK_ALLOW_PRIVATE_URLS: z
+    .enum(["true", "false", ""])
+    .default("false")
+    .transform((value) => value === "true"),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -2,9 +2,11 @@
 // scheduled job runs.
 import { createApp } from "./app";
 import { loadConfig } from "./config";
-import { consumeContent, consumeContentDeadLetters, contentDeps, enqueuePending } from "./content/consume";
+import { contentDeps, enqueuePending } from "./content/consume";
 import { problemBody } from "./lib/problem";
 import { runScheduledMaintenance } from "./maintenance";
+import { handleQueueBatch } from "./queues";
+import { runWebhookJob, WEBHOOK_CRON } from "./webhooks/job";
 
 const app = createApp();
 
@@ -50,28 +52,24 @@ export default {
       logInvalidConfiguration(loaded.problems);
       throw new Error("invalid configuration");
     }
+    // Every minute: the webhook dispatcher's safety net (src/webhooks/job.ts); hourly: housekeeping.
+    if (controller.cron === WEBHOOK_CRON) {
+      await runWebhookJob(loaded.config, env.WEBHOOK_QUEUE);
+      return;
+    }
     // The scheduled time is the run's clock for the trash's retention (tests drive it forward).
     await runScheduledMaintenance(loaded.config, controller.cron, { now: new Date(controller.scheduledTime) });
     // The content backfill's rows (npm run content:reindex) start through the queue from here.
     await enqueuePending(contentDeps(loaded.config).db, env.CONTENT_QUEUE, CONTENT_BACKFILL_PER_RUN);
   },
 
-  // One consumer for every queue of wrangler.toml, dispatched by the queue's name.
+  // One consumer for every queue of wrangler.toml, dispatched by the queue's name (src/queues.ts).
   async queue(batch, env) {
     const loaded = loadConfig(env);
     if (!loaded.ok) {
       logInvalidConfiguration(loaded.problems);
       throw new Error("invalid configuration");
     }
-    switch (batch.queue) {
-      case "docvault-content":
-        return consumeContent(batch, contentDeps(loaded.config), env.CONTENT_QUEUE);
-      case "docvault-content-dlq":
-        return consumeContentDeadLetters(batch, contentDeps(loaded.config));
-      default:
-        // A queue this Worker does not know: left for its retries, and said loudly.
-        console.error(JSON.stringify({ level: "error", msg: "message from an unknown queue", queue: batch.queue }));
-        batch.retryAll();
-    }
+    await handleQueueBatch(batch, loaded.config, env);
   },
 } satisfies ExportedHandler<Env>;

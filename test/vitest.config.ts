@@ -18,6 +18,9 @@ export default defineConfig({
                 // Test-only keys (openssl rand -base64 32): the boundary refuses typed-in ones.
                 JWT_SECRET: "aTjMob1aMT5rmiWIgvr4Wzr6PbRy2CosPRL+x/d4KP4=",
                 PASSWORD_PEPPER: "fkIxWeR4i7uOsjLgZ+aHQydyPYvnSNT7m2WH4glb75o=",
+                WEBHOOK_SECRET_KEY: "3q0cXbJv8Yw1m9ZrT2kLpN6sHf4GdUeA7xVi5BoCtQ8=",
+                // Webhooks deliver to the local receiver (127.0.0.1); the URL policy's own tests turn it off.
+                WEBHOOK_ALLOW_PRIVATE_URLS: "true",
                 CORS_ORIGINS: "https://app.example.com",
                 // Test files register hundreds of users from one address and send hundreds of
                 // requests per user; the budgets' own tests choose small ones.

@@ -24,6 +24,8 @@ import { GRANTABLE_ROLES } from "../documents/roles";
 
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
+/** A full 64-bit transaction id (PostgreSQL 13+), as text in JS: it may exceed 2^53. */
+const xid8 = customType<{ data: string }>({ dataType: () => "xid8" });
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
@@ -102,6 +104,8 @@ export const documents = pgTable(
     // The trash: documents waiting for their purge, by deletion time (the purge's order and the
     // trash listing of an owner).
     index("documents_trash_idx").on(t.deletedAt, t.id).where(sql`${t.deletedAt} is not null and ${t.purgedAt} is null`),
+    // The changes feed: an owner's deleted documents, trashed or purged (their document.deleted).
+    index("documents_owner_deleted_idx").on(t.ownerId, t.id).where(sql`${t.deletedAt} is not null`),
     index("documents_owner_trash_idx")
       .on(t.ownerId, t.deletedAt.desc(), t.id)
       .where(sql`${t.deletedAt} is not null and ${t.purgedAt} is null`),
@@ -216,9 +220,25 @@ export const activityLogs = pgTable(
     ipAddress: inet("ip_address"),
     userAgent: text("user_agent"),
     createdAt: createdAt(),
+    /**
+     * The writing transaction (the changes feed's and the webhook dispatcher's commit order):
+     * rows are served only once every transaction below the reader's snapshot xmin has ended
+     * (src/changes/feed.store.ts explains why).
+     */
+    xactId: xid8("xact_id").notNull().default(sql`pg_current_xact_id()`),
+    /** Orders the rows of one transaction; with xact_id, the position a cursor names. */
+    seq: bigint("seq", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
   },
   (t) => [
     index("activity_logs_document_created_idx").on(t.documentId, t.createdAt.desc(), t.id),
+    // The changes feed, per readable document, in commit order.
+    index("activity_logs_document_xact_idx").on(t.documentId, t.xactId, t.seq),
+    // The dispatcher's scan of everything new, in commit order.
+    index("activity_logs_xact_idx").on(t.xactId, t.seq),
+    // The feed's "your access was removed" events on documents the caller can no longer read.
+    index("activity_logs_revoked_user_idx")
+      .on(sql`((${t.details}->>'user_id'))`, t.xactId, t.seq)
+      .where(sql`${t.action} = 'permission.revoked'`),
     index("activity_logs_actor_idx").on(t.actorId),
     check("activity_logs_action_length", sql`char_length(${t.action}) between 1 and 100`),
     check("activity_logs_user_agent_length", sql`${t.userAgent} is null or char_length(${t.userAgent}) <= 1000`),
@@ -375,5 +395,69 @@ export const documentContents = pgTable(
     check("document_contents_version_positive", sql`${t.versionNumber} >= 1`),
     index("document_contents_search_vector_idx").using("gin", t.searchVector),
     index("document_contents_pending_idx").on(t.queuedAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+/**
+ * Webhooks (src/webhooks/): a user's subscription to the changes they can read. The signing
+ * secret is stored encrypted (AES-GCM under WEBHOOK_SECRET_KEY, bound to the webhook's id): it
+ * must be readable to sign, so it cannot be hashed.
+ */
+export const webhooks = pgTable(
+  "webhooks",
+  {
+    id: uuid("id").primaryKey(),
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id),
+    url: text("url").notNull(),
+    /** Activity actions delivered; null = all. */
+    events: text("events").array(),
+    documentId: uuid("document_id").references(() => documents.id),
+    secretCiphertext: text("secret_ciphertext").notNull(),
+    /** Changes from transactions at or above this id are delivered (the creating snapshot's xmin). */
+    startXact: xid8("start_xact").notNull().default(sql`pg_snapshot_xmin(pg_current_snapshot())`),
+    createdAt: createdAt(),
+    disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
+    failureCount: integer("failure_count").notNull().default(0),
+    /** The first failure of the current run of failures (reset by a success): 3 days of them disable. */
+    failingSince: timestamp("failing_since", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [
+    index("webhooks_owner_created_idx").on(t.ownerId, t.createdAt.desc(), t.id),
+    index("webhooks_active_idx").on(t.ownerId).where(sql`${t.disabledAt} is null`),
+    check("webhooks_url_length", sql`char_length(${t.url}) between 1 and 2000`),
+  ],
+);
+
+/**
+ * One event for one webhook: its id is the `webhook-id` of every attempt. Unique per (webhook,
+ * activity row), so dispatchers that overlap queue each change once per webhook.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    webhookId: uuid("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    activityId: uuid("activity_id").references(() => activityLogs.id),
+    type: text("type").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatus: integer("last_status"),
+    lastAttemptAt: timestamp("last_attempt_at", { withTimezone: true, mode: "date" }),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
+    /** Why no further attempt will be made (gave_up, webhook_disabled, no_access, webhook_deleted). */
+    endedReason: text("ended_reason"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_webhook_activity_key").on(t.webhookId, t.activityId),
+    index("webhook_deliveries_webhook_created_idx").on(t.webhookId, t.createdAt.desc(), t.id),
+    // The scheduled job's re-queue of deliveries whose message was lost.
+    index("webhook_deliveries_pending_idx")
+      .on(t.nextAttemptAt)
+      .where(sql`${t.deliveredAt} is null and ${t.endedReason} is null`),
   ],
 );

@@ -49,6 +49,7 @@ export const ERROR_CODES = {
     status: 404,
     meaning: "No such share link: unknown or malformed token, revoked link, or its document was deleted.",
   },
+  webhook_not_found: { status: 404, meaning: "No such webhook, or it is another user's." },
   // 409
   email_taken: { status: 409, meaning: "An account with this email already exists." },
   permission_exists: { status: 409, meaning: "That user already has a permission; change it with PUT." },
@@ -114,6 +115,12 @@ export const ERROR_CODES = {
   link_version_not_found: {
     status: 422,
     meaning: "The share link would pin a `version` the document does not have.",
+  },
+  cursor_invalid: { status: 422, meaning: "The changes feed's `cursor` is not one this service issued." },
+  webhook_url_refused: {
+    status: 422,
+    meaning:
+      "The webhook URL is not `https://` on a public host (loopback, private, link-local and metadata addresses, credentials in the URL are refused).",
   },
   // 429
   login_throttled: { status: 429, meaning: "Too many login attempts for this account or address; see Retry-After." },

@@ -122,6 +122,10 @@ have a request budget per client address, and answer \`Cache-Control: no-store\`
 realm="docvault share link"\`, not a Bearer challenge: the password goes in the JSON body of
 \`POST /api/v1/links/{token}/download\`. The token is the link's whole secret; the service stores only
 its SHA-256 and never logs it.
+**Changes and webhooks**: \`GET /api/v1/changes\` lists the activity of every document the caller
+can read in commit order, with opaque cursors that never skip or repeat a change; webhooks POST
+the same Changes, signed per Standard Webhooks (\`webhook-id\`, \`webhook-timestamp\`,
+\`webhook-signature\`), at least once: deduplicate on \`webhook-id\`.
 `.trim();
 
 /** Every problem \`code\`, with its status and meaning, from the table the code throws with. */

@@ -120,6 +120,7 @@ describe("bench harness with the service bundle", () => {
       // Test-only (openssl rand -base64 32): the Worker refuses typed-in secrets.
       JWT_SECRET: "b24eTTFil0lmUVztN1afPumdRgUgzBR+UprAOQggz1s=",
       PASSWORD_PEPPER: "aTjMob1aMT5rmiWIgvr4Wzr6PbRy2CosPRL+x/d4KP5=",
+      WEBHOOK_SECRET_KEY: "Hx7Kq2Lm9Np4Rs1Tv6Wy3Za8Bc5De0Fg2Hj7Km4Np9Q=",
       LOG_LEVEL: "error",
     });
     try {

@@ -14,6 +14,7 @@ const BINDINGS = {
   // Test-only (openssl rand -base64 32): the Worker refuses typed-in secrets.
   JWT_SECRET: "0TV3jjeNp5jTKkNxX65pxoyEeuNOycexA4/9wrZmXAB=",
   PASSWORD_PEPPER: "fkIxWeR4i7uOsjLgZ+aHQydyPYvnSNT7m2WH4glb75p=",
+  WEBHOOK_SECRET_KEY: "Yt5Rk8Wq1Ez4Xc7Vb0Nm3Lp6Ks9Jd2Hf5Gg8Aa1Ss4D=",
 };
 
 async function servedDocument(): Promise<string> {

@@ -139,6 +139,52 @@ async function startFailingPartsProxy(
   return onLoopback(server, () => server.closeAllConnections());
 }
 
+/**
+ * A webhook receiver: records every request (method, path, headers, body) and answers by the
+ * path's first segment: `/ok/…` 200, `/fail/…` 500, `/gone/…` 410, `/redirect/…` 302 to `/ok/…`,
+ * `/slow/…` after 12 s (past the 10 s attempt timeout), `/flaky/{n}/…` 500 to the first n requests
+ * of that path, then 200. `GET /__log/{key}` answers the requests whose path ends with `/{key}`.
+ */
+async function startWebhookReceiver(): Promise<{ url: string; close(): Promise<void> }> {
+  type Recorded = { method: string; path: string; headers: Record<string, string>; body: string; at: number };
+  const recorded: Recorded[] = [];
+  const server = createHttpServer(async (req, res) => {
+    const path = req.url ?? "/";
+    if (req.method === "GET" && path.startsWith("/__log/")) {
+      const key = path.slice("/__log/".length);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(recorded.filter((r) => r.path.endsWith(`/${key}`))));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter((e): e is [string, string] => typeof e[1] === "string"),
+    );
+    recorded.push({
+      method: req.method ?? "",
+      path,
+      headers,
+      body: Buffer.concat(chunks).toString("utf8"),
+      at: Date.now(),
+    });
+    const [, mode, arg] = path.split("/");
+    const seen = recorded.filter((r) => r.path === path).length;
+    const answer = (status: number, extra: Record<string, string> = {}) => {
+      if (res.destroyed) return;
+      res.writeHead(status, extra);
+      res.end();
+    };
+    if (mode === "fail") answer(500);
+    else if (mode === "gone") answer(410);
+    else if (mode === "redirect") answer(302, { location: path.replace("/redirect/", "/ok/") });
+    else if (mode === "slow") setTimeout(() => answer(200), 12_000);
+    else if (mode === "flaky") answer(seen <= Number(arg) ? 500 : 200);
+    else answer(200);
+  });
+  return onLoopback(server, () => server.closeAllConnections());
+}
+
 export default async function setup(project: TestProject) {
   const s3Directory = await mkdtemp(join(tmpdir(), "docvault-s3-"));
   const serverUrl = process.env.DEV_POSTGRES_URL;
@@ -154,7 +200,10 @@ export default async function setup(project: TestProject) {
   project.provide("failingParts", failingParts.url);
   const droppedParts = await startFailingPartsProxy(stack.bindings.S3_ENDPOINT as string, "drop");
   project.provide("droppedParts", droppedParts.url);
+  const receiver = await startWebhookReceiver();
+  project.provide("webhookReceiver", receiver.url);
   return async () => {
+    await receiver.close();
     await droppedParts.close();
     await failingParts.close();
     await slowWrites.close();

@@ -10,6 +10,8 @@ declare module "vitest" {
     /** Proxies to the object store that fail UploadPart of parts 2+: with a 500, or by dropping the connection. */
     failingParts: string;
     droppedParts: string;
+    /** The webhook receiver (global-setup.ts says how each path answers; `GET /__log/{key}` lists requests). */
+    webhookReceiver: string;
   }
 }
 

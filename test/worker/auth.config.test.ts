@@ -23,6 +23,7 @@ afterEach(() => vi.restoreAllMocks());
 const PLACEHOLDERS = [
   "change-me-to-a-random-string-of-at-least-32-bytes",
   "change-me-to-another-random-string-of-32-bytes",
+  "change-me-to-a-third-random-string-of-32-bytes",
 ];
 
 const WEAK = [
@@ -40,7 +41,14 @@ const WEAK = [
 const GENERATED = "KXht8TU7Jdxhxf0KAdvUNKixKwgKKidGcRTnDY2ZdGs="; // openssl rand -base64 32
 
 describe("secrets", () => {
-  for (const name of ["JWT_SECRET", "PASSWORD_PEPPER", "JWT_SECRET_PREVIOUS", "PASSWORD_PEPPER_PREVIOUS"] as const) {
+  for (const name of [
+    "JWT_SECRET",
+    "PASSWORD_PEPPER",
+    "JWT_SECRET_PREVIOUS",
+    "PASSWORD_PEPPER_PREVIOUS",
+    "WEBHOOK_SECRET_KEY",
+    "WEBHOOK_SECRET_KEY_PREVIOUS",
+  ] as const) {
     it(`refuses the example's placeholders and predictable values as ${name}, without printing them`, async () => {
       for (const value of [...PLACEHOLDERS, ...WEAK]) {
         const { status, body, log } = await boot({ [name]: value });

@@ -173,6 +173,14 @@ const JSON_ENDPOINTS: Case[] = [
     allowed: [401, 413, 422, 429],
     mutating: false,
   },
+  {
+    name: "create webhook",
+    method: "POST",
+    url: () => `${BASE}/api/v1/webhooks`,
+    keys: ["url", "events", "document_id"],
+    allowed: [201, 404, 413, 422],
+    mutating: true,
+  },
 ];
 
 async function expectDocumented(res: Response, allowed: number[], label: string) {
@@ -266,6 +274,29 @@ describe("fuzzing paths and queries", () => {
             redirect: "manual",
           });
           await expectDocumented(res, [404], "link token");
+          expect(await databaseSnapshot()).toEqual(before);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("answers 200 or 422 for any changes-feed query (wait 0), and 404 or 422 for any webhook id, changing nothing", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.constantFrom("cursor", "limit", "unknown"), hostileString, { maxKeys: 3 }),
+        hostileString,
+        fc.constantFrom(["GET", ""], ["DELETE", ""], ["POST", "/test"], ["GET", "/deliveries"]),
+        async (query, id, [method, suffix]) => {
+          const before = await databaseSnapshot();
+          const qs = new URLSearchParams(query as Record<string, string>).toString();
+          const res = await SELF.fetch(`${BASE}/api/v1/changes?${qs}`, { headers: user.auth });
+          await expectDocumented(res, [200, 422], `changes ?${qs.slice(0, 200)}`);
+          const hook = await SELF.fetch(`${BASE}/api/v1/webhooks/${encodeURIComponent(id)}${suffix}`, {
+            method,
+            headers: user.auth,
+          });
+          await expectDocumented(hook, [404, 422], "webhook id");
           expect(await databaseSnapshot()).toEqual(before);
         },
       ),

@@ -1,0 +1,25 @@
+// Which changes a user sees, in the changes feed and in their webhooks' deliveries: every change
+// to a document they can read now, and the event that ended their access to one they no longer
+// can read (their own `permission.revoked`, or the `document.deleted` of a document they owned or
+// held a permission on), nothing else about such a document. The feed's statement
+// (feed.store.ts) spells this rule as index-backed branches; this is the same rule as one
+// condition on one row, for the dispatcher and the delivery-time check (src/webhooks/).
+import { type SQL, sql } from "drizzle-orm";
+
+/** The user can read document `documentId` now (owner or any permission, not deleted). */
+const readsNow = (userId: SQL, documentId: SQL) => sql`exists (
+  select 1 from documents d
+  where d.id = ${documentId} and d.deleted_at is null
+    and (d.owner_id = ${userId}
+         or exists (select 1 from document_permissions p where p.document_id = d.id and p.user_id = ${userId})))`;
+
+/** Activity row `l` (an alias with id, action, document_id, details) is visible to `userId`. */
+export const changeVisibleTo = (userId: SQL, l: SQL) => sql`(
+  ${readsNow(userId, sql`${l}.document_id`)}
+  or (${l}.action = 'document.deleted' and exists (
+        select 1 from documents d
+        where d.id = ${l}.document_id and d.deleted_at is not null
+          and (d.owner_id = ${userId}
+               or exists (select 1 from document_permissions p where p.document_id = d.id and p.user_id = ${userId}))))
+  or (${l}.action = 'permission.revoked' and ${l}.details->>'user_id' = ${userId}::text
+      and not ${readsNow(userId, sql`${l}.document_id`)}))`;

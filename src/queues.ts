@@ -1,0 +1,74 @@
+// The Worker's queue() handler: one consumer for every queue of wrangler.toml [[queues.consumers]],
+// dispatching by queue name: webhook deliveries (src/webhooks/) and content extraction
+// (src/content/), each with its dead-letter queue. Other background work adds its queue and case here.
+import type { Config } from "./config";
+import { consumeContent, consumeContentDeadLetters, contentDeps } from "./content/consume";
+import { createDatabase } from "./db/client";
+import { createLogger, describeError } from "./lib/logger";
+import { attemptDelivery, endDeadLettered } from "./webhooks/delivery";
+import type { WebhookMessage } from "./webhooks/dispatcher";
+
+/** Queue names as wrangler.toml declares them. */
+export const QUEUES = {
+  webhooks: "docvault-webhooks",
+  webhooksDead: "docvault-webhooks-dlq",
+  content: "docvault-content",
+  contentDead: "docvault-content-dlq",
+} as const;
+
+const isWebhookMessage = (body: unknown): body is WebhookMessage =>
+  typeof body === "object" &&
+  body !== null &&
+  typeof (body as WebhookMessage).delivery_id === "string" &&
+  Number.isInteger((body as WebhookMessage).attempts);
+
+async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config) {
+  const db = createDatabase(config);
+  const logger = createLogger(config.LOG_LEVEL, { queue: batch.queue });
+  // One at a time: events of one webhook leave in the order they were queued.
+  for (const message of batch.messages) {
+    if (!isWebhookMessage(message.body)) {
+      message.ack();
+      continue;
+    }
+    try {
+      const outcome = await attemptDelivery(db, config, message.body, message.attempts);
+      if (outcome.kind === "retry") message.retry({ delaySeconds: outcome.delaySeconds });
+      else message.ack();
+      logger.info("webhook attempt", { delivery_id: message.body.delivery_id, outcome: outcome.kind });
+    } catch (error) {
+      // The database failed: the queue retries this message; if the attempt was not claimed, the
+      // scheduled job re-queues the delivery once it is stale.
+      logger.error("webhook attempt failed", { delivery_id: message.body.delivery_id, ...describeError(error) });
+      message.retry({ delaySeconds: 30 });
+    }
+  }
+}
+
+async function endDeadWebhooks(batch: MessageBatch<unknown>, config: Config) {
+  const db = createDatabase(config);
+  for (const message of batch.messages) {
+    if (isWebhookMessage(message.body)) await endDeadLettered(db, message.body);
+    message.ack();
+  }
+}
+
+export async function handleQueueBatch(
+  batch: MessageBatch<unknown>,
+  config: Config,
+  env: Pick<Env, "CONTENT_QUEUE">,
+): Promise<void> {
+  switch (batch.queue) {
+    case QUEUES.content:
+      return consumeContent(batch as MessageBatch<never>, contentDeps(config), env.CONTENT_QUEUE);
+    case QUEUES.contentDead:
+      return consumeContentDeadLetters(batch as MessageBatch<never>, contentDeps(config));
+    case QUEUES.webhooks:
+      return deliverWebhooks(batch, config);
+    case QUEUES.webhooksDead:
+      return endDeadWebhooks(batch, config);
+    default:
+      createLogger(config.LOG_LEVEL).error("message from an unknown queue", { queue: batch.queue });
+      batch.retryAll();
+  }
+}
