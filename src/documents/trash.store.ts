@@ -295,7 +295,7 @@ export async function purgeRows(
     ),
     v as (delete from document_versions where document_id = (select id from doc) returning size_bytes),
     t as (delete from document_tags where document_id = (select id from doc)),
-    p as (delete from document_permissions where document_id = (select id from doc)),
+    p as (delete from document_permissions where document_id = (select id from doc) returning user_id, role),
     -- Share links go with the document (a pinned link refers to a version deleted above; the
     -- foreign key is checked at the end of the statement, when both are gone).
     l as (delete from share_links where document_id = (select id from doc)),
@@ -316,6 +316,15 @@ export async function purgeRows(
              jsonb_build_object('title', u.title, 'reason', ${input.reason}::text,
                'versions', (select count(*) from v), 'size_bytes', (select coalesce(sum(size_bytes), 0) from v))
       from u
+    ),
+    -- Each holder's access ends here, recorded as for any revocation: the changes feed lists a
+    -- user's own permission.revoked even when the document is gone, so a sync client that did not
+    -- read the feed while the document sat in the trash still learns to drop it.
+    r as (
+      insert into activity_logs (document_id, actor_id, action, details)
+      select (select id from u), ${input.actorId}::uuid, 'permission.revoked',
+             jsonb_build_object('user_id', p.user_id, 'role', p.role, 'reason', 'purged')
+      from p where exists (select 1 from u)
     )
     select (select id from u) as purged`);
   return Boolean(result.rows[0]?.purged);

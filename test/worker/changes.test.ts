@@ -152,6 +152,30 @@ describe("visibility", () => {
     ]);
   });
 
+  it("purge: a holder who did not sync while the document sat in the trash still gets the event that ends their access", async () => {
+    const owner = await newUser("purge-owner");
+    const reader = await newUser("purge-reader");
+    const doc = await createDocument(owner.auth);
+    await grant(doc.id, owner, reader, "READ");
+    const mark = await latest(reader.auth);
+    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+    const purged = await SELF.fetch(`${DOCS.replace("/documents", "/trash")}/${doc.id}`, {
+      method: "DELETE",
+      headers: owner.auth,
+    });
+    expect(purged.status).toBe(204);
+    // The permission row went with the purge, so document.deleted is no longer the reader's to
+    // see; the purge's own permission.revoked of the reader is, from the old cursor and from scratch.
+    for (const from of [mark, undefined]) {
+      const seen = await drain(reader.auth, from);
+      expect(seen.items.map((c) => [c.action, c.document_id, c.details.user_id, c.details.reason])).toEqual([
+        ["permission.revoked", doc.id, reader.id, "purged"],
+      ]);
+    }
+    // The owner's feed still ends with the deletion (document.purged is not a feed event).
+    expect((await drain(owner.auth, mark)).items.map((c) => c.action)).toContain("document.deleted");
+  });
+
   it("account closure: the holders of the closed account's documents see document.deleted", async () => {
     const leaving = await newUser("close-owner");
     const reader = await newUser("close-reader");
