@@ -12,7 +12,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { ChangeView } from "../changes/feed.store";
 import { loadConfig } from "../config";
 import { createDatabase } from "../db/client";
-import { type LiveKind, registerConnection, unregisterConnection } from "./live.store";
+import { type LiveKind, unregisterConnection } from "./live.store";
 
 /** The headers the Worker passes to an object with an upgrade it has authenticated. */
 export const LIVE_USER_HEADER = "x-docvault-live-user";
@@ -67,8 +67,9 @@ abstract class LiveObject extends DurableObject<Env> {
       since: new Date(connectedAt).toISOString(),
     };
     server.serializeAttachment(attachment);
-    // Registered after the accept: a notification that reads the row finds the socket.
-    await registerConnection(this.database(), { kind: this.kind, objectId, userId, connectedAt });
+    // The Worker registers the connection once this answers (src/live/sockets.ts): the object
+    // itself touches the database only when a user's last socket closes, since a query's timeout
+    // timer keeps an object from hibernating until it fires.
     await this.joined(attachment);
     return new Response(null, { status: 101, webSocket: client });
   }

@@ -4,6 +4,7 @@
 import type { Database } from "../db/client";
 import { requireRole } from "../documents/documents.store";
 import { Failure } from "../lib/failure";
+import { type LiveKind, registerConnection } from "./live.store";
 import { documentPresence, type LiveBindings, userEvents } from "./notify";
 import { LIVE_NAME_HEADER, LIVE_OBJECT_HEADER, LIVE_USER_HEADER } from "./objects";
 import { redeemTicket, type TicketHolder } from "./tickets";
@@ -21,16 +22,28 @@ function forwarded(request: Request, holder: TicketHolder, objectId: string): Re
 
 const notConfigured = () => new Failure("service_misconfigured", "Live events are not configured on this deployment.");
 
-/** A fresh 101 (the object's own has immutable headers, which the response middleware sets). */
-const switching = (response: Response) =>
-  response.webSocket ? new Response(null, { status: 101, webSocket: response.webSocket }) : response;
+/**
+ * The object accepted the socket: the registry learns of it (after the accept, so a notification
+ * that reads the row finds the socket), and the client gets a fresh 101 (the object's own has
+ * immutable headers, which the response middleware sets).
+ */
+async function switching(
+  db: Database,
+  response: Response,
+  connection: { kind: LiveKind; objectId: string; userId: string },
+) {
+  if (response.status !== 101 || !response.webSocket) throw new Error(`live object answered ${response.status}`);
+  await registerConnection(db, { ...connection, connectedAt: Date.now() });
+  return new Response(null, { status: 101, webSocket: response.webSocket });
+}
 
 export async function openEventsSocket(db: Database, live: LiveBindings, request: Request, ticket?: string) {
   if (!live.USER_EVENTS) throw notConfigured();
   const holder = await redeemTicket(db, ticket);
   const stub = userEvents(live, holder.userId);
   if (!stub) throw notConfigured();
-  return switching(await stub.fetch(forwarded(request, holder, holder.userId)));
+  const response = await stub.fetch(forwarded(request, holder, holder.userId));
+  return switching(db, response, { kind: "events", objectId: holder.userId, userId: holder.userId });
 }
 
 export async function openPresenceSocket(
@@ -45,5 +58,6 @@ export async function openPresenceSocket(
   await requireRole(db, documentId, holder.userId, "READ", "Reading the document is needed to be present on it.");
   const stub = documentPresence(live, documentId);
   if (!stub) throw notConfigured();
-  return switching(await stub.fetch(forwarded(request, holder, documentId)));
+  const response = await stub.fetch(forwarded(request, holder, documentId));
+  return switching(db, response, { kind: "presence", objectId: documentId, userId: holder.userId });
 }
