@@ -6,7 +6,8 @@
 // from GET /changes with the last cursor it saw).
 import type { Database } from "../db/client";
 import { connectionsOf, forgetConnection, nextLiveBatch, startLivePosition } from "./live.store";
-import { CLOSE_ACCOUNT_CLOSED, CLOSE_REVOKED, type DocumentPresence, type UserEvents } from "./objects";
+import type { DocumentPresence, UserEvents } from "./objects";
+import { CLOSE_ACCOUNT_CLOSED, CLOSE_REVOKED } from "./protocol";
 
 export type LiveBindings = {
   USER_EVENTS?: DurableObjectNamespace<UserEvents>;

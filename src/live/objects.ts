@@ -13,15 +13,7 @@ import type { ChangeView } from "../changes/feed.store";
 import { loadConfig } from "../config";
 import { createDatabase } from "../db/client";
 import { type LiveKind, unregisterConnection } from "./live.store";
-
-/** The headers the Worker passes to an object with an upgrade it has authenticated. */
-export const LIVE_USER_HEADER = "x-docvault-live-user";
-export const LIVE_NAME_HEADER = "x-docvault-live-name";
-export const LIVE_OBJECT_HEADER = "x-docvault-live-object";
-
-export const MAX_MESSAGE_BYTES = 1024;
-export const CLOSE_REVOKED = 4403;
-export const CLOSE_ACCOUNT_CLOSED = 4401;
+import { LIVE_NAME_HEADER, LIVE_OBJECT_HEADER, LIVE_USER_HEADER, MAX_MESSAGE_BYTES } from "./protocol";
 
 type Attachment = { userId: string; fullName: string | null; since: string; objectId: string };
 

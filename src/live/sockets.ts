@@ -6,7 +6,7 @@ import { requireRole } from "../documents/documents.store";
 import { Failure } from "../lib/failure";
 import { type LiveKind, registerConnection } from "./live.store";
 import { documentPresence, type LiveBindings, userEvents } from "./notify";
-import { LIVE_NAME_HEADER, LIVE_OBJECT_HEADER, LIVE_USER_HEADER } from "./objects";
+import { LIVE_NAME_HEADER, LIVE_OBJECT_HEADER, LIVE_USER_HEADER } from "./protocol";
 import { redeemTicket, type TicketHolder } from "./tickets";
 
 function forwarded(request: Request, holder: TicketHolder, objectId: string): Request {
