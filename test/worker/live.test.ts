@@ -14,6 +14,7 @@ import { describe, expect, it, vi } from "vitest";
 import { createDatabase } from "../../src/db/client";
 import worker from "../../src/index";
 import { type LiveBindings, notifyLive } from "../../src/live/notify";
+import { runScheduledMaintenance } from "../../src/maintenance";
 import { AUTH, BASE, login, newUser, PASSWORD, postJson, register, uniqueEmail } from "../support/auth";
 import { changes, latest } from "../support/changes";
 import { createDocument, DOCS } from "../support/documents";
@@ -107,6 +108,18 @@ describe("tickets", () => {
     await problem(await upgrade(`${EVENTS}?ticket=${stale}`), 401, "ticket_expired");
     // Used up by the expired attempt too.
     expect((await sql`select count(*)::int as n from event_tickets`)[0]?.n).toBe(0);
+  });
+
+  it("sweeps tickets that expired unused in the hourly housekeeping, and keeps live ones", async () => {
+    const alice = await newUser("live-sweep");
+    await ticketFor(alice);
+    await ticketFor(alice);
+    await sql`update event_tickets set expires_at = now() - interval '2 minutes' where user_id = ${alice.id}`;
+    const fresh = await ticketFor(alice);
+    await runScheduledMaintenance(testConfig(), "17 * * * *");
+    expect(await sql`select count(*)::int as n from event_tickets where user_id = ${alice.id}`).toEqual([{ n: 1 }]);
+    const socket = await connect(`${EVENTS}?ticket=${fresh}`);
+    socket.ws.close(1000);
   });
 
   it("uses a ticket once under concurrency, and not at all for a request without Upgrade (426)", async () => {
