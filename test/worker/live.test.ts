@@ -306,6 +306,41 @@ describe("events", () => {
   });
 });
 
+describe("without the Durable Object bindings (the benchmark's workerd)", () => {
+  it("answers the routes 500 service_misconfigured and still serves changes without notifying", async () => {
+    const alice = await newUser("live-unbound");
+    const doc = await createDocument(alice.auth);
+    const unbound = { ...env, USER_EVENTS: undefined, DOCUMENT_PRESENCE: undefined } as unknown as Env;
+    const call = async (request: Request) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(request as Parameters<typeof worker.fetch>[0], unbound, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const upgradeHeaders = { Upgrade: "websocket" };
+    await problem(
+      await call(new Request(`${EVENTS}?ticket=${await ticketFor(alice)}`, { headers: upgradeHeaders })),
+      500,
+      "service_misconfigured",
+    );
+    await problem(
+      await call(
+        new Request(`${DOCS}/${doc.id}/presence?ticket=${await ticketFor(alice)}`, { headers: upgradeHeaders }),
+      ),
+      500,
+      "service_misconfigured",
+    );
+    const put = await call(
+      new Request(`${DOCS}/${doc.id}`, {
+        method: "PUT",
+        headers: { ...alice.auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ title: "unbound" }),
+      }),
+    );
+    expect(put.status).toBe(200);
+  });
+});
+
 describe("presence", () => {
   it("sends who is present on every join and leave", async () => {
     const aliceEmail = uniqueEmail("live-pres-a");
