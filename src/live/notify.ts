@@ -62,22 +62,32 @@ export async function closeAccountSockets(db: Database, live: LiveBindings, user
   );
 }
 
-let running: Promise<void> | null = null;
+let running = false;
 let again = false;
 
-/** For waitUntil after a change: resolves when a pass that began after the call has finished. */
-export function notifyLiveSoon(db: Database, live: LiveBindings, onError: (error: unknown) => void): Promise<void> {
+/**
+ * For waitUntil after a change. A pass already running in this isolate is asked for one more
+ * (it may have read before this change committed) and this request's promise resolves at once:
+ * the running pass belongs to another request's waitUntil, and a promise of one request's I/O
+ * awaited from another's is refused by the runtime ("Cannot perform I/O on behalf of a
+ * different request"). The running request's waitUntil covers the extra pass.
+ */
+export async function notifyLiveSoon(
+  db: Database,
+  live: LiveBindings,
+  onError: (error: unknown) => void,
+): Promise<void> {
   if (running) {
     again = true;
-    return running;
+    return;
   }
-  const loop = async () => {
+  running = true;
+  try {
     do {
       again = false;
       await notifyLive(db, live).catch(onError);
     } while (again);
-    running = null;
-  };
-  running = loop();
-  return running;
+  } finally {
+    running = false;
+  }
 }
