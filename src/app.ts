@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app-env";
 import { notFound, onError } from "./lib/error-handler";
@@ -7,6 +8,7 @@ import { accessLog } from "./middleware/access-log";
 import { context } from "./middleware/context";
 import { corsFromConfig } from "./middleware/cors";
 import { dispatchWebhooks } from "./middleware/dispatch-webhooks";
+import { notifyLive } from "./middleware/notify-live";
 import { rateLimit } from "./middleware/rate-limit";
 import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
@@ -15,6 +17,7 @@ import { authRouter } from "./routes/auth/auth.index";
 import { changesRouter } from "./routes/changes/changes.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { documentsRouter } from "./routes/documents/documents.index";
+import { eventsRouter } from "./routes/events/events.index";
 import { healthRouter } from "./routes/health/health.index";
 import { linksRouter } from "./routes/links/links.index";
 import { permissionsRouter } from "./routes/permissions/permissions.index";
@@ -37,10 +40,20 @@ const PROTECTED_PATHS = [
   "/api/v1/trash/*",
   "/api/v1/changes/*",
   "/api/v1/webhooks/*",
+  "/api/v1/events/ticket",
 ];
+
+// Live sockets authenticate with a single-use ticket instead (src/live/tickets.ts); their ticket
+// is what is limited (POST /events/ticket counts against the budget).
+const TICKET_PATH = /^\/api\/v1\/documents\/[^/]+\/presence$/;
 
 // Requests that store bytes, on top of the user's budget for every request.
 const UPLOAD_PATHS = ["/api/v1/documents", "/api/v1/documents/:id/upload-version", "/api/v1/uploads"];
+
+const unlessTicketRoute =
+  (middleware: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> =>
+  (c, next) =>
+    TICKET_PATH.test(c.req.path) ? next() : middleware(c, next);
 
 export function createApp() {
   const app = createRouter();
@@ -53,12 +66,15 @@ export function createApp() {
 
   // Everything under these prefixes needs a valid access token, whatever sub-app serves it, and
   // counts against its user's request budget.
-  for (const path of PROTECTED_PATHS) app.use(path, requireAuth, rateLimit("user"));
+  for (const path of PROTECTED_PATHS) {
+    app.use(path, unlessTicketRoute(requireAuth), unlessTicketRoute(rateLimit("user")));
+  }
   app.on("POST", UPLOAD_PATHS, rateLimit("upload"));
   app.on("POST", "/api/v1/auth/register", rateLimit("register"));
   // Share links' public routes: no token, a budget per client address instead.
   app.use("/api/v1/links/*", rateLimit("link"));
   app.use("/api/v1/*", dispatchWebhooks);
+  app.use("/api/v1/*", notifyLive);
 
   app.route("/", healthRouter);
   app.route("/", docsRouter);
@@ -71,6 +87,7 @@ export function createApp() {
   app.route("/", linksRouter);
   app.route("/", changesRouter);
   app.route("/", webhooksRouter);
+  app.route("/", eventsRouter);
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

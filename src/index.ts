@@ -3,12 +3,17 @@
 import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { contentDeps, enqueuePending } from "./content/consume";
+import { createDatabase } from "./db/client";
 import { problemBody } from "./lib/problem";
+import { type LiveBindings, notifyLive } from "./live/notify";
 import { runScheduledMaintenance } from "./maintenance";
 import { handleQueueBatch } from "./queues";
 import { runWebhookJob, WEBHOOK_CRON } from "./webhooks/job";
 
 const app = createApp();
+
+// The Durable Objects of live events (wrangler.toml binds them).
+export { DocumentPresence, UserEvents } from "./live/objects";
 
 // `npx wrangler dev` alone (the Workers habit) has none of the configuration that `npm run dev`
 // generates: say how to start the local stack instead of a bare 500.
@@ -55,6 +60,8 @@ export default {
     // Every minute: the webhook dispatcher's safety net (src/webhooks/job.ts); hourly: housekeeping.
     if (controller.cron === WEBHOOK_CRON) {
       await runWebhookJob(loaded.config, env.WEBHOOK_QUEUE);
+      // Live events' safety net: changes whose notification after the request did not happen.
+      await notifyLive(createDatabase(loaded.config), env as LiveBindings);
       return;
     }
     // The scheduled time is the run's clock for the trash's retention (tests drive it forward).

@@ -26,6 +26,7 @@ import {
   type UploadRecord,
 } from "./documents/uploads.store";
 import { createLogger } from "./lib/logger";
+import { deleteExpiredTickets } from "./live/tickets";
 import { MAX_KEYS_PER_CALL, ObjectStorage } from "./storage/object-storage";
 
 export type MaintenanceOptions = {
@@ -181,6 +182,8 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
   const db = createDatabase(config);
   const storage = new ObjectStorage(config, { timeoutMs: config.STORAGE_TIMEOUT_MS });
   const purged = await purgeAuthState(db, config.LOGIN_FAILURE_WINDOW_SECONDS);
+  // Live-event tickets never used (a used one is deleted by its use).
+  const expiredTickets = await deleteExpiredTickets(db);
   const deadline = Date.now() + (options.maxRunMs ?? 60_000);
   const timeLeft = () => Date.now() < deadline;
   const uploads = await sweepExpiredUploads(
@@ -223,6 +226,7 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
   logger.info("maintenance done", {
     purged_refresh_tokens: result.tokens,
     purged_login_throttles: result.throttles,
+    expired_event_tickets: expiredTickets,
     swept_uploads: uploads,
     aborted_multipart_uploads: abandonedMultipart,
     purged_upload_rows: purgedUploads,

@@ -7,7 +7,7 @@
 import { type SQL, sql } from "drizzle-orm";
 
 /** The user can read document `documentId` now (owner or any permission, not deleted). */
-const readsNow = (userId: SQL, documentId: SQL) => sql`exists (
+export const readsNow = (userId: SQL, documentId: SQL) => sql`exists (
   select 1 from documents d
   where d.id = ${documentId} and d.deleted_at is null
     and (d.owner_id = ${userId}

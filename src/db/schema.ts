@@ -461,3 +461,40 @@ export const webhookDeliveries = pgTable(
       .where(sql`${t.deliveredAt} is null and ${t.endedReason} is null`),
   ],
 );
+
+/**
+ * Live events (src/live/): single-use tickets that open a WebSocket (browsers cannot send an
+ * Authorization header on one). Only the ticket's SHA-256 is stored; using one deletes it.
+ */
+export const eventTickets = pgTable(
+  "event_tickets",
+  {
+    ticketHash: bytea("ticket_hash").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [index("event_tickets_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Who has a live socket open, so a change costs a Durable Object call only for users who are
+ * connected: kind `events` (object_id = the user) or `presence` (object_id = the document). The
+ * object writes its row when a user's first socket opens and deletes it when their last closes;
+ * a row left by an object that died is removed the first time a notification finds no socket.
+ */
+export const liveConnections = pgTable(
+  "live_connections",
+  {
+    kind: text("kind").notNull(),
+    objectId: uuid("object_id").notNull(),
+    userId: uuid("user_id").notNull(),
+    connectedAt: timestamp("connected_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.kind, t.objectId, t.userId] }),
+    index("live_connections_user_idx").on(t.userId),
+    check("live_connections_kind", sql`${t.kind} in ('events', 'presence')`),
+  ],
+);

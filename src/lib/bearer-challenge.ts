@@ -17,8 +17,13 @@ const NO_TOKEN_SENT: ReadonlySet<ErrorCode> = new Set([
 export const LINK_PASSWORD_CHALLENGE = 'LinkPassword realm="docvault share link"';
 const LINK_PASSWORD: ReadonlySet<ErrorCode> = new Set(["link_password_required", "link_password_wrong"]);
 
+// A live socket's ticket is not a bearer token either (it travels in the query, once).
+export const TICKET_CHALLENGE = 'Ticket realm="docvault live events"';
+const TICKET: ReadonlySet<ErrorCode> = new Set(["ticket_missing", "ticket_invalid", "ticket_expired"]);
+
 export function bearerChallenge(code: ErrorCode, detail: string): string {
   if (LINK_PASSWORD.has(code)) return LINK_PASSWORD_CHALLENGE;
+  if (TICKET.has(code)) return TICKET_CHALLENGE;
   if (NO_TOKEN_SENT.has(code)) return REALM;
   // A quoted-string may not carry quotes or backslashes unescaped; the detail needs neither.
   return `${REALM}, error="invalid_token", error_description="${detail.replace(/["\\]/g, "")}"`;

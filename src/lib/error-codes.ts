@@ -31,6 +31,13 @@ export const ERROR_CODES = {
       "The share link has a password: send it with `POST /links/{token}/download` (`GET …/download` serves links without one only).",
   },
   link_password_wrong: { status: 401, meaning: "The share link's password is wrong (attempts are throttled)." },
+  ticket_missing: { status: 401, meaning: "A live socket needs `?ticket=` from `POST /api/v1/events/ticket`." },
+  ticket_invalid: {
+    status: 401,
+    meaning:
+      "The live-events ticket is unknown, already used (tickets are single-use), forged, or its account was closed.",
+  },
+  ticket_expired: { status: 401, meaning: "The live-events ticket is older than 60 s; get a new one." },
   // 403
   role_too_low: { status: 403, meaning: "The caller's role on the document is too low for this operation." },
   // 404
@@ -137,6 +144,11 @@ export const ERROR_CODES = {
     status: 507,
     meaning:
       "The document owner's storage quota (`STORAGE_QUOTA_BYTES`) has no room for the file; nothing was stored. `GET /auth/me` shows the usage.",
+  },
+  // 426
+  websocket_upgrade_required: {
+    status: 426,
+    meaning: "A live-events route was requested without `Upgrade: websocket`; the ticket was not used.",
   },
   // 500, 503
   internal_error: { status: 500, meaning: "An unexpected error; the request id helps the operator find it." },

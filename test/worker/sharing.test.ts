@@ -55,6 +55,8 @@ type Endpoint = {
   name: string;
   request: (id: string, auth: Record<string, string>) => Promise<Response>;
   expected: number[];
+  /** The scheme of a 401's WWW-Authenticate (Bearer unless said). */
+  challenge?: string;
 };
 
 const ENDPOINTS: Endpoint[] = [
@@ -217,6 +219,23 @@ const ENDPOINTS: Endpoint[] = [
       }),
     expected: [302, 302, 302, 302, 302, 302],
   },
+  // A WebSocket authenticated by a ticket the caller's token buys (none without a token: 401 with
+  // the ticket's own challenge).
+  {
+    name: "GET presence (socket, with the caller's ticket)",
+    request: async (id, a) => {
+      const issued = await SELF.fetch("http://api.test/api/v1/events/ticket", { method: "POST", headers: a });
+      const ticket = issued.status === 201 ? ((await issued.json()) as { ticket: string }).ticket : "";
+      const res = await SELF.fetch(`${DOCS}/${id}/presence?ticket=${ticket}`, { headers: { Upgrade: "websocket" } });
+      if (res.webSocket) {
+        res.webSocket.accept();
+        res.webSocket.close(1000);
+      }
+      return res;
+    },
+    expected: [101, 101, 101, 101, 404, 401],
+    challenge: "Ticket",
+  },
 ];
 
 /** A share link the owner made on document `id`. */
@@ -236,7 +255,7 @@ describe("security matrix", () => {
     expect(res.status).toBe(expected);
     if (expected >= 400) {
       expect(res.headers.get("content-type")).toBe("application/problem+json");
-      if (expected === 401) expect(res.headers.get("www-authenticate")).toContain("Bearer");
+      if (expected === 401) expect(res.headers.get("www-authenticate")).toContain(endpoint.challenge ?? "Bearer");
     }
   });
 
@@ -252,7 +271,7 @@ describe("security matrix", () => {
           path.startsWith("/api/v1/links/"),
       )
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-    // 20 of the matrix rows are these operations; a new one must be added to the matrix.
+    // 21 of the matrix rows are these operations; a new one must be added to the matrix.
     expect(operations.sort()).toEqual(
       [
         "GET /api/v1/documents/{id}",
@@ -275,6 +294,7 @@ describe("security matrix", () => {
         "GET /api/v1/links/{token}",
         "POST /api/v1/links/{token}/download",
         "GET /api/v1/links/{token}/download",
+        "GET /api/v1/documents/{id}/presence",
       ].sort(),
     );
   });

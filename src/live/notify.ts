@@ -1,0 +1,93 @@
+// After a change commits: the live dispatcher pushes it to the connected readers' objects and
+// closes presence sockets of users who lost access. It runs in waitUntil after each request that
+// may have recorded a change (the same requests that trigger the webhook dispatcher), coalesced
+// per isolate, and every minute from the Cron Trigger in case a Worker died between a commit
+// and its notification (a client then still gets the change, later; and can always catch up
+// from GET /changes with the last cursor it saw).
+import type { Database } from "../db/client";
+import { connectionsOf, forgetConnection, nextLiveBatch, startLivePosition } from "./live.store";
+import type { DocumentPresence, UserEvents } from "./objects";
+import { CLOSE_ACCOUNT_CLOSED, CLOSE_REVOKED } from "./protocol";
+
+export type LiveBindings = {
+  USER_EVENTS?: DurableObjectNamespace<UserEvents>;
+  DOCUMENT_PRESENCE?: DurableObjectNamespace<DocumentPresence>;
+};
+
+const STATEMENTS_PER_RUN = 10;
+const ROWS_PER_STATEMENT = 500;
+
+export const userEvents = (live: LiveBindings, userId: string) => live.USER_EVENTS?.getByName(userId);
+export const documentPresence = (live: LiveBindings, documentId: string) =>
+  live.DOCUMENT_PRESENCE?.getByName(documentId);
+
+/** Pushes what committed since the last pass; answers how many objects were called. */
+export async function notifyLive(db: Database, live: LiveBindings): Promise<number> {
+  if (!live.USER_EVENTS || !live.DOCUMENT_PRESENCE) return 0;
+  let called = 0;
+  for (let i = 0; i < STATEMENTS_PER_RUN; i++) {
+    const batch = await nextLiveBatch(db);
+    if (!batch.positioned) {
+      await startLivePosition(db);
+      continue;
+    }
+    await Promise.all([
+      ...batch.pushes.map(async ({ userId, connectedAt, changes }) => {
+        const stub = userEvents(live, userId);
+        if (!stub) return;
+        called++;
+        const sockets = await stub.push(changes);
+        if (sockets === 0) await forgetConnection(db, { kind: "events", objectId: userId, userId, connectedAt });
+      }),
+      ...batch.evictions.map(async ({ documentId, userIds }) => {
+        const stub = documentPresence(live, documentId);
+        if (!stub) return;
+        called++;
+        await stub.closeUsers(userIds, CLOSE_REVOKED, "access to the document ended");
+      }),
+    ]);
+    if (batch.scanned < ROWS_PER_STATEMENT) break;
+  }
+  return called;
+}
+
+/** A closed account: every socket of it, events and presence, ends with 4401. */
+export async function closeAccountSockets(db: Database, live: LiveBindings, userId: string): Promise<void> {
+  const connections = await connectionsOf(db, userId);
+  await Promise.all(
+    connections.map(async (c) => {
+      const stub = c.kind === "events" ? userEvents(live, c.objectId) : documentPresence(live, c.objectId);
+      await stub?.closeUsers([userId], CLOSE_ACCOUNT_CLOSED, "account closed");
+    }),
+  );
+}
+
+let running = false;
+let again = false;
+
+/**
+ * For waitUntil after a change. A pass already running in this isolate is asked for one more
+ * (it may have read before this change committed) and this request's promise resolves at once:
+ * the running pass belongs to another request's waitUntil, and a promise of one request's I/O
+ * awaited from another's is refused by the runtime ("Cannot perform I/O on behalf of a
+ * different request"). The running request's waitUntil covers the extra pass.
+ */
+export async function notifyLiveSoon(
+  db: Database,
+  live: LiveBindings,
+  onError: (error: unknown) => void,
+): Promise<void> {
+  if (running) {
+    again = true;
+    return;
+  }
+  running = true;
+  try {
+    do {
+      again = false;
+      await notifyLive(db, live).catch(onError);
+    } while (again);
+  } finally {
+    running = false;
+  }
+}
