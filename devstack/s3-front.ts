@@ -523,39 +523,69 @@ export async function startS3Front(options: S3FrontOptions): Promise<S3Front> {
     const key = keyParts.join("/");
     const uploadId = params.get("uploadId");
     if (!key && method === "GET" && params.has("uploads")) return listUploads(req, res, bucket, params);
-    if (key && uploadId !== null) {
-      const parts = await uploadParts(bucket, key, uploadId);
-      if (!parts) {
+    // Completing and aborting one multipart upload happen one at a time, as S3 and R2 decide them:
+    // the second finds the upload gone (NoSuchUpload). s3rver, given two at once, reads part files
+    // the other is deleting and fails with an unhandled ENOENT that brings the whole stack down.
+    if (key && uploadId !== null && (method === "POST" || method === "DELETE")) {
+      return oneAtATime(uploadId, () => multipartRequest(req, res, method, bucket, key, uploadId, params));
+    }
+    if (key && uploadId !== null) return multipartRequest(req, res, method, bucket, key, uploadId, params);
+    if (key && method === "PUT" && !req.headers["x-amz-copy-source"]) {
+      return checkedPut(req, res, bucket, key);
+    }
+    relay(res, await forward(req));
+  }
+
+  /** Requests of one multipart upload that must not overlap, chained per upload id. */
+  const chains = new Map<string, Promise<void>>();
+  function oneAtATime(uploadId: string, task: () => Promise<void>): Promise<void> {
+    const run = (chains.get(uploadId) ?? Promise.resolve()).then(task);
+    const settled = run.catch(() => {});
+    chains.set(uploadId, settled);
+    void settled.then(() => {
+      if (chains.get(uploadId) === settled) chains.delete(uploadId);
+    });
+    return run;
+  }
+
+  async function multipartRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    params: URLSearchParams,
+  ): Promise<void> {
+    const parts = await uploadParts(bucket, key, uploadId);
+    if (!parts) {
+      return sendError(
+        req,
+        res,
+        fail(
+          404,
+          "NoSuchUpload",
+          "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        ),
+      );
+    }
+    if (method === "DELETE") {
+      await rm(uploadDir(bucket, uploadId), { recursive: true, force: true });
+      req.resume();
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === "GET") return listParts(req, res, bucket, key, uploadId, parts, params);
+    if (method === "POST") return completeUpload(req, res, parts);
+    if (method === "PUT" && !req.headers["x-amz-copy-source"]) {
+      const partNumber = Number(params.get("partNumber"));
+      if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
         return sendError(
           req,
           res,
-          fail(
-            404,
-            "NoSuchUpload",
-            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
-          ),
+          fail(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive"),
         );
       }
-      if (method === "DELETE") {
-        await rm(uploadDir(bucket, uploadId), { recursive: true, force: true });
-        req.resume();
-        res.writeHead(204).end();
-        return;
-      }
-      if (method === "GET") return listParts(req, res, bucket, key, uploadId, parts, params);
-      if (method === "POST") return completeUpload(req, res, parts);
-      if (method === "PUT" && !req.headers["x-amz-copy-source"]) {
-        const partNumber = Number(params.get("partNumber"));
-        if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
-          return sendError(
-            req,
-            res,
-            fail(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive"),
-          );
-        }
-      }
-    } else if (key && method === "PUT" && !req.headers["x-amz-copy-source"]) {
-      return checkedPut(req, res, bucket, key);
     }
     relay(res, await forward(req));
   }

@@ -349,6 +349,32 @@ describe("multipart uploads through the front", () => {
     expect(await errorCode(await client.fetch(`${objectUrl(`${key}-x`)}?uploadId=${other}`))).toBe("NoSuchUpload");
   });
 
+  it("decides concurrent completes and aborts of one upload one at a time, as S3 does", async () => {
+    // Five completes and an abort at once: one wins, every other finds the upload gone, and the
+    // store (s3rver reads the part files the winner deletes) keeps serving.
+    for (let round = 0; round < 3; round++) {
+      const key = `mp/${crypto.randomUUID()}`;
+      const uploadId = await create(key);
+      const etag = await part(key, uploadId, 1, big);
+      const results = await Promise.all([
+        ...Array.from({ length: 5 }, () => complete(key, uploadId, [{ n: 1, etag }])),
+        client.fetch(`${objectUrl(key)}?uploadId=${uploadId}`, { method: "DELETE" }),
+      ]);
+      const outcomes = await Promise.all(
+        results.map(async (res) => (res.ok ? String(res.status) : `${res.status} ${await errorCode(res)}`)),
+      );
+      expect(
+        outcomes.filter((o) => o === "200" || o === "204"),
+        outcomes.join(", "),
+      ).toHaveLength(1);
+      expect(outcomes.filter((o) => o === "404 NoSuchUpload")).toHaveLength(5);
+      const head = await client.fetch(objectUrl(key), { method: "HEAD" });
+      // Completed: the object is whole; aborted first: there is none.
+      if (outcomes.includes("200")) expect(head.headers.get("content-length")).toBe(String(MIN_PART_SIZE));
+      else expect(head.status).toBe(404);
+    }
+  });
+
   it("refuses a part under 5 MiB but the last (EntityTooSmall), a wrong ETag and a wrong order", async () => {
     const key = `mp/${crypto.randomUUID()}`;
     const uploadId = await create(key);
