@@ -12,19 +12,12 @@
 // thus held back until it is safe to serve, never skipped; none is served twice.
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import type { ActivityAction } from "../documents/activity-actions";
+import type { ActivityView } from "../documents/activity.store";
 import { callerOpen, iso } from "../documents/sql";
 import { encodeCursor, type Position } from "./cursor";
 
-export type ChangeView = {
-  id: string;
-  action: ActivityAction;
-  actor_id: string | null;
-  document_id: string;
-  details: Record<string, unknown>;
-  created_at: string;
-  cursor: string;
-};
+/** A Change: an Activity plus its position in the feed. */
+export type ChangeView = ActivityView & { cursor: string };
 
 type ChangeRow = Omit<ChangeView, "cursor"> & { xact_id: string; seq: string | number };
 

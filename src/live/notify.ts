@@ -5,6 +5,7 @@
 // and its notification (a client then still gets the change, later; and can always catch up
 // from GET /changes with the last cursor it saw).
 import type { Database } from "../db/client";
+import { coalescedPasses } from "../lib/coalesced-passes";
 import { connectionsOf, forgetConnection, nextLiveBatch, startLivePosition } from "./live.store";
 import type { DocumentPresence, UserEvents } from "./objects";
 import { CLOSE_ACCOUNT_CLOSED, CLOSE_REVOKED } from "./protocol";
@@ -62,32 +63,10 @@ export async function closeAccountSockets(db: Database, live: LiveBindings, user
   );
 }
 
-let running = false;
-let again = false;
+// Passes started by requests of this isolate run one at a time (src/lib/coalesced-passes.ts).
+const notifyPasses = coalescedPasses();
 
-/**
- * For waitUntil after a change. A pass already running in this isolate is asked for one more
- * (it may have read before this change committed) and this request's promise resolves at once:
- * the running pass belongs to another request's waitUntil, and a promise of one request's I/O
- * awaited from another's is refused by the runtime ("Cannot perform I/O on behalf of a
- * different request"). The running request's waitUntil covers the extra pass.
- */
-export async function notifyLiveSoon(
-  db: Database,
-  live: LiveBindings,
-  onError: (error: unknown) => void,
-): Promise<void> {
-  if (running) {
-    again = true;
-    return;
-  }
-  running = true;
-  try {
-    do {
-      again = false;
-      await notifyLive(db, live).catch(onError);
-    } while (again);
-  } finally {
-    running = false;
-  }
+/** For waitUntil after a change: a notification pass now, or one more after the pass running. */
+export function notifyLiveSoon(db: Database, live: LiveBindings, onError: (error: unknown) => void): Promise<void> {
+  return notifyPasses(() => notifyLive(db, live).catch(onError));
 }

@@ -15,6 +15,7 @@
 import { sql } from "drizzle-orm";
 import { changeVisibleTo } from "../changes/visibility";
 import type { Database } from "../db/client";
+import { coalescedPasses } from "../lib/coalesced-passes";
 
 export const DISPATCH_POSITION = "webhook_dispatch_position";
 
@@ -114,36 +115,11 @@ export async function requeueStale(db: Database, queue: WebhookQueue, max = 500)
   return result.rows.length;
 }
 
-// Dispatches started by requests of this isolate run one at a time; a request that finds one
-// running asks for one more pass after it (the running one may have read before its commit) and
-// waits for nothing: the pass runs in the request that started it, kept alive by that request's
-// waitUntil. The running pass's promise is never handed to another request: workerd refuses I/O
-// objects (a promise's resolver included) of one request in another's ("Cannot perform I/O on
-// behalf of a different request"), which concurrent requests in one isolate would hit.
-let running: Promise<void> | null = null;
-let runningSince = 0;
-let again = false;
-/** A pass older than this is taken for lost (its request's context ended under it): start anew. */
-const PASS_STALE_MS = 30_000;
+// Passes started by requests of this isolate run one at a time (src/lib/coalesced-passes.ts); a
+// pass older than 30 s is taken for lost and a new one starts.
+const dispatchPasses = coalescedPasses({ staleAfterMs: 30_000 });
 
-/**
- * For waitUntil after a change: runs a dispatch pass now, or, when this isolate is already running
- * one, marks that another pass must follow it and resolves at once.
- */
+/** For waitUntil after a change: a dispatch pass now, or one more after the pass running. */
 export function dispatchSoon(db: Database, queue: WebhookQueue, onError: (error: unknown) => void): Promise<void> {
-  if (running && Date.now() - runningSince < PASS_STALE_MS) {
-    again = true;
-    return Promise.resolve();
-  }
-  const loop = async () => {
-    do {
-      again = false;
-      await dispatchChanges(db, queue).catch(onError);
-    } while (again);
-    if (running === pass) running = null;
-  };
-  runningSince = Date.now();
-  const pass = loop();
-  running = pass;
-  return pass;
+  return dispatchPasses(() => dispatchChanges(db, queue).catch(onError));
 }
