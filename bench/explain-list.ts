@@ -8,9 +8,9 @@ import pg from "pg";
 import { type Position, START } from "../src/changes/cursor";
 import { changesStatement } from "../src/changes/feed.store";
 import { type ListQuery, listStatement } from "../src/documents/list.store";
-import { prepareBenchDatabase } from "./database.ts";
+import { benchSize, prepareBenchDatabase } from "./database.ts";
 
-const size = { users: Number(process.env.USERS ?? 1000), documents: Number(process.env.DOCS ?? 100_000) };
+const size = benchSize();
 const url = await prepareBenchDatabase(size);
 const client = new pg.Client({ connectionString: url });
 await client.connect();
