@@ -80,7 +80,7 @@ async function redeliver(deliveryId: string, queueAttempts: number) {
     });
   }
   const ctx = createExecutionContext();
-  await worker.queue(batch, env);
+  await worker.queue(batch, env, ctx);
   return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
@@ -355,7 +355,7 @@ describe("dead letters and other queues", () => {
       { id: "dead-1", timestamp: new Date(), attempts: 1, body: { delivery_id: delivery?.id, attempts: 0 } },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(dead, env);
+    await worker.queue(dead, env, ctx);
     expect((await getQueueResult(dead, ctx)).explicitAcks).toEqual(["dead-1"]);
     expect((await deliveriesOf(hook.id))[0]).toMatchObject({ ended_reason: "dead_lettered", next_in_seconds: null });
     // Its pending retry now finds nothing to do.
@@ -364,7 +364,7 @@ describe("dead letters and other queues", () => {
 
     const other = createMessageBatch("some-other-queue", [{ id: "x", timestamp: new Date(), attempts: 1, body: {} }]);
     const otherCtx = createExecutionContext();
-    await worker.queue(other, env);
+    await worker.queue(other, env, otherCtx);
     expect((await getQueueResult(other, otherCtx)).retryBatch.retry).toBe(true);
   });
 });
@@ -384,7 +384,7 @@ describe("rotating WEBHOOK_SECRET_KEY", () => {
     const batch = createMessageBatch("docvault-webhooks", [
       { id: "rotated", timestamp: new Date(), attempts: 2, body: { delivery_id: delivery?.id, attempts: 0 } },
     ]);
-    await worker.queue(batch, rotated);
+    await worker.queue(batch, rotated, createExecutionContext());
     const requests = await received(key);
     expect(requests.length).toBe(2);
     // Signed with the same secret the user was shown.
