@@ -16,7 +16,7 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { RETRY_DELAYS_SECONDS } from "../../src/webhooks/delivery";
 import { newUser } from "../support/auth";
-import { createDocument, DOCS } from "../support/documents";
+import { createDocument, DOCS, indexingFinished } from "../support/documents";
 import { testSql } from "../support/stack";
 import { createWebhook, type Received, received, receiverUrl, verifySignature } from "../support/webhooks";
 
@@ -84,10 +84,20 @@ async function redeliver(deliveryId: string, queueAttempts: number) {
   return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
+/**
+ * A document whose text the content queue has finished, so its `content.indexed` change is
+ * committed before the webhook that follows exists (and is not one of the deliveries counted).
+ */
+async function createIndexed(auth: Record<string, string>) {
+  const doc = await createDocument(auth);
+  await indexingFinished(auth, doc.id);
+  return doc;
+}
+
 /** A user with a webhook to `mode` and a document; answers them after the first attempt of one change. */
 async function failingSetup(mode: string, label: string) {
   const user = await newUser(label);
-  const doc = await createDocument(user.auth);
+  const doc = await createIndexed(user.auth);
   const target = receiverUrl(mode);
   const hook = await createWebhook(user.auth, { url: target.url });
   expect((await retitle(user.auth, doc.id, "changed")).status).toBe(200);
@@ -279,7 +289,7 @@ describe("access at delivery time", () => {
 describe("nothing lost between a commit and the queue", () => {
   it("a change committed without the request's dispatch is delivered by the scheduled job", async () => {
     const user = await newUser("crash");
-    const doc = await createDocument(user.auth);
+    const doc = await createIndexed(user.auth);
     const { url, key } = receiverUrl("ok");
     const hook = await createWebhook(user.auth, { url });
     await settle(); // the dispatch that follows the webhook's own creation
@@ -298,7 +308,7 @@ describe("nothing lost between a commit and the queue", () => {
 
   it("a delivery whose queue message was lost is queued again by the scheduled job, once", async () => {
     const user = await newUser("lost");
-    const doc = await createDocument(user.auth);
+    const doc = await createIndexed(user.auth);
     const { url, key } = receiverUrl("ok");
     const hook = await createWebhook(user.auth, { url });
     await settle();
@@ -321,7 +331,7 @@ describe("nothing lost between a commit and the queue", () => {
 
   it("overlapping dispatchers record and send each change once per webhook", async () => {
     const user = await newUser("overlap");
-    const doc = await createDocument(user.auth);
+    const doc = await createIndexed(user.auth);
     const { url, key } = receiverUrl("ok");
     const hook = await createWebhook(user.auth, { url });
     await sql`
