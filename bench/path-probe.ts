@@ -6,10 +6,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { benchDatabaseUrl } from "./database.ts";
+import { benchDatabaseUrl, benchSize } from "./database.ts";
 import { bundleWorker, startBenchStack, startWorker } from "./harness.ts";
 
-const stack = await startBenchStack(benchDatabaseUrl(), { storage: false });
+const stack = await startBenchStack(benchDatabaseUrl(benchSize()), { storage: false });
 const buildDir = await mkdtemp(join(tmpdir(), "docvault-path-probe-"));
 const worker = await startWorker(await bundleWorker("bench/path-probe-worker.ts", buildDir), {
   NEON: stack.database.url,

@@ -97,7 +97,9 @@ export const documents = pgTable(
     check("documents_description_length", sql`${t.description} is null or char_length(${t.description}) <= 10000`),
     check("documents_current_version_positive", sql`${t.currentVersion} >= 1`),
     index("documents_search_vector_idx").using("gin", t.searchVector),
-    index("documents_owner_created_idx").on(t.ownerId, t.createdAt.desc(), t.id).where(sql`${t.deletedAt} is null`),
+    index("documents_owner_created_idx")
+      .on(t.ownerId, t.createdAt.desc(), t.id.desc())
+      .where(sql`${t.deletedAt} is null`),
     index("documents_created_idx").on(t.createdAt.desc(), t.id).where(sql`${t.deletedAt} is null`),
     index("documents_updated_idx").on(t.updatedAt.desc(), t.id).where(sql`${t.deletedAt} is null`),
     index("documents_title_idx").on(t.title, t.id).where(sql`${t.deletedAt} is null`),
@@ -175,12 +177,23 @@ export const documentPermissions = pgTable(
       .references(() => users.id),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    // Copies of the document's created_at and trashed state, kept by triggers (migration 0012)
+    // whatever statement changes the document: they let a caller's shared documents be read in
+    // list order and counted from one index, without visiting each document (DESIGN.md, "Listing
+    // at scale"). The trigger's value replaces the default.
+    documentCreatedAt: timestamp("document_created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    documentTrashed: boolean("document_trashed").notNull().default(false),
   },
   (t) => [
     // The primary key serves the per-request permission lookup (document, caller).
     primaryKey({ columns: [t.documentId, t.userId] }),
-    // Serves "shared with me" listings.
+    // Serves "shared with me" lookups by user.
     index("document_permissions_user_idx").on(t.userId, t.documentId),
+    // The caller's live shared documents, newest first: the list's shared branch in created_at
+    // order, and its count (index-only), cost what the page holds, not what the caller can see.
+    index("document_permissions_user_created_idx")
+      .on(t.userId, t.documentCreatedAt.desc(), t.documentId.desc())
+      .where(sql`not ${t.documentTrashed}`),
   ],
 );
 

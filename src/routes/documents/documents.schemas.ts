@@ -69,8 +69,10 @@ export const DocumentPageSchema = z
     total: z.number().int().openapi({ description: "How many documents match (see `total_relation`)." }),
     total_relation: z.enum(["eq", "gte"]).openapi({
       description:
-        "`eq` when `total` is exact; `gte` when it is a lower bound (more than 10,000 matches may be counted only " +
-        "up to 10,000). This version always counts exactly and answers `eq`; clients must accept both.",
+        "`eq` when `total` is exact; `gte` when more than 10,000 documents match: `total` is then 10,000, a lower " +
+        "bound, so that a caller who can see hundreds of thousands of documents still gets a page quickly. A " +
+        "search (`q`) without `sort` then ranks the newest matches (the 10,001 newest the caller owns and the " +
+        "10,001 newest shared with them): narrow the query, or sort, to reach the others.",
     }),
     page: z.number().int(),
     limit: z.number().int(),

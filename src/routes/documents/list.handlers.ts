@@ -14,7 +14,7 @@ export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async
   // Any text is a valid search (the contract): a NUL, which PostgreSQL text cannot hold, separates
   // words like any other punctuation.
   const q = query.q?.replaceAll("\u0000", " ").trim();
-  const { items, total } = await listDocumentRows(c.get("db"), {
+  const { items, total, relation } = await listDocumentRows(c.get("db"), {
     userId: c.get("userId"),
     q: q || undefined,
     tags,
@@ -26,5 +26,5 @@ export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async
     page: query.page,
     limit: query.limit,
   });
-  return c.json({ items, total, total_relation: "eq" as const, page: query.page, limit: query.limit }, 200);
+  return c.json({ items, total, total_relation: relation, page: query.page, limit: query.limit }, 200);
 };
