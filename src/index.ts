@@ -71,12 +71,13 @@ export default {
   },
 
   // One consumer for every queue of wrangler.toml, dispatched by the queue's name (src/queues.ts).
-  async queue(batch, env) {
+  async queue(batch, env, ctx) {
     const loaded = loadConfig(env);
     if (!loaded.ok) {
       logInvalidConfiguration(loaded.problems);
       throw new Error("invalid configuration");
     }
-    await handleQueueBatch(batch, loaded.config, env);
+    // ctx: changes a consumer recorded are dispatched in its waitUntil, as a request's are.
+    await handleQueueBatch(batch, loaded.config, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

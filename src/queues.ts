@@ -3,10 +3,11 @@
 // (src/content/), each with its dead-letter queue. Other background work adds its queue and case here.
 import type { Config } from "./config";
 import { consumeContent, consumeContentDeadLetters, contentDeps } from "./content/consume";
-import { createDatabase } from "./db/client";
-import { createLogger, describeError } from "./lib/logger";
+import { createDatabase, type Database } from "./db/client";
+import { createLogger, describeError, type Logger } from "./lib/logger";
+import { type LiveBindings, notifyLiveSoon } from "./live/notify";
 import { attemptDelivery, endDeadLettered } from "./webhooks/delivery";
-import type { WebhookMessage } from "./webhooks/dispatcher";
+import { dispatchSoon, type WebhookMessage, type WebhookQueue } from "./webhooks/dispatcher";
 
 /** Queue names as wrangler.toml declares them. */
 export const QUEUES = {
@@ -53,16 +54,43 @@ async function endDeadWebhooks(batch: MessageBatch<unknown>, config: Config) {
   }
 }
 
+export type QueueBindings = Pick<Env, "CONTENT_QUEUE"> & { WEBHOOK_QUEUE?: WebhookQueue } & LiveBindings;
+
+/**
+ * Changes a consumer recorded (content indexing's `content.indexed`) leave as a request's do
+ * (middleware/dispatch-webhooks.ts, notify-live.ts): the webhook dispatcher and the live notifier
+ * run in the invocation's waitUntil, coalesced per isolate with the requests' passes, so webhooks
+ * and sockets get the change within seconds rather than at the next minute's Cron Trigger.
+ * Without the bindings (the bench's workerd) nothing runs, as for requests.
+ */
+function announceChanges(db: Database, env: QueueBindings, logger: Logger, ctx: Pick<ExecutionContext, "waitUntil">) {
+  if (env.WEBHOOK_QUEUE) {
+    ctx.waitUntil(
+      dispatchSoon(db, env.WEBHOOK_QUEUE, (error) => logger.error("webhook dispatch failed", describeError(error))),
+    );
+  }
+  if (env.USER_EVENTS && env.DOCUMENT_PRESENCE) {
+    ctx.waitUntil(notifyLiveSoon(db, env, (error) => logger.error("live notification failed", describeError(error))));
+  }
+}
+
 export async function handleQueueBatch(
   batch: MessageBatch<unknown>,
   config: Config,
-  env: Pick<Env, "CONTENT_QUEUE">,
+  env: QueueBindings,
+  ctx: Pick<ExecutionContext, "waitUntil">,
 ): Promise<void> {
   switch (batch.queue) {
     case QUEUES.content:
-      return consumeContent(batch as MessageBatch<never>, contentDeps(config), env.CONTENT_QUEUE);
-    case QUEUES.contentDead:
-      return consumeContentDeadLetters(batch as MessageBatch<never>, contentDeps(config));
+    case QUEUES.contentDead: {
+      const deps = contentDeps(config);
+      const recorded =
+        batch.queue === QUEUES.content
+          ? await consumeContent(batch as MessageBatch<never>, deps, env.CONTENT_QUEUE)
+          : await consumeContentDeadLetters(batch as MessageBatch<never>, deps);
+      if (recorded > 0) announceChanges(deps.db, env, deps.logger, ctx);
+      return;
+    }
     case QUEUES.webhooks:
       return deliverWebhooks(batch, config);
     case QUEUES.webhooksDead:

@@ -11,6 +11,7 @@ export class TextCollector {
 
   constructor(readonly maxChars: number) {}
 
+  /** Some text did not fit: what was kept is the beginning, and reading may stop. */
   get full(): boolean {
     return this.#full;
   }
@@ -19,7 +20,8 @@ export class TextCollector {
     if (this.#full || text.length === 0) return;
     let clean = text.replaceAll("\u0000", " ");
     const room = this.maxChars - this.#length;
-    if (clean.length >= room) {
+    // Exactly filling the bound cuts nothing: only text that does not fit makes it full.
+    if (clean.length > room) {
       clean = clean.slice(0, room);
       // Never keep half of a surrogate pair.
       if (/[\uD800-\uDBFF]$/.test(clean)) clean = clean.slice(0, -1);

@@ -6,7 +6,9 @@
 // one redoes the same work and writes the same row. A file that cannot be read is `failed` at
 // once (retrying would not change it); a dependency that fails is retried with a growing delay,
 // and after the last retry the message reaches the dead-letter queue, whose consumer marks the
-// version `failed`: a failing file never loops.
+// version `failed`: a failing file never loops. A finished version is recorded as one
+// `content.indexed` activity row in the statement that writes it (content.store.ts); the consumers
+// answer how many they recorded, so the queue handler can hand them to webhooks and live events.
 import type { Config } from "../config";
 import { createDatabase, type Database } from "../db/client";
 import { createLogger, describeError, type Logger } from "../lib/logger";
@@ -37,24 +39,32 @@ export const contentDeps = (config: Config): ContentDeps => ({
   logger: createLogger(config.LOG_LEVEL, { queue: "content" }),
 });
 
-/** Extracts and stores one version's text. Throws only when a dependency failed (retry). */
-export async function indexVersion(deps: ContentDeps, message: ContentMessage): Promise<string> {
+/**
+ * Extracts and stores one version's text: its status, or "skipped" when nothing was written, and
+ * whether its `content.indexed` row was recorded. Throws only when a dependency failed (retry).
+ */
+export async function indexVersion(
+  deps: ContentDeps,
+  message: ContentMessage,
+): Promise<{ outcome: string; recorded: boolean }> {
   const version = await versionToIndex(deps.db, message.document_id, message.version_number);
-  if (!version) return "skipped";
+  if (!version) return { outcome: "skipped", recorded: false };
   const result = await extractText(deps.storage, version, deps.config.CONTENT_MAX_CHARS);
-  const written = await saveContent(deps.db, {
+  const saved = await saveContent(deps.db, {
     documentId: message.document_id,
     versionNumber: message.version_number,
     result,
   });
-  return written ? result.status : "skipped";
+  return { outcome: saved.written ? result.status : "skipped", recorded: saved.recorded };
 }
 
 /** Delay before the n-th retry: 10 s, 40 s, 90 s, … at most 15 minutes. */
 export const retryDelaySeconds = (attempts: number) => Math.min(900, 10 * attempts * attempts);
 
-export async function consumeContent(batch: MessageBatch<unknown>, deps: ContentDeps, queue?: Queue) {
+/** Handles a batch of the content queue; answers how many `content.indexed` rows it recorded. */
+export async function consumeContent(batch: MessageBatch<unknown>, deps: ContentDeps, queue?: Queue): Promise<number> {
   let backfilled = 0;
+  let recorded = 0;
   for (const message of batch.messages) {
     const request = parseContentMessage(message.body);
     if (!request) {
@@ -63,7 +73,8 @@ export async function consumeContent(batch: MessageBatch<unknown>, deps: Content
       continue;
     }
     try {
-      const outcome = await indexVersion(deps, request);
+      const { outcome, recorded: added } = await indexVersion(deps, request);
+      if (added) recorded += 1;
       deps.logger.info("content indexed", {
         document_id: request.document_id,
         version: request.version_number,
@@ -89,22 +100,29 @@ export async function consumeContent(batch: MessageBatch<unknown>, deps: Content
   // The backfill feeds itself: each of its messages handled sends the next pending row, so about
   // as many stay in flight as the scheduled job first sent, until none is left.
   if (queue && backfilled > 0) await enqueuePending(deps.db, queue, backfilled).catch(() => {});
+  return recorded;
 }
 
-/** Messages whose retries ran out: their version is `failed` (when still current). */
-export async function consumeContentDeadLetters(batch: MessageBatch<unknown>, deps: ContentDeps) {
+/**
+ * Messages whose retries ran out: their version is `failed` (when still current and not indexed
+ * meanwhile by another message); answers how many `content.indexed` rows were recorded.
+ */
+export async function consumeContentDeadLetters(batch: MessageBatch<unknown>, deps: ContentDeps): Promise<number> {
+  let recorded = 0;
   for (const message of batch.messages) {
     const request = parseContentMessage(message.body);
     if (request) {
-      const written = await saveContent(deps.db, {
+      const saved = await saveContent(deps.db, {
         documentId: request.document_id,
         versionNumber: request.version_number,
         result: { status: "failed", error: "The text could not be extracted: the storage or database kept failing." },
       });
-      deps.logger.warn("content extraction gave up", { document_id: request.document_id, written });
+      if (saved.recorded) recorded += 1;
+      deps.logger.warn("content extraction gave up", { document_id: request.document_id, written: saved.written });
     }
     message.ack();
   }
+  return recorded;
 }
 
 const attemptError = (error: unknown) =>

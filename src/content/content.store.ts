@@ -3,7 +3,8 @@
 // one and the document is not in the trash: a late or repeated message changes nothing.
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { accessCte } from "../documents/sql";
+import { SERVICE_ACTOR } from "../documents/actor";
+import { accessCte, activity } from "../documents/sql";
 import { Failure } from "../lib/failure";
 import type { StoredVersion } from "./extract";
 
@@ -25,7 +26,7 @@ export async function versionToIndex(
 }
 
 export type ContentResult =
-  | { status: "indexed"; text: string }
+  | { status: "indexed"; text: string; truncated: boolean }
   | { status: "unsupported" }
   | { status: "failed"; error: string }
   /** A failed attempt that will be retried: the row stays pending with the error. */
@@ -39,26 +40,37 @@ export type ContentResult =
  */
 const MAX_VECTOR_BYTES = 900_000;
 
+/** What a write did: `written`, the row changed; `recorded`, its `content.indexed` row was added. */
+export type SaveOutcome = { written: boolean; recorded: boolean };
+
 /**
- * Writes a version's result, when that version is still current and the document live; true when
- * written (or when the vector could only be built from the start of the text, which is then said
- * in `error`). A text whose vector would pass PostgreSQL's limit (a text of many distinct words)
- * is indexed from its first half, then quarter…; the whole text is still stored and served.
+ * Writes a version's result, when that version is still current and the document live (when the
+ * vector could only be built from the start of the text, that is said in `error`). A text whose
+ * vector would pass PostgreSQL's limit (a text of many distinct words) is indexed from its first
+ * half, then quarter…; the whole text is still stored and served.
+ *
+ * A finished result (indexed, unsupported, failed) is recorded in the same statement as one
+ * `content.indexed` activity row (actor_id null: the service did it), once per version and
+ * outcome: the unique index activity_logs_content_indexed_key makes a redelivered message, a
+ * second consumer racing on the version, or a re-extraction with the same outcome add nothing
+ * (a racing insert waits for the first one's commit, then does nothing). A pending attempt's note,
+ * a stale version and a trashed or purged document write and record nothing.
  */
 export async function saveContent(
   db: Database,
   input: { documentId: string; versionNumber: number; result: ContentResult },
-): Promise<boolean> {
+): Promise<SaveOutcome> {
   const { result } = input;
   const text = result.status === "indexed" ? result.text : null;
+  const truncated = result.status === "indexed" ? result.truncated : null;
   let vectorChars = text?.length ?? 0;
   for (let attempt = 0; attempt < 6; attempt++) {
-    const note =
-      text !== null && vectorChars < text.length
-        ? `Only the first ${vectorChars} characters are searchable (the text has too many distinct words).`
-        : null;
+    const cut = text !== null && vectorChars < text.length;
+    const note = cut
+      ? `Only the first ${vectorChars} characters are searchable (the text has too many distinct words).`
+      : null;
     const error = result.status === "failed" || result.status === "pending" ? result.error : note;
-    const written = await db.execute<{ written: boolean; fits: boolean }>(sql`
+    const written = await db.execute<{ written: boolean; recorded: boolean; fits: boolean }>(sql`
       with vector as (
         select case when ${text}::text is null then ''::tsvector
                     else strip(to_tsvector('english', left(${text}::text, ${vectorChars}))) end as v
@@ -77,18 +89,35 @@ export async function saveContent(
         on conflict (document_id) do update set
           version_number = excluded.version_number, status = excluded.status, text = excluded.text,
           search_vector = excluded.search_vector, error = excluded.error, queued_at = excluded.queued_at, updated_at = now()
-        -- A pending attempt never overwrites a finished result of the same version.
+        -- A pending attempt never overwrites a finished result of the same version, nor a failure
+        -- (a dead letter) an indexed or unsupported one that another message wrote meanwhile.
         where document_contents.version_number < excluded.version_number
-           or excluded.status <> 'pending' or document_contents.status = 'pending'
+           or document_contents.status = 'pending'
+           or (excluded.status <> 'pending'
+               and not (excluded.status = 'failed' and document_contents.status in ('indexed', 'unsupported')))
+        returning document_id, version_number, status, char_length(text) as characters
+      ),
+      recorded as (
+        ${activity(
+          SERVICE_ACTOR,
+          "content.indexed",
+          sql`s.document_id`,
+          sql`jsonb_strip_nulls(jsonb_build_object('version_number', s.version_number, 'status', s.status,
+                'characters', s.characters, 'truncated', ${truncated}::boolean,
+                'searchable_characters', ${cut ? vectorChars : null}::int))`,
+        )}
+        from saved s where s.status <> 'pending'
+        on conflict (document_id, (details->>'version_number'), (details->>'status'))
+          where action = 'content.indexed' do nothing
         returning 1
       )
-      select exists (select 1 from saved) as written,
+      select exists (select 1 from saved) as written, exists (select 1 from recorded) as recorded,
              (select pg_column_size(v) from vector) <= ${MAX_VECTOR_BYTES} as fits`);
     const row = written.rows[0];
-    if (row?.fits !== false) return Boolean(row?.written);
+    if (row?.fits !== false) return { written: Boolean(row?.written), recorded: Boolean(row?.recorded) };
     vectorChars = Math.floor(vectorChars / 2);
   }
-  return false;
+  return { written: false, recorded: false };
 }
 
 /** The indexed text of a document's current version, for a caller with at least READ. */

@@ -13,7 +13,8 @@ import { extractPlain } from "./plain";
 export type StoredVersion = { storageKey: string; contentType: string; sizeBytes: number };
 
 export type Extraction =
-  | { status: "indexed"; text: string }
+  /** `truncated`: the text went on past CONTENT_MAX_CHARS and was cut there. */
+  | { status: "indexed"; text: string; truncated: boolean }
   | { status: "unsupported" }
   | { status: "failed"; error: string };
 
@@ -69,5 +70,5 @@ export async function extractText(
     if (error instanceof ExtractionRefused) return { status: "failed", error: error.message };
     throw error;
   }
-  return { status: "indexed", text: out.text().trim() };
+  return { status: "indexed", text: out.text().trim(), truncated: out.full };
 }

@@ -253,6 +253,12 @@ export const activityLogs = pgTable(
       .on(sql`((${t.details}->>'user_id'))`, t.xactId, t.seq)
       .where(sql`${t.action} = 'permission.revoked'`),
     index("activity_logs_actor_idx").on(t.actorId),
+    // content.indexed is recorded once per version and outcome: a redelivered queue message, two
+    // consumers racing on one version, or a re-extraction reaching the same status add nothing
+    // (the insert's ON CONFLICT names this index; src/content/content.store.ts).
+    uniqueIndex("activity_logs_content_indexed_key")
+      .on(t.documentId, sql`((${t.details}->>'version_number'))`, sql`((${t.details}->>'status'))`)
+      .where(sql`${t.action} = 'content.indexed'`),
     check("activity_logs_action_length", sql`char_length(${t.action}) between 1 and 100`),
     check("activity_logs_user_agent_length", sql`${t.userAgent} is null or char_length(${t.userAgent}) <= 1000`),
   ],

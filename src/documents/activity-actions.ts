@@ -14,6 +14,7 @@ export const ACTIVITY_ACTIONS = [
   "link.created",
   "link.revoked",
   "link.downloaded",
+  "content.indexed",
 ] as const;
 
 export type ActivityAction = (typeof ACTIVITY_ACTIONS)[number];

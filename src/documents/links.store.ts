@@ -333,7 +333,7 @@ export async function countDownload(
     ),
     act as (${activity(
       // The public has no account: actor_id null, the client's address and user agent recorded.
-      { userId: null as unknown as string, ...input.actor },
+      { userId: null, ...input.actor },
       "link.downloaded",
       sql`used.document_id`,
       sql`jsonb_build_object('link_id', used.id, 'version_number', ${input.versionNumber}::int,

@@ -4,7 +4,7 @@
 // a document row to its view.
 import { type SQL, sql } from "drizzle-orm";
 import type { ActivityAction } from "./activity-actions";
-import type { Actor } from "./actor";
+import type { RecordedActor } from "./actor";
 import { type Role, roleLiteral } from "./roles";
 
 /** A JS array as one text[] parameter (Drizzle would otherwise expand it into a list). */
@@ -45,7 +45,7 @@ export const searchVector = (title: SQL, description: SQL, tags: SQL) => sql`
  * The activity row of a change, as one CTE of the statement making it (so neither exists
  * without the other). A select: callers append `from <cte>` or a `where`.
  */
-export const activity = (actor: Actor, action: ActivityAction, documentId: SQL, details: SQL) => sql`
+export const activity = (actor: RecordedActor, action: ActivityAction, documentId: SQL, details: SQL) => sql`
   insert into activity_logs (document_id, actor_id, action, details, ip_address, user_agent)
   select ${documentId}, ${actor.userId}::uuid, ${action}, ${details}, ${actor.ipAddress}::inet, ${actor.userAgent}`;
 

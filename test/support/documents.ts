@@ -1,5 +1,6 @@
 // Helpers for document tests: sample files of real types, uploads through the API.
 import { SELF } from "cloudflare:test";
+import { vi } from "vitest";
 import { BASE } from "./auth";
 
 export const DOCS = `${BASE}/api/v1/documents`;
@@ -51,4 +52,20 @@ export function uploadVersion(auth: Record<string, string>, id: string, upload: 
 export async function download(auth: Record<string, string>, id: string, version?: number) {
   const res = await SELF.fetch(`${DOCS}/${id}/download${version ? `?version=${version}` : ""}`, { headers: auth });
   return res;
+}
+
+/**
+ * Waits until the content queue's consumer has finished the document's current version (any
+ * status but pending). Its `content.indexed` activity row commits with that status, so a test that
+ * then counts changes, deliveries or pushes does not race with the background indexing.
+ */
+export async function indexingFinished(auth: Record<string, string>, id: string, timeout = 15_000): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const res = await SELF.fetch(`${DOCS}/${id}`, { headers: auth });
+      const doc = (await res.json()) as { content_status?: string };
+      if (res.status !== 200 || doc.content_status === "pending") throw new Error(`${id}: content still pending`);
+    },
+    { timeout, interval: 100 },
+  );
 }

@@ -5,7 +5,7 @@ import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newUser, postJson } from "../support/auth";
 import { CHANGES, changes, drain, latest } from "../support/changes";
-import { createDocument, DOCS } from "../support/documents";
+import { createDocument, DOCS, indexingFinished } from "../support/documents";
 import { databaseSnapshot, testSql } from "../support/stack";
 
 type User = Awaited<ReturnType<typeof newUser>>;
@@ -23,17 +23,32 @@ async function grant(docId: string, by: User, who: User, role: string) {
   expect(res.status).toBe(201);
 }
 
+/**
+ * A document whose text the content queue has finished: its `content.indexed` change is in the
+ * feed, right after `document.created`, before anything the test does next.
+ */
+async function createIndexed(auth: Record<string, string>) {
+  const doc = await createDocument(auth);
+  await indexingFinished(auth, doc.id);
+  return doc;
+}
+
 const revoke = (docId: string, by: User, who: User) =>
   SELF.fetch(`${DOCS}/${docId}/permissions/${who.id}`, { method: "DELETE", headers: by.auth });
 
 describe("order and pagination", () => {
   it("lists every change of the caller's documents once, in commit order, page by page", async () => {
     const alice = await newUser("feed-alice");
-    const doc = await createDocument(alice.auth);
+    const doc = await createIndexed(alice.auth);
     for (let i = 1; i <= 6; i++) expect((await retitle(alice.auth, doc.id, `v${i}`)).status).toBe(200);
     const all = await changes(alice.auth, { limit: 1000 });
-    expect(all.items.map((c) => c.action)).toEqual(["document.created", ...Array(6).fill("document.updated")]);
-    expect(all.items.slice(1).map((c) => (c.details.title as { to?: string }).to)).toEqual([
+    expect(all.items.map((c) => c.action)).toEqual([
+      "document.created",
+      "content.indexed",
+      ...Array(6).fill("document.updated"),
+    ]);
+    expect(all.items[1]).toMatchObject({ actor_id: null, document_id: doc.id, details: { version_number: 1 } });
+    expect(all.items.slice(2).map((c) => (c.details.title as { to?: string }).to)).toEqual([
       "v1",
       "v2",
       "v3",
@@ -64,7 +79,7 @@ describe("order and pagination", () => {
 
   it("/latest skips the past and catches what follows", async () => {
     const bob = await newUser("feed-bob");
-    const doc = await createDocument(bob.auth);
+    const doc = await createIndexed(bob.auth);
     const now = await latest(bob.auth);
     expect((await changes(bob.auth, { cursor: now })).items).toEqual([]);
     await retitle(bob.auth, doc.id, "after latest");
@@ -78,9 +93,12 @@ describe("order and pagination", () => {
     expect(page.items).toEqual([]);
     expect(page.has_more).toBe(false);
     // That cursor works, and sees what comes later.
-    const doc = await createDocument(nobody.auth);
+    const doc = await createIndexed(nobody.auth);
     const later = await changes(nobody.auth, { cursor: page.next_cursor });
-    expect(later.items.map((c) => c.document_id)).toEqual([doc.id]);
+    expect(later.items.map((c) => [c.action, c.document_id])).toEqual([
+      ["document.created", doc.id],
+      ["content.indexed", doc.id],
+    ]);
   });
 });
 
@@ -89,12 +107,17 @@ describe("visibility", () => {
     const owner = await newUser("vis-owner");
     const reader = await newUser("vis-reader");
     const stranger = await newUser("vis-stranger");
-    const shared = await createDocument(owner.auth);
-    const privateDoc = await createDocument(owner.auth);
+    const shared = await createIndexed(owner.auth);
+    const privateDoc = await createIndexed(owner.auth);
     await retitle(owner.auth, shared.id, "shared 2");
     await grant(shared.id, owner, reader, "READ");
     const seen = await drain(reader.auth);
-    expect(seen.items.map((c) => c.action)).toEqual(["document.created", "document.updated", "permission.granted"]);
+    expect(seen.items.map((c) => c.action)).toEqual([
+      "document.created",
+      "content.indexed",
+      "document.updated",
+      "permission.granted",
+    ]);
     expect(seen.items.every((c) => c.document_id === shared.id)).toBe(true);
     expect((await drain(stranger.auth)).items).toEqual([]);
     expect((await drain(owner.auth)).items.some((c) => c.document_id === privateDoc.id)).toBe(true);
@@ -104,11 +127,16 @@ describe("visibility", () => {
     const owner = await newUser("rev-owner");
     const reader = await newUser("rev-reader");
     const other = await newUser("rev-other");
-    const doc = await createDocument(owner.auth);
+    const doc = await createIndexed(owner.auth);
     await grant(doc.id, owner, reader, "READ");
     await grant(doc.id, owner, other, "READ");
     const before = await drain(reader.auth);
-    expect(before.items.map((c) => c.action)).toEqual(["document.created", "permission.granted", "permission.granted"]);
+    expect(before.items.map((c) => c.action)).toEqual([
+      "document.created",
+      "content.indexed",
+      "permission.granted",
+      "permission.granted",
+    ]);
     // Another user's revocation is an ordinary change of a document the reader still reads.
     expect((await revoke(doc.id, owner, other)).status).toBe(204);
     const middle = await drain(reader.auth, before.cursor);
@@ -130,7 +158,7 @@ describe("visibility", () => {
   it("deletion: document.deleted is listed to the owner and the holders, nothing after it; restore brings the history back", async () => {
     const owner = await newUser("del-owner");
     const editor = await newUser("del-editor");
-    const doc = await createDocument(owner.auth);
+    const doc = await createIndexed(owner.auth);
     await grant(doc.id, owner, editor, "EDIT");
     const mark = await latest(editor.auth);
     expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
@@ -146,6 +174,7 @@ describe("visibility", () => {
     expect(restored.status).toBe(200);
     expect((await drain(editor.auth)).items.map((c) => c.action)).toEqual([
       "document.created",
+      "content.indexed",
       "permission.granted",
       "document.deleted",
       "document.restored",
@@ -198,7 +227,7 @@ describe("visibility", () => {
 describe("long-poll", () => {
   it("holds an empty answer and returns within a second of a change", async () => {
     const carol = await newUser("poll-carol");
-    const doc = await createDocument(carol.auth);
+    const doc = await createIndexed(carol.auth);
     const cursor = await latest(carol.auth);
     const started = Date.now();
     const waiting = changes(carol.auth, { cursor, wait: 10 });

@@ -363,7 +363,7 @@ describe("bounds", () => {
     await settled(doc.id);
     // Indexed again with a 1,000-character bound.
     await sql`update document_contents set status = 'pending' where document_id = ${doc.id}`;
-    const outcome = await indexVersion(contentDeps({ ...testConfig(), CONTENT_MAX_CHARS: 1000 }), {
+    const { outcome } = await indexVersion(contentDeps({ ...testConfig(), CONTENT_MAX_CHARS: 1000 }), {
       document_id: doc.id,
       version_number: 1,
     });
@@ -385,7 +385,7 @@ describe("the queue: idempotent, retried, dead-lettered", () => {
   ) {
     const batch = createMessageBatch(queue, messages);
     const ctx = createExecutionContext();
-    await worker.queue(batch, { ...env, ...bindings } as Env);
+    await worker.queue(batch, { ...env, ...bindings } as Env, ctx);
     return getQueueResult(batch, ctx);
   }
   const row = async (id: string) =>

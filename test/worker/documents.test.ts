@@ -8,6 +8,7 @@ import {
   createDocument,
   DOCS,
   download,
+  indexingFinished,
   samplePdf,
   samplePng,
   uploadDocument,
@@ -413,16 +414,23 @@ describe("another user's documents", () => {
 describe("activity", () => {
   it("records every change and download in the same statement as the change", async () => {
     const doc = await createDocument(alice.auth);
+    // Each version's text is indexed in the background: waited for, so the rows below are known.
+    await indexingFinished(alice.auth, doc.id);
     await put(alice.auth, doc.id, { title: "Renamed" });
     await uploadVersion(alice.auth, doc.id, { bytes: samplePdf("v2") });
+    await indexingFinished(alice.auth, doc.id);
     await download(alice.auth, doc.id);
     await put(alice.auth, doc.id, { title: "" }); // refused: no row
     await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: alice.auth });
     const rows =
       await sql`select action, actor_id from activity_logs where document_id = ${doc.id} order by created_at, id`;
-    expect(rows.map((r) => r.action).sort()).toEqual(
+    const byAlice = rows.filter((r) => r.action !== "content.indexed");
+    expect(byAlice.map((r) => r.action).sort()).toEqual(
       ["document.created", "document.deleted", "document.downloaded", "document.updated", "version.created"].sort(),
     );
-    expect(new Set(rows.map((r) => r.actor_id))).toEqual(new Set([alice.id]));
+    expect(new Set(byAlice.map((r) => r.actor_id))).toEqual(new Set([alice.id]));
+    // One per version, by no user (the service indexed them).
+    const indexed = rows.filter((r) => r.action === "content.indexed");
+    expect(indexed.map((r) => r.actor_id)).toEqual([null, null]);
   });
 });

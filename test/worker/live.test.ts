@@ -17,7 +17,7 @@ import { type LiveBindings, notifyLive } from "../../src/live/notify";
 import { runScheduledMaintenance } from "../../src/maintenance";
 import { AUTH, BASE, login, newUser, PASSWORD, postJson, register, uniqueEmail } from "../support/auth";
 import { changes, latest } from "../support/changes";
-import { createDocument, DOCS } from "../support/documents";
+import { DOCS, indexingFinished, createDocument as upload } from "../support/documents";
 import { testConfig, testSql } from "../support/stack";
 
 type User = Awaited<ReturnType<typeof newUser>>;
@@ -80,6 +80,16 @@ const retitle = (auth: Record<string, string>, id: string, title: string) =>
 
 async function grant(docId: string, by: User, who: User, role = "READ") {
   expect((await postJson(`${DOCS}/${docId}/permissions`, { user_id: who.id, role }, by.auth)).status).toBe(201);
+}
+
+/**
+ * A document whose text the content queue has finished: its `content.indexed` change (pushed like
+ * any other) is then never among the pushes a test counts.
+ */
+async function createDocument(auth: Record<string, string>) {
+  const doc = await upload(auth);
+  await indexingFinished(auth, doc.id);
+  return doc;
 }
 
 type Pushed = { action: string; document_id: string; cursor: string; details: Record<string, unknown> };

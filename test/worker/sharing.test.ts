@@ -4,7 +4,7 @@
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { newUser, postJson } from "../support/auth";
-import { createDocument, DOCS, multipart, samplePdf } from "../support/documents";
+import { createDocument, DOCS, indexingFinished, multipart, samplePdf } from "../support/documents";
 import { testSql } from "../support/stack";
 
 const sql = testSql();
@@ -399,6 +399,8 @@ describe("sharing rules", () => {
 describe("activity", () => {
   it("records each permission change once, and nothing for refused ones", async () => {
     const doc = await createDocument(owner.auth);
+    // Its text's indexing (by the service, in the background) is recorded before the changes below.
+    await indexingFinished(owner.auth, doc.id);
     await grant(doc.id, owner, reader, "READ");
     await SELF.fetch(`${DOCS}/${doc.id}/permissions/${reader.id}`, json(owner.auth, "PUT", { role: "EDIT" }));
     await postJson(`${DOCS}/${doc.id}/permissions`, { user_id: reader.id, role: "READ" }, owner.auth); // 409
@@ -414,12 +416,13 @@ describe("activity", () => {
       "permission.revoked",
       "permission.updated",
       "permission.granted",
+      "content.indexed",
       "document.created",
     ]);
-    expect(page.total).toBe(4);
+    expect(page.total).toBe(5);
     expect(page.items[1]?.details).toEqual({ user_id: reader.id, from: "READ", to: "EDIT" });
     const [row] = await sql`select count(*)::int as n from activity_logs where document_id = ${doc.id}`;
-    expect(row?.n).toBe(4);
+    expect(row?.n).toBe(5);
   });
 
   it("paginates newest first", async () => {

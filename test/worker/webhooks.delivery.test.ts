@@ -16,7 +16,7 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { RETRY_DELAYS_SECONDS } from "../../src/webhooks/delivery";
 import { newUser } from "../support/auth";
-import { createDocument, DOCS } from "../support/documents";
+import { createDocument, DOCS, indexingFinished } from "../support/documents";
 import { testSql } from "../support/stack";
 import { createWebhook, type Received, received, receiverUrl, verifySignature } from "../support/webhooks";
 
@@ -80,14 +80,24 @@ async function redeliver(deliveryId: string, queueAttempts: number) {
     });
   }
   const ctx = createExecutionContext();
-  await worker.queue(batch, env);
+  await worker.queue(batch, env, ctx);
   return { ...(await getQueueResult(batch, ctx)), delays };
+}
+
+/**
+ * A document whose text the content queue has finished, so its `content.indexed` change is
+ * committed before the webhook that follows exists (and is not one of the deliveries counted).
+ */
+async function createIndexed(auth: Record<string, string>) {
+  const doc = await createDocument(auth);
+  await indexingFinished(auth, doc.id);
+  return doc;
 }
 
 /** A user with a webhook to `mode` and a document; answers them after the first attempt of one change. */
 async function failingSetup(mode: string, label: string) {
   const user = await newUser(label);
-  const doc = await createDocument(user.auth);
+  const doc = await createIndexed(user.auth);
   const target = receiverUrl(mode);
   const hook = await createWebhook(user.auth, { url: target.url });
   expect((await retitle(user.auth, doc.id, "changed")).status).toBe(200);
@@ -279,7 +289,7 @@ describe("access at delivery time", () => {
 describe("nothing lost between a commit and the queue", () => {
   it("a change committed without the request's dispatch is delivered by the scheduled job", async () => {
     const user = await newUser("crash");
-    const doc = await createDocument(user.auth);
+    const doc = await createIndexed(user.auth);
     const { url, key } = receiverUrl("ok");
     const hook = await createWebhook(user.auth, { url });
     await settle(); // the dispatch that follows the webhook's own creation
@@ -298,7 +308,7 @@ describe("nothing lost between a commit and the queue", () => {
 
   it("a delivery whose queue message was lost is queued again by the scheduled job, once", async () => {
     const user = await newUser("lost");
-    const doc = await createDocument(user.auth);
+    const doc = await createIndexed(user.auth);
     const { url, key } = receiverUrl("ok");
     const hook = await createWebhook(user.auth, { url });
     await settle();
@@ -321,7 +331,7 @@ describe("nothing lost between a commit and the queue", () => {
 
   it("overlapping dispatchers record and send each change once per webhook", async () => {
     const user = await newUser("overlap");
-    const doc = await createDocument(user.auth);
+    const doc = await createIndexed(user.auth);
     const { url, key } = receiverUrl("ok");
     const hook = await createWebhook(user.auth, { url });
     await sql`
@@ -355,7 +365,7 @@ describe("dead letters and other queues", () => {
       { id: "dead-1", timestamp: new Date(), attempts: 1, body: { delivery_id: delivery?.id, attempts: 0 } },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(dead, env);
+    await worker.queue(dead, env, ctx);
     expect((await getQueueResult(dead, ctx)).explicitAcks).toEqual(["dead-1"]);
     expect((await deliveriesOf(hook.id))[0]).toMatchObject({ ended_reason: "dead_lettered", next_in_seconds: null });
     // Its pending retry now finds nothing to do.
@@ -364,7 +374,7 @@ describe("dead letters and other queues", () => {
 
     const other = createMessageBatch("some-other-queue", [{ id: "x", timestamp: new Date(), attempts: 1, body: {} }]);
     const otherCtx = createExecutionContext();
-    await worker.queue(other, env);
+    await worker.queue(other, env, otherCtx);
     expect((await getQueueResult(other, otherCtx)).retryBatch.retry).toBe(true);
   });
 });
@@ -384,7 +394,7 @@ describe("rotating WEBHOOK_SECRET_KEY", () => {
     const batch = createMessageBatch("docvault-webhooks", [
       { id: "rotated", timestamp: new Date(), attempts: 2, body: { delivery_id: delivery?.id, attempts: 0 } },
     ]);
-    await worker.queue(batch, rotated);
+    await worker.queue(batch, rotated, createExecutionContext());
     const requests = await received(key);
     expect(requests.length).toBe(2);
     // Signed with the same secret the user was shown.

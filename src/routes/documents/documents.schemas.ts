@@ -27,7 +27,8 @@ export const DocumentSchema = z
         "`pending` (extraction queued; a new version is pending until its own text is indexed, and the " +
         "previous version's text is no longer searched), `indexed`, `unsupported` (a type without extractable " +
         "text: images, legacy Office, RTF, ZIP) or `failed` (encrypted, damaged, a zip bomb, a PDF over 25 MiB, " +
-        "or storage kept failing).",
+        "or storage kept failing). Each of the last three is recorded once per version as a `content.indexed` " +
+        "activity (`actor_id` null), which the changes feed, webhooks and live events deliver.",
     }),
   })
   .openapi("Document");

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "activity_logs_content_indexed_key" ON "activity_logs" USING btree ("document_id",(("details"->>'version_number')),(("details"->>'status'))) WHERE "activity_logs"."action" = 'content.indexed';
