@@ -28,11 +28,20 @@ const ERROR_FIELDS = [
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
+/** One HTTP round trip as the endpoint received it: a query, or a batch run as one transaction. */
+export type CapturedRoundTrip = { queries: SqlQuery[]; batch?: BatchOptions };
+
 export type NeonHttpServer = {
   url: string;
   port: number;
   /** HTTP round trips served since start: what the benchmarks count per request. */
   roundTrips(): number;
+  /**
+   * Records every round trip that arrives from now on, with its statements' text and parameters
+   * exactly as the driver sent them, until the returned function is called; that returns them in
+   * arrival order. The benchmark replays them straight against PostgreSQL (bench/db-ceiling.ts).
+   */
+  capture(): () => CapturedRoundTrip[];
   close(): Promise<void>;
 };
 
@@ -91,6 +100,7 @@ export async function startNeonHttpServer(
   options: { port?: number; host?: string } = {},
 ): Promise<NeonHttpServer> {
   let roundTrips = 0;
+  const recorders = new Set<CapturedRoundTrip[]>();
   const server: Server = createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -101,10 +111,15 @@ export async function startNeonHttpServer(
     try {
       const body = (await readJson(req)) as { queries?: unknown };
       if (Array.isArray(body?.queries)) {
-        const results = await backend.batch(body.queries.map(toQuery), batchOptions(req));
+        const queries = body.queries.map(toQuery);
+        const options = batchOptions(req);
+        for (const recorded of recorders) recorded.push({ queries, batch: options });
+        const results = await backend.batch(queries, options);
         return send(200, { results: results.map((r) => ({ ...r, rowAsArray: true })) });
       }
-      const result = await backend.query(toQuery(body));
+      const query = toQuery(body);
+      for (const recorded of recorders) recorded.push({ queries: [query] });
+      const result = await backend.query(query);
       return send(200, { ...result, rowAsArray: true });
     } catch (error) {
       if (error instanceof BadRequest) return send(400, { message: error.message });
@@ -124,6 +139,14 @@ export async function startNeonHttpServer(
     url: `http://${host}:${port}/sql`,
     port,
     roundTrips: () => roundTrips,
+    capture() {
+      const recorded: CapturedRoundTrip[] = [];
+      recorders.add(recorded);
+      return () => {
+        recorders.delete(recorded);
+        return recorded;
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
