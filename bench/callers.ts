@@ -5,7 +5,8 @@
 // BENCH_TITLE and owned by the typical user, so that undoBenchWrites can remove all of it, with
 // its versions, activity and storage count: the seeded database stays as seeded, and a rerun
 // (or the next run after one that crashed) measures the same state.
-import type pg from "pg";
+import pg from "pg";
+import { benchDatabaseUrl } from "./database.ts";
 import { loginBenchUser } from "./harness.ts";
 import { BENCH_EMAIL, HEAVY_USERS, type SeedSize } from "./seed.ts";
 
@@ -137,5 +138,29 @@ export async function undoBenchWrites(client: pg.Client, owners: string[], logge
   } catch (error) {
     await client.query("rollback").catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * What an earlier run left in the bench database of `size` (one stopped before its own cleanup,
+ * e.g. by Ctrl-C), removed before the database is checked against its seed: its documents would
+ * otherwise change the document count, and the database would be seeded again. Null when there is
+ * no seeded database of that size yet.
+ */
+export async function undoEarlierRun(size: SeedSize): Promise<Undone | null> {
+  const client = new pg.Client({ connectionString: benchDatabaseUrl(size) });
+  try {
+    await client.connect();
+  } catch {
+    return null; // no such database yet
+  }
+  try {
+    const seeded = await client.query("select to_regclass('public.documents') is not null as ok");
+    if (!seeded.rows[0]?.ok) return null;
+    const callers = await pickCallers(client, size).catch(() => null);
+    if (!callers) return null;
+    return await undoBenchWrites(client, [callers.typical.userId], [callers.typical.userId, callers.heavy.userId]);
+  } finally {
+    await client.end();
   }
 }

@@ -16,7 +16,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import pg from "pg";
-import { BENCH_TITLE, fillTrash, logIn, pickCallers, undoBenchWrites } from "./callers.ts";
+import { BENCH_TITLE, fillTrash, logIn, pickCallers, undoBenchWrites, undoEarlierRun } from "./callers.ts";
 import { benchSize, prepareBenchDatabase } from "./database.ts";
 import {
   type GrowthRow,
@@ -75,15 +75,16 @@ if (only?.every((word) => UPLOAD_MEMORY.includes(word))) {
 
 // ---------------------------------------------------------------- stack and data
 log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`);
+// What a run stopped before its cleanup left behind goes first: the run measures the data set as
+// seeded (and the seed check would otherwise count its documents and seed again).
+const leftover = await undoEarlierRun(size);
+if (leftover?.documents) log(`removed ${leftover.documents} documents left by an earlier run`);
 const databaseUrl = await prepareBenchDatabase(size, (l) => log(l.trim()));
 const sqlClient = new pg.Client({ connectionString: databaseUrl });
 await sqlClient.connect();
 const picked = await pickCallers(sqlClient, size);
 const owners = [picked.typical.userId];
 const loggedIn = [picked.typical.userId, picked.heavy.userId];
-// What a run that crashed left behind goes first: the run measures the data set as seeded.
-const leftover = await undoBenchWrites(sqlClient, owners, loggedIn);
-if (leftover.documents > 0) log(`removed ${leftover.documents} documents left by an earlier run`);
 
 const stack = await startBenchStack(databaseUrl);
 const database = stack.database;
