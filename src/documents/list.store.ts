@@ -122,6 +122,16 @@ export function listStatement(query: ListQuery): SQL {
       ? sql`d.rank desc, d.created_at desc nulls last, d.id desc nulls last`
       : byCreated(sql`d.created_at`, sql`d.id`);
 
+  // A ranked search's candidates are its counted rows: read once (the CTE, used twice, is
+  // materialised), since each costs a match over metadata and content. Otherwise the page reads
+  // only what it shows and the count is separate (index-only when nothing is filtered).
+  const total = ranked
+    ? sql`(select count(*) from visible)`
+    : sql.join(
+        counted.map((source) => sql`(select count(*) from ${source} counted)`),
+        sql` + `,
+      );
+
   return sql`
     with visible as (${sql.join(sources, sql` union all `)}),
     page as (
@@ -130,7 +140,7 @@ export function listStatement(query: ListQuery): SQL {
       order by ${order}
       limit ${query.limit} offset ${(query.page - 1) * query.limit}
     )
-    select (select count(*) from (${sql.join(counted, sql` union all `)}) counted) as total,
+    select ${total} as total,
            page.ord, page.id, page.title, page.description, page.owner_id,
            page.current_version, v.file_name, v.content_type, v.size_bytes, v.sha256, page.role,
            array(select t.tag from document_tags t where t.document_id = page.id order by t.tag collate "C") as tags,
