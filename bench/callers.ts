@@ -6,7 +6,7 @@
 // its versions, activity and storage count: the seeded database stays as seeded, and a rerun
 // (or the next run after one that crashed) measures the same state.
 import pg from "pg";
-import { benchDatabaseUrl } from "./database.ts";
+import { BENCH_TITLE, benchDatabaseUrl } from "./database.ts";
 import { loginBenchUser } from "./harness.ts";
 import { BENCH_EMAIL, HEAVY_USERS, type SeedSize } from "./seed.ts";
 
@@ -23,7 +23,7 @@ export type Caller = {
 export type LoggedInCaller = Caller & { auth: { authorization: string } };
 
 /** The title prefix of every document a bench run creates (seeded titles never start with it). */
-export const BENCH_TITLE = "bench run:";
+export { BENCH_TITLE };
 
 const visibleCount = async (client: pg.Client, userId: string) =>
   (
