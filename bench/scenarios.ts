@@ -51,6 +51,8 @@ export type Result = {
   dbP99: number | null;
   /** rps over dbCeilingRps. */
   dbRatio: number | null;
+  /** Statuses of the sequential probe requests that failed (none when all were served). */
+  probeFailures?: number[];
   budget: string;
 };
 
@@ -66,6 +68,8 @@ export type MeasureOptions = {
 };
 
 const PROBES = 5;
+/** How long to wait, at most, for the database endpoint to go quiet after a load. */
+const QUIET_LIMIT_MS = 120_000;
 
 /** The budget's misses, in words; empty when met. Failed requests are always a miss. */
 export function budgetMisses(result: Result, b: Budget | undefined): string[] {
@@ -103,13 +107,21 @@ export async function measureScenario(scenario: Scenario, o: MeasureOptions): Pr
   // when autocannon stops would be counted by the database but not by autocannon. Quiet means no
   // round trip for a second, or for the load's p99 if longer (a login spends most of its time in
   // scrypt, between its two round trips).
+  // The endpoint must also have answered everything: statements of requests the Worker gave up
+  // on (its database deadline) still run, and a probe would queue behind them.
   const quietMs = Math.max(1000, run.latency.p99);
-  for (let last = -1; last !== o.database.roundTrips(); ) {
+  const quietBy = Date.now() + QUIET_LIMIT_MS;
+  for (let last = -1; last !== o.database.roundTrips() || o.database.inFlight() > 0; ) {
+    if (Date.now() > quietBy) {
+      console.warn(`[bench] ${scenario.name}: the database endpoint still busy after ${QUIET_LIMIT_MS / 1000} s`);
+      break;
+    }
     last = o.database.roundTrips();
-    await new Promise((r) => setTimeout(r, quietMs));
+    await new Promise((r) => setTimeout(r, o.database.inFlight() > 0 ? 250 : quietMs));
   }
   const before = o.database.roundTrips();
   const captured: CapturedRequest[] = [];
+  const failedProbes: number[] = [];
   for (let i = 0; i < PROBES; i++) {
     const body = scenario.probeBody ? scenario.probeBody() : (options.body as string | undefined);
     const stop = o.database.capture();
@@ -120,8 +132,9 @@ export async function measureScenario(scenario: Scenario, o: MeasureOptions): Pr
     });
     await res.arrayBuffer();
     const statements = stop();
-    if (res.status >= 300) throw new Error(`${scenario.name}: the probe request answered ${res.status}`);
-    captured.push(statements);
+    // Only a request served is a ceiling's model: a failed one's statements are left out.
+    if (res.status >= 300) failedProbes.push(res.status);
+    else captured.push(statements);
   }
   const trips = (o.database.roundTrips() - before) * (completed / PROBES);
   const result: Result = {
@@ -143,7 +156,7 @@ export async function measureScenario(scenario: Scenario, o: MeasureOptions): Pr
     dbRatio: null,
     budget: "",
   };
-  if (scenario.dbCeiling) {
+  if (scenario.dbCeiling && captured.length > 0) {
     const ceiling = await databaseCeiling(o.databaseUrl, captured, {
       connections,
       seconds,
@@ -156,6 +169,10 @@ export async function measureScenario(scenario: Scenario, o: MeasureOptions): Pr
   const ceilingRps = o.ceilingRps || result.rps;
   result.ratio = ceilingRps ? Number((result.rps / ceilingRps).toFixed(3)) : 0;
   const misses = budgetMisses(result, scenario.budget);
+  if (failedProbes.length > 0) {
+    result.probeFailures = failedProbes;
+    misses.push(`${failedProbes.length} of ${PROBES} quiet probe requests answered ${failedProbes.join(", ")}`);
+  }
   result.budget = scenario.budget ? (misses.length ? `MISSED: ${misses.join("; ")}` : "met") : misses.join("; ");
   return result;
 }

@@ -37,6 +37,11 @@ export type NeonHttpServer = {
   /** HTTP round trips served since start: what the benchmarks count per request. */
   roundTrips(): number;
   /**
+   * Round trips received and not yet answered. A caller that gave up (the Worker's deadline) does
+   * not stop its statement: the benchmark waits for this to reach 0 before its quiet probes.
+   */
+  inFlight(): number;
+  /**
    * Records every round trip that arrives from now on, with its statements' text and parameters
    * exactly as the driver sent them, until the returned function is called; that returns them in
    * arrival order. The benchmark replays them straight against PostgreSQL (bench/db-ceiling.ts).
@@ -100,6 +105,7 @@ export async function startNeonHttpServer(
   options: { port?: number; host?: string } = {},
 ): Promise<NeonHttpServer> {
   let roundTrips = 0;
+  let inFlight = 0;
   const recorders = new Set<CapturedRoundTrip[]>();
   const server: Server = createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
@@ -108,6 +114,7 @@ export async function startNeonHttpServer(
     };
     if (req.method !== "POST" || !req.url?.startsWith("/sql")) return send(404, { message: "not found" });
     roundTrips++;
+    inFlight++;
     try {
       const body = (await readJson(req)) as { queries?: unknown };
       if (Array.isArray(body?.queries)) {
@@ -127,6 +134,8 @@ export async function startNeonHttpServer(
       const code = (error as { code?: unknown })?.code;
       if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return send(400, errorBody(error));
       return send(500, { message: error instanceof Error ? error.message : String(error) });
+    } finally {
+      inFlight--;
     }
   });
   const host = options.host ?? "127.0.0.1";
@@ -139,6 +148,7 @@ export async function startNeonHttpServer(
     url: `http://${host}:${port}/sql`,
     port,
     roundTrips: () => roundTrips,
+    inFlight: () => inFlight,
     capture() {
       const recorded: CapturedRoundTrip[] = [];
       recorders.add(recorded);

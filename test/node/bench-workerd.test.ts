@@ -20,7 +20,7 @@ import { HEAVY_USERS } from "../../bench/seed.ts";
 import { type RunningWorker, startWorkerd, workerdConfig } from "../../bench/workerd.ts";
 import { migrate } from "../../devstack/migrate.ts";
 import { type NeonHttpServer, startNeonHttpServer } from "../../devstack/neon-http-server.ts";
-import { PgliteBackend, PostgresBackend } from "../../devstack/sql-backend.ts";
+import { PgliteBackend, PostgresBackend, type SqlBackend } from "../../devstack/sql-backend.ts";
 import { useEndpointFor } from "../../src/db/neon-endpoint.ts";
 
 // Connection strings the Neon driver is pointed at the local endpoints by (their hosts select it).
@@ -193,6 +193,39 @@ describe("bench statement capture (local Neon endpoint)", () => {
     expect(batch?.batch).toMatchObject({ isolationLevel: "RepeatableRead", readOnly: true });
     // A second capture open at the same time saw the same round trips, and the one after them.
     expect(also()).toHaveLength(3);
+  });
+
+  it("counts the round trips still being answered, which the bench waits out before its probes", async () => {
+    // An engine that answers when the test says so (PGlite would block the thread for a pg_sleep).
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const held: SqlBackend = {
+      name: "held",
+      query: async (q) => {
+        await gate;
+        if (q.query === "fail") throw Object.assign(new Error("boom"), { code: "22012" });
+        return { command: "SELECT", rowCount: 0, fields: [], rows: [] };
+      },
+      batch: async () => [],
+      close: async () => {},
+    };
+    const slow = await startNeonHttpServer(held);
+    try {
+      const post = (query: string) =>
+        fetch(slow.url, { method: "POST", body: JSON.stringify({ query, params: [] }) }).then((r) => r.status);
+      expect(slow.inFlight()).toBe(0);
+      const answers = [post("select 1"), post("fail")];
+      for (let i = 0; i < 50 && slow.inFlight() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(slow.inFlight()).toBe(2);
+      expect(slow.roundTrips()).toBe(2);
+      open();
+      expect(await Promise.all(answers)).toEqual([200, 400]);
+      expect(slow.inFlight()).toBe(0);
+    } finally {
+      await slow.close();
+    }
   });
 });
 
