@@ -6,7 +6,7 @@
 // its versions, activity and storage count: the seeded database stays as seeded, and a rerun
 // (or the next run after one that crashed) measures the same state.
 import pg from "pg";
-import { BENCH_TITLE, benchDatabaseUrl } from "./database.ts";
+import { benchDatabaseUrl } from "./database.ts";
 import { loginBenchUser } from "./harness.ts";
 import { BENCH_EMAIL, HEAVY_USERS, type SeedSize } from "./seed.ts";
 
@@ -23,7 +23,7 @@ export type Caller = {
 export type LoggedInCaller = Caller & { auth: { authorization: string } };
 
 /** The title prefix of every document a bench run creates (seeded titles never start with it). */
-export { BENCH_TITLE };
+export const BENCH_TITLE = "bench run:";
 
 const visibleCount = async (client: pg.Client, userId: string) =>
   (
@@ -143,9 +143,8 @@ export async function undoBenchWrites(client: pg.Client, owners: string[], logge
 
 /**
  * What an earlier run left in the bench database of `size` (one stopped before its own cleanup,
- * e.g. by Ctrl-C), removed before the database is checked against its seed: its documents would
- * otherwise change the document count, and the database would be seeded again. Null when there is
- * no seeded database of that size yet.
+ * e.g. by Ctrl-C), removed before this run measures it: the typical user's list would start with
+ * its uploads. Null when there is no seeded database of that size yet.
  */
 export async function undoEarlierRun(size: SeedSize): Promise<Undone | null> {
   const client = new pg.Client({ connectionString: benchDatabaseUrl(size) });

@@ -75,8 +75,7 @@ if (only?.every((word) => UPLOAD_MEMORY.includes(word))) {
 
 // ---------------------------------------------------------------- stack and data
 log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`);
-// What a run stopped before its cleanup left behind goes first: the run measures the data set as
-// seeded (and the seed check would otherwise count its documents and seed again).
+// What a run stopped before its cleanup left behind goes first: the run measures the data set as seeded.
 const leftover = await undoEarlierRun(size);
 if (leftover?.documents) log(`removed ${leftover.documents} documents left by an earlier run`);
 const databaseUrl = await prepareBenchDatabase(size, (l) => log(l.trim()));

@@ -91,15 +91,21 @@ export const storageKeyFor = (documentId: string, versionId: string) => `documen
 
 /**
  * The size of a streamed upload's parts: S3's minimum for every part but the last, and the same
- * for all of them, as R2 requires. An upload in flight holds about two: one being sent, one
- * being filled.
+ * for all of them, as R2 requires. An upload in flight holds two such buffers: one being sent,
+ * one being filled, reused alternately for the whole file.
  */
 export const PART_BYTES = 5 * 1024 * 1024;
-/** The first bytes kept in memory for the checks made once a large container is stored. */
-const KEPT_HEAD_BYTES = 64 * 1024;
+/**
+ * The first bytes are read into a buffer of this size; a file that fits it costs no more. They are
+ * also kept for the checks made once a large container is stored.
+ */
+const HEAD_BYTES = 64 * 1024;
 
-/** A file as it arrives: its name and declared type, and its bytes as a stream read once. */
-export type IncomingFile = { name: string; type: string; stream: ReadableStream<Uint8Array> };
+/**
+ * A file as it arrives: its name and declared type, and its bytes as a stream read once.
+ * `sizeAtMost`, when known (from the request's length), bounds the first part's buffer.
+ */
+export type IncomingFile = { name: string; type: string; stream: ReadableStream<Uint8Array>; sizeAtMost?: number };
 
 /**
  * An uploaded file, read to its end and checked as far as its bytes allow, held in storage's
@@ -117,13 +123,21 @@ export type StageOptions = {
   limit?: { bytes: number; exceeded: (received: number) => Error };
 };
 
-/** The bytes of a stream in parts of PART_BYTES, hashed as they pass. */
+/**
+ * The bytes of a stream copied into buffers of the caller's, each filled to its end but the last,
+ * and hashed (SHA-256) a filled buffer at a time: one DigestStream write per part, not one per
+ * chunk. No chunk is held once copied but the one that overflows a buffer, so the HTTP layer may
+ * reuse the memory behind them.
+ */
 class PartReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #digest = new crypto.DigestStream("SHA-256");
   readonly #hasher = this.#digest.getWriter();
   readonly #limit: StageOptions["limit"];
+  /** A chunk read but not yet copied, from `#pendingAt` on. */
   #pending: Uint8Array | null = null;
+  #pendingAt = 0;
+  #ended = false;
   received = 0;
 
   constructor(stream: ReadableStream<Uint8Array>, limit: StageOptions["limit"]) {
@@ -131,64 +145,38 @@ class PartReader {
     this.#limit = limit;
   }
 
-  async #chunk(): Promise<Uint8Array | null> {
+  async #next(): Promise<void> {
     const { done, value } = await this.#reader.read();
-    if (done) return null;
+    if (done) {
+      this.#ended = true;
+      return;
+    }
     this.received += value.byteLength;
     if (this.#limit && this.received > this.#limit.bytes) throw this.#limit.exceeded(this.received);
-    await this.#hasher.write(value);
-    return value;
+    this.#pending = value;
+    this.#pendingAt = 0;
   }
 
   /**
-   * The first part, in a buffer of its own length: a small file costs its size, not a part's.
-   * Each chunk is copied as it arrives (into a buffer that doubles as needed), so no chunk is
-   * held once read: the HTTP layer may reuse the memory behind it. `ended` once no byte follows.
+   * Fills `buffer` from `from` on as far as the stream goes, and hashes what it added; `ended`
+   * once no byte follows (a full buffer reads one chunk ahead to know).
    */
-  async first(): Promise<{ bytes: Uint8Array; ended: boolean }> {
-    let buffer = new Uint8Array(64 * 1024);
-    let total = 0;
-    let ended = false;
-    while (total < PART_BYTES) {
-      const chunk = await this.#chunk();
-      if (!chunk) {
-        ended = true;
-        break;
-      }
-      const take = Math.min(chunk.byteLength, PART_BYTES - total);
-      if (total + take > buffer.byteLength) {
-        let size = buffer.byteLength;
-        while (size < total + take) size *= 2;
-        const grown = new Uint8Array(Math.min(size, PART_BYTES));
-        grown.set(buffer.subarray(0, total));
-        buffer = grown;
-      }
-      buffer.set(chunk.subarray(0, take), total);
-      total += take;
-      if (take < chunk.byteLength) this.#pending = chunk.subarray(take);
-    }
-    if (!ended) {
-      this.#pending ??= await this.#chunk();
-      ended = this.#pending === null;
-    }
-    return { bytes: total === buffer.byteLength ? buffer : buffer.slice(0, total), ended };
-  }
-
-  /** Fills `buffer` as far as the stream goes; `ended` once no byte follows. */
-  async fill(buffer: Uint8Array): Promise<{ length: number; ended: boolean }> {
-    let length = 0;
+  async fill(buffer: Uint8Array, from = 0): Promise<{ length: number; ended: boolean }> {
+    let length = from;
     while (length < buffer.byteLength) {
-      const chunk = this.#pending ?? (await this.#chunk());
-      this.#pending = null;
-      if (!chunk) return { length, ended: true };
-      const take = Math.min(chunk.byteLength, buffer.byteLength - length);
-      buffer.set(chunk.subarray(0, take), length);
+      if (!this.#pending) await this.#next();
+      const chunk = this.#pending;
+      if (!chunk) break;
+      const available = chunk.byteLength - this.#pendingAt;
+      const take = Math.min(available, buffer.byteLength - length);
+      buffer.set(take === chunk.byteLength ? chunk : chunk.subarray(this.#pendingAt, this.#pendingAt + take), length);
       length += take;
-      if (take < chunk.byteLength) this.#pending = chunk.subarray(take);
+      this.#pendingAt += take;
+      if (this.#pendingAt === chunk.byteLength) this.#pending = null;
     }
-    // A full buffer: whether more follows decides between the last part and another one.
-    this.#pending ??= await this.#chunk();
-    return { length, ended: this.#pending === null };
+    if (!this.#pending && !this.#ended) await this.#next();
+    if (length > from) await this.#hasher.write(buffer.subarray(from, length));
+    return { length, ended: this.#ended };
   }
 
   async sha256(): Promise<string> {
@@ -245,16 +233,32 @@ export async function stageUpload(
   const versionId = crypto.randomUUID();
   const storageKey = storageKeyFor(documentId, versionId);
   const parts = new PartReader(file.stream, options.limit);
-  let start: { bytes: Uint8Array; ended: boolean };
+  // The first part: a small buffer first, then one buffer of a part's size (or of the file's
+  // bound, when the request says it fits one part), allocated once, never grown piecemeal.
+  const head = new Uint8Array(HEAD_BYTES);
+  let first = head;
+  let filled: { length: number; ended: boolean };
   try {
-    start = await parts.first();
+    filled = await parts.fill(head);
+    if (!filled.ended) {
+      first = new Uint8Array(Math.min(PART_BYTES, Math.max(file.sizeAtMost ?? PART_BYTES, HEAD_BYTES + 1)));
+      first.set(head);
+      filled = await parts.fill(first, HEAD_BYTES);
+    }
+    if (!filled.ended && first.byteLength < PART_BYTES) {
+      // The bound was wrong (a request's length cannot be, but the domain does not rely on it).
+      const part = new Uint8Array(PART_BYTES);
+      part.set(first);
+      first = part;
+      filled = await parts.fill(first, filled.length);
+    }
   } catch (error) {
     parts.cancel();
     throw error;
   }
 
-  if (start.ended) {
-    const { bytes } = start;
+  if (filled.ended) {
+    const bytes = first.subarray(0, filled.length);
     const checked = await checkType(config, memorySource(bytes), fileName, declaredType);
     const sha256 = await parts.sha256();
     const stored: StoredFile = { versionId, storageKey, ...checked, sizeBytes: bytes.byteLength, sha256 };
@@ -272,10 +276,8 @@ export async function stageUpload(
     };
   }
 
-  const first = start.bytes;
+  // Exactly two part buffers for the whole file, used alternately: one sent while the other fills.
   const buffers = [first];
-  let filled = { length: first.byteLength, ended: false };
-  const head = first.slice(0, KEPT_HEAD_BYTES);
   // A container is checked once stored; anything else now, from its head, before any byte is sent.
   const deferred = needsWholeFile(head);
   let checked: { contentType: string; fileName: string };

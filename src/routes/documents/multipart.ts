@@ -13,8 +13,13 @@ const MAX_PARTS = 100;
 /** Largest field other than the file: the longest documented one (description, 10,000 characters)
  * fits several times over. */
 const MAX_FIELD_BYTES = 64 * 1024;
-/** The parser is fed this much at a time, so a cap is noticed at most this many bytes late. */
-const SLICE_BYTES = 16 * 1024;
+/**
+ * The parser is fed up to this much at a time (one read of the body, which workerd delivers in
+ * chunks of at most 64 KiB), so a cap is noticed at most this many bytes late. The work and
+ * garbage per chunk (busboy's stream machinery, the file's queue, the readers' promises) do not
+ * depend on its size: whole reads rather than 16 KiB slices cut them by about four.
+ */
+const SLICE_BYTES = 64 * 1024;
 /** A part's headers as busboy accepts them (16 KiB, Node's header limit) and its boundary line. */
 const PART_HEADER_BYTES = 16 * 1024 + 1024;
 
@@ -26,8 +31,11 @@ const fieldTooLarge = () =>
   new ApiError("field_too_large", `A multipart field other than the file exceeds ${MAX_FIELD_BYTES} bytes (64 KiB).`);
 const unparseable = () => new ApiError("malformed_body", "The multipart body could not be parsed.");
 
-/** The `file` part as it arrives: its stream ends with the part, or fails with the body. */
-export type FilePart = { name: string; type: string; stream: ReadableStream<Uint8Array> };
+/**
+ * The `file` part as it arrives: its stream ends with the part, or fails with the body.
+ * `sizeAtMost` bounds its size from the request's Content-Length, when the request has one.
+ */
+export type FilePart = { name: string; type: string; stream: ReadableStream<Uint8Array>; sizeAtMost?: number };
 
 export type ParsedMultipart<T> = { file: T | null; fields: Map<string, string[]> };
 
@@ -45,12 +53,12 @@ export type MultipartOptions<T> = {
   discard: (result: T) => Promise<void>;
 };
 
-/** Each read of the body fills this much. */
-const READ_BYTES = 64 * 1024;
+/** Each read of the body takes up to this much. */
+const READ_BYTES = SLICE_BYTES;
 /** A read buffer is reused once this many newer bytes have been read (see bodyReader). */
 const RECYCLE_AFTER_BYTES = 2 * 1024 * 1024;
 /** Read buffers kept for reuse per request at most (4 MiB). */
-const MAX_READ_BUFFERS = 64;
+const MAX_READ_BUFFERS = (4 * 1024 * 1024) / READ_BYTES;
 /** How many bytes of a file part may wait for its reader before the parser waits too. */
 const FILE_QUEUE_BYTES = 64 * 1024;
 
@@ -68,7 +76,7 @@ function webStream(stream: Readable): { readable: ReadableStream<Uint8Array>; fa
         controller = c;
         stream.on("data", (chunk: Buffer) => {
           if (settled) return;
-          c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          c.enqueue(chunk); // a Uint8Array: no second view per chunk
           if ((c.desiredSize ?? 0) <= 0) stream.pause();
         });
         stream.once("end", () => {
@@ -135,6 +143,7 @@ function bodyReader(body: ReadableStream<Uint8Array>): {
       const tracked = spare.length > 0 || inUse.length < MAX_READ_BUFFERS;
       const buffer = spare.pop() ?? new ArrayBuffer(READ_BYTES);
       // Whatever has arrived: a slow client's bytes are parsed (and its caps noticed) at once.
+      // (readAtLeast would give larger chunks, but would sit on a stalled body's last bytes.)
       const result = await reader.read(new Uint8Array(buffer));
       if (result.value) {
         read += result.value.byteLength;
@@ -188,15 +197,23 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
   let consumer: Promise<T> | null = null;
   let fileStream: ReturnType<typeof webStream> | null = null;
   let failure: { error: unknown } | null = null;
-  let signalFailure = () => {};
-  const failed = new Promise<void>((resolve) => {
-    signalFailure = resolve;
-  });
+  // The wait in progress (a read of the body, a chunk being parsed) ends early when the request
+  // fails. Not Promise.race with one promise pending until the request fails: each race would
+  // add a reaction to it, one per chunk, all kept alive until the request ends.
+  let interrupt: (() => void) | null = null;
+  const untilFailure = <V>(promise: Promise<V>, onFailure: V) =>
+    new Promise<V>((resolve, reject) => {
+      if (failure) return resolve(onFailure);
+      interrupt = () => resolve(onFailure);
+      promise.then(resolve, reject);
+    }).finally(() => {
+      interrupt = null;
+    });
   const fail = (error: unknown) => {
     if (failure) return;
     failure = { error };
     fileStream?.fail(error);
-    signalFailure();
+    interrupt?.();
   };
   let parts = 0;
   let inFile = false;
@@ -229,7 +246,12 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
     if (name === "file" && !consumer && !failure) {
       fileStream = webStream(stream);
       const started = options.onFile(
-        { name: info.filename ?? "", type: info.mimeType, stream: fileStream.readable },
+        {
+          name: info.filename ?? "",
+          type: info.mimeType,
+          stream: fileStream.readable,
+          ...(Number.isSafeInteger(declared) && declared >= 0 ? { sizeAtMost: Math.min(declared, maxFileBytes) } : {}),
+        },
         new Map(fields),
       );
       consumer = started;
@@ -243,7 +265,7 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
   const closed = new Promise<void>((resolve) => parser.once("close", resolve));
 
   const read = bodyReader(request.body);
-  const stopped = failed.then(() => ({ done: true as const, value: undefined }));
+  const stopped = { done: true as const, value: undefined };
   let received = 0;
   // Bytes since the last part ended that were not a file's: a field (or headers, or junk between
   // parts). busboy reports a field's size only at its end; this notices an oversized one as it
@@ -252,7 +274,7 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
   let file: T | null = null;
   try {
     while (!failure) {
-      const { done, value } = await Promise.race([read.next(), stopped]);
+      const { done, value } = await untilFailure(read.next(), stopped);
       if (done) break;
       received += value.byteLength;
       if (received > limit) fail(tooLarge(maxFileBytes));
@@ -260,14 +282,14 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
         const slice = Buffer.from(value.buffer, value.byteOffset + at, Math.min(SLICE_BYTES, value.byteLength - at));
         partBoundary = false;
         // The file's reader may stop reading (it failed): its failure ends the wait.
-        await Promise.race([feed(parser, slice), failed]);
+        await untilFailure(feed(parser, slice), undefined);
         outsideFiles = partBoundary || inFile ? 0 : outsideFiles + slice.byteLength;
         if (outsideFiles > MAX_FIELD_BYTES + PART_HEADER_BYTES) fail(fieldTooLarge());
       }
     }
     if (!failure) {
       parser.end();
-      await Promise.race([closed, failed]);
+      await untilFailure(closed, undefined);
     }
     if (!failure && consumer) file = await (consumer as Promise<T>);
   } catch (error) {
