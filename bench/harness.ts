@@ -135,12 +135,12 @@ export async function startWorker(
   });
 }
 
-/** Logs in as the seeded bench user `n` and returns the tokens. */
-export async function loginBenchUser(apiUrl: string, n = 500) {
+/** Logs in as the seeded bench user `n` (or the bench user with that email) and returns the tokens. */
+export async function loginBenchUser(apiUrl: string, user: number | string = 500) {
   const res = await fetch(`${apiUrl}/api/v1/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: BENCH_EMAIL(n), password: BENCH_PASSWORD }),
+    body: JSON.stringify({ email: typeof user === "number" ? BENCH_EMAIL(user) : user, password: BENCH_PASSWORD }),
   });
   if (res.status !== 200) throw new Error(`bench login answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as { access_token: string; refresh_token: string };

@@ -28,11 +28,25 @@ const ERROR_FIELDS = [
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
+/** One HTTP round trip as the endpoint received it: a query, or a batch run as one transaction. */
+export type CapturedRoundTrip = { queries: SqlQuery[]; batch?: BatchOptions };
+
 export type NeonHttpServer = {
   url: string;
   port: number;
   /** HTTP round trips served since start: what the benchmarks count per request. */
   roundTrips(): number;
+  /**
+   * Round trips received and not yet answered. A caller that gave up (the Worker's deadline) does
+   * not stop its statement: the benchmark waits for this to reach 0 before its quiet probes.
+   */
+  inFlight(): number;
+  /**
+   * Records every round trip that arrives from now on, with its statements' text and parameters
+   * exactly as the driver sent them, until the returned function is called; that returns them in
+   * arrival order. The benchmark replays them straight against PostgreSQL (bench/db-ceiling.ts).
+   */
+  capture(): () => CapturedRoundTrip[];
   close(): Promise<void>;
 };
 
@@ -91,6 +105,8 @@ export async function startNeonHttpServer(
   options: { port?: number; host?: string } = {},
 ): Promise<NeonHttpServer> {
   let roundTrips = 0;
+  let inFlight = 0;
+  const recorders = new Set<CapturedRoundTrip[]>();
   const server: Server = createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -98,13 +114,19 @@ export async function startNeonHttpServer(
     };
     if (req.method !== "POST" || !req.url?.startsWith("/sql")) return send(404, { message: "not found" });
     roundTrips++;
+    inFlight++;
     try {
       const body = (await readJson(req)) as { queries?: unknown };
       if (Array.isArray(body?.queries)) {
-        const results = await backend.batch(body.queries.map(toQuery), batchOptions(req));
+        const queries = body.queries.map(toQuery);
+        const options = batchOptions(req);
+        for (const recorded of recorders) recorded.push({ queries, batch: options });
+        const results = await backend.batch(queries, options);
         return send(200, { results: results.map((r) => ({ ...r, rowAsArray: true })) });
       }
-      const result = await backend.query(toQuery(body));
+      const query = toQuery(body);
+      for (const recorded of recorders) recorded.push({ queries: [query] });
+      const result = await backend.query(query);
       return send(200, { ...result, rowAsArray: true });
     } catch (error) {
       if (error instanceof BadRequest) return send(400, { message: error.message });
@@ -112,6 +134,8 @@ export async function startNeonHttpServer(
       const code = (error as { code?: unknown })?.code;
       if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return send(400, errorBody(error));
       return send(500, { message: error instanceof Error ? error.message : String(error) });
+    } finally {
+      inFlight--;
     }
   });
   const host = options.host ?? "127.0.0.1";
@@ -124,6 +148,15 @@ export async function startNeonHttpServer(
     url: `http://${host}:${port}/sql`,
     port,
     roundTrips: () => roundTrips,
+    inFlight: () => inFlight,
+    capture() {
+      const recorded: CapturedRoundTrip[] = [];
+      recorders.add(recorded);
+      return () => {
+        recorders.delete(recorded);
+        return recorded;
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
