@@ -9,14 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import getPort from "get-port";
-import { prepareBenchDatabase } from "./database.ts";
+import { benchSize, prepareBenchDatabase } from "./database.ts";
 import { bundleWorker, loginBenchUser, serviceBindings, startBenchStack, startWorker } from "./harness.ts";
 import { MODULE_NAME } from "./workerd.ts";
 
 const profilePath = process.env.PROFILE_PATH ?? "/api/v1/documents?limit=20";
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 
-const databaseUrl = await prepareBenchDatabase({ users: 1000, documents: 100_000 }, () => {});
+const databaseUrl = await prepareBenchDatabase(benchSize(), () => {});
 const stack = await startBenchStack(databaseUrl);
 const buildDir = await mkdtemp(join(tmpdir(), "docvault-profile-"));
 const inspectorPort = await getPort({ host: "127.0.0.1" });
