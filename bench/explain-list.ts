@@ -3,6 +3,7 @@
 // and writes them to bench/list-plans.md.
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { type Position, START } from "../src/changes/cursor";
@@ -56,6 +57,18 @@ const report: string[] = [
 ];
 console.log("\n| case | execution ms |\n|---|---|");
 const summary: string[] = ["| case | execution time |", "|---|---|"];
+/** Runs `statement` once to warm the cache, then EXPLAIN (ANALYZE, BUFFERS): a summary row and the plan. */
+async function explain(name: string, statement: SQL) {
+  const query = dialect.sqlToQuery(statement);
+  await client.query(query.sql, query.params);
+  const explained = await client.query(`explain (analyze, buffers) ${query.sql}`, query.params);
+  const plan = explained.rows.map((r) => r["QUERY PLAN"] as string);
+  const time = plan.find((l) => l.startsWith("Execution Time"))?.replace("Execution Time: ", "") ?? "?";
+  console.log(`| ${name} | ${time} |`);
+  summary.push(`| ${name} | ${time} |`);
+  report.push(`## ${name}`, "", "```", ...plan, "```", "");
+}
+
 const callers: [string, string][] = [
   ["typical", userId],
   ["heavy", heavyId],
@@ -63,14 +76,7 @@ const callers: [string, string][] = [
 for (const [caller, callerId] of callers)
   for (const [caseName, overrides] of cases) {
     const name = `${caller}: ${caseName}`;
-    const query = dialect.sqlToQuery(listStatement({ ...base, userId: callerId, ...overrides }));
-    await client.query(query.sql, query.params); // warm the cache
-    const explained = await client.query(`explain (analyze, buffers) ${query.sql}`, query.params);
-    const plan = explained.rows.map((r) => r["QUERY PLAN"] as string);
-    const time = plan.find((l) => l.startsWith("Execution Time"))?.replace("Execution Time: ", "") ?? "?";
-    console.log(`| ${name} | ${time} |`);
-    summary.push(`| ${name} | ${time} |`);
-    report.push(`## ${name}`, "", "```", ...plan, "```", "");
+    await explain(name, listStatement({ ...base, userId: callerId, ...overrides }));
   }
 
 // The changes feed (src/changes/feed.store.ts) for the same caller: from the beginning, from the
@@ -91,14 +97,7 @@ feedCases.push(["changes feed: from now (nothing new), limit 100", { xact: BigIn
 const activityRows = (await client.query("select count(*)::int as n from activity_logs")).rows[0]?.n;
 report.push(`# Changes feed plans`, "", `${activityRows?.toLocaleString("en")} activity rows; the same caller.`, "");
 for (const [name, after] of feedCases) {
-  const query = dialect.sqlToQuery(changesStatement({ userId, after, limit: 100 }));
-  await client.query(query.sql, query.params);
-  const explained = await client.query(`explain (analyze, buffers) ${query.sql}`, query.params);
-  const plan = explained.rows.map((r) => r["QUERY PLAN"] as string);
-  const time = plan.find((l) => l.startsWith("Execution Time"))?.replace("Execution Time: ", "") ?? "?";
-  console.log(`| ${name} | ${time} |`);
-  summary.push(`| ${name} | ${time} |`);
-  report.push(`## ${name}`, "", "```", ...plan, "```", "");
+  await explain(name, changesStatement({ userId, after, limit: 100 }));
 }
 report.splice(4, 0, ...summary, "");
 await writeFile(fileURLToPath(new URL("./list-plans.md", import.meta.url)), report.join("\n"));

@@ -74,7 +74,7 @@ export function listStatement(query: ListQuery): SQL {
   const where = sql.join([sql`d.deleted_at is null`, callerOpen(query.userId), ...filters], sql` and `);
 
   // Joins written as LATERAL ... OFFSET 0 are looked up row by row, in the order the rows come
-  // (see `walk` below); the planner, which cannot know how many rows a text match keeps, would
+  // (see `walks` below); the planner, which cannot know how many rows a text match keeps, would
   // otherwise hash-join every visible row (a sequential scan of a million documents).
   const withContent = tsquery
     ? sql`left join lateral (select c.search_vector from document_contents c
@@ -91,10 +91,13 @@ export function listStatement(query: ListQuery): SQL {
   const descending = query.sort ? query.sort.descending : true;
   const direction = descending ? sql`desc nulls last` : sql`asc nulls first`;
   const byCreated = (created: SQL, id: SQL) => sql`${created} ${direction}, ${id} ${direction}`;
+  // Lists in created_at order (the default, a ranked search's candidates, or sort=created_at) can
+  // read the shared source as a walk (below); other sorts order the joined rows.
+  const walks = !query.sort || query.sort.key === "created_at";
   const sourceOrder = (created: SQL, id: SQL) =>
-    !query.sort || query.sort.key === "created_at"
+    walks
       ? byCreated(created, id)
-      : sql`${SORT_COLUMNS[query.sort.key]} ${direction}, d.id ${direction}`;
+      : sql`${SORT_COLUMNS[query.sort?.key ?? "created_at"]} ${direction}, d.id ${direction}`;
   // A ranked search takes each source's newest candidates; any other order takes the rows the page can reach.
   const ranked = Boolean(tsquery && !query.sort);
   const reach = ranked ? MAX_COUNTED + 1 : query.page * query.limit;
@@ -105,14 +108,13 @@ export function listStatement(query: ListQuery): SQL {
   // The shared source in created_at order is a walk: the caller's grants in index order, each
   // grant's document (and content) looked up in turn, stopping once the limit is reached. A
   // caller granted 120,000 documents then pays for the rows up to the limit, not for all of them.
-  const walks = !query.sort || query.sort.key === "created_at";
   const sharedSource = (select: SQL, order: boolean) =>
     walks || !order
       ? sql`(select ${select}
       from document_permissions p
       cross join lateral (select d.* from documents d where d.id = p.document_id offset 0) d ${withContent}
       where p.user_id = ${user} and not p.document_trashed and ${where}
-      ${order ? sql`order by ${byCreated(sql`p.document_created_at`, sql`p.document_id`)}` : sql``} limit ${order ? reach : MAX_COUNTED + 1})`
+      ${order ? sql`order by ${sourceOrder(sql`p.document_created_at`, sql`p.document_id`)}` : sql``} limit ${order ? reach : MAX_COUNTED + 1})`
       : sql`(select ${select}
       from document_permissions p join documents d on d.id = p.document_id ${withContent}
       where p.user_id = ${user} and not p.document_trashed and ${where}
@@ -134,11 +136,10 @@ export function listStatement(query: ListQuery): SQL {
     counted.push(sharedCount);
   }
 
-  const order = query.sort
-    ? sql`${SORT_COLUMNS[query.sort.key]} ${direction}, d.id ${direction}`
-    : tsquery
-      ? sql`d.rank desc, d.created_at desc nulls last, d.id desc nulls last`
-      : byCreated(sql`d.created_at`, sql`d.id`);
+  // The page's order: the sources' own, over their merged rows, or the rank.
+  const order = ranked
+    ? sql`d.rank desc, d.created_at desc nulls last, d.id desc nulls last`
+    : sourceOrder(sql`d.created_at`, sql`d.id`);
 
   // A ranked search's candidates are its counted rows: read once (the CTE, used twice, is
   // materialised), since each costs a match over metadata and content. Otherwise the page reads
