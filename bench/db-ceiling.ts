@@ -10,6 +10,7 @@
 // the Worker, the driver, HTTP and JSON.
 import type { CapturedRoundTrip } from "../devstack/neon-http-server.ts";
 import { PostgresBackend } from "../devstack/sql-backend.ts";
+import { type CpuSplit, cpuMark, cpuSplit } from "./cpu.ts";
 
 /** One request's round trips, in the order the service sent them. */
 export type CapturedRequest = CapturedRoundTrip[];
@@ -23,6 +24,8 @@ export type CeilingResult = {
   requests: number;
   /** Distinct parameter sets replayed (rotating). */
   parameterSets: number;
+  /** CPU per replayed request during the measured time: PostgreSQL and this process (the `pg` client). */
+  cpu: CpuSplit | null;
 };
 
 export type CeilingOptions = { connections: number; seconds: number; warmupSeconds: number };
@@ -69,7 +72,9 @@ export async function databaseCeiling(
   };
   try {
     if (options.warmupSeconds > 0) await phase(options.warmupSeconds);
+    const before = cpuMark();
     const { latencies, elapsed } = await phase(options.seconds);
+    const after = cpuMark();
     latencies.sort((a, b) => a - b);
     const round = (ms: number) => Number(ms.toFixed(1));
     return {
@@ -78,6 +83,7 @@ export async function databaseCeiling(
       p99: round(percentile(latencies, 99)),
       requests: latencies.length,
       parameterSets: new Set(usable.map((r) => JSON.stringify(r))).size,
+      cpu: cpuSplit(before, after, latencies.length),
     };
   } finally {
     await backend.close();

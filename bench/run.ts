@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import pg from "pg";
 import { BENCH_TITLE, fillTrash, logIn, pickCallers, undoBenchWrites, undoEarlierRun } from "./callers.ts";
+import { type CpuSplit, cpuTotal } from "./cpu.ts";
 import { benchSize, prepareBenchDatabase } from "./database.ts";
 import {
   type GrowthRow,
@@ -402,6 +403,29 @@ try {
 }
 
 // ---------------------------------------------------------------- report
+/**
+ * Where each database-backed read's CPU went, against its ceiling's: on one machine every part
+ * runs on the same cores, so each run serves at most cores × 1000 / (its CPU per request) per
+ * second, and the ratio to the ceiling is bounded by the two sums' ratio (`cpuBoundRatio`).
+ */
+function cpuTable(rows: Result[]): string[] {
+  const withCeiling = rows.filter((r) => r.cpu && r.dbCpu);
+  if (withCeiling.length === 0) return [];
+  const f = (n: number | null) => (n === null ? "?" : n.toFixed(3));
+  return [
+    `CPU per request on this machine's ${cpus().length} cores, ms (service: workerd + this Node process, i.e. the local Neon endpoint, s3rver and autocannon + PostgreSQL; ceiling: the \`pg\` client + PostgreSQL). Each run serves at most ${cpus().length} × 1000 / its sum per second, so × DB ceiling cannot exceed ceiling sum / service sum while both are CPU-bound:`,
+    "",
+    "| scenario | workerd | Node | PostgreSQL | service sum | ceiling: client | ceiling: PostgreSQL | ceiling sum | CPU-bound ratio | × DB ceiling measured |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...withCeiling.map((r) => {
+      const c = r.cpu as CpuSplit;
+      const d = r.dbCpu as CpuSplit;
+      return `| ${r.name} | ${f(c.workerd)} | ${f(c.node)} | ${f(c.postgres)} | ${cpuTotal(c).toFixed(3)} | ${f(d.node)} | ${f(d.postgres)} | ${cpuTotal(d).toFixed(3)} | ${r.cpuBoundRatio ?? "?"} | ${r.dbRatio ?? "?"} |`;
+    }),
+    "",
+  ];
+}
+
 const bundleOk = bundleGzip < 1024 * 1024;
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, PostgreSQL ${(await sqlClient.query("show server_version")).rows[0]?.server_version} on the same cores`;
 await sqlClient.end();
@@ -423,6 +447,7 @@ const table = [
       ]
     : []),
   "",
+  ...cpuTable(results),
   ...(growthRows.length
     ? [
         "Growth (the same list and search scenarios on each data set; req/s and p99 ms):",

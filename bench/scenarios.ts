@@ -5,6 +5,7 @@
 // with the same concurrency for the same time: the scenario's database ceiling.
 import autocannon from "autocannon";
 import type { NeonHttpServer } from "../devstack/neon-http-server.ts";
+import { type CpuSplit, cpuMark, cpuSplit, cpuTotal } from "./cpu.ts";
 import { type CapturedRequest, databaseCeiling } from "./db-ceiling.ts";
 import type { RunningWorker } from "./workerd.ts";
 
@@ -51,6 +52,15 @@ export type Result = {
   dbP99: number | null;
   /** rps over dbCeilingRps. */
   dbRatio: number | null;
+  /** CPU ms per request on this machine: workerd, this Node process (endpoint, s3rver, load), PostgreSQL. */
+  cpu: CpuSplit | null;
+  /** The same for the ceiling's replay (workerd none; Node is the `pg` client). */
+  dbCpu: CpuSplit | null;
+  /**
+   * The ceiling ratio the two shared cores allow when both runs are CPU-bound: the replay's CPU per
+   * request over the service's (each run's req/s is at most cores × 1000 / its CPU per request).
+   */
+  cpuBoundRatio: number | null;
   /** Statuses of the sequential probe requests that failed (none when all were served). */
   probeFailures?: number[];
   budget: string;
@@ -99,9 +109,13 @@ export async function measureScenario(scenario: Scenario, o: MeasureOptions): Pr
     return autocannon({ url, connections, duration, workers: 1, ...options });
   };
   if (o.warmupSeconds > 0) await load(o.warmupSeconds);
-  const cpuBefore = scenario.worker.cpuMs();
+  const marked = cpuMark(() => scenario.worker.cpuMs());
   const run = await load(seconds);
-  const cpuAfter = scenario.worker.cpuMs();
+  const split = cpuSplit(
+    marked,
+    cpuMark(() => scenario.worker.cpuMs()),
+    run.requests.total,
+  );
   const completed = run.requests.total;
   // Round trips per request from a quiet, sequential probe: under load, requests still in flight
   // when autocannon stops would be counted by the database but not by autocannon. Quiet means no
@@ -146,14 +160,14 @@ export async function measureScenario(scenario: Scenario, o: MeasureOptions): Pr
     non2xx: run.non2xx,
     errors: run.errors,
     roundTrips: completed ? Number((trips / completed).toFixed(2)) : 0,
-    workerCpuMs:
-      cpuBefore !== undefined && cpuAfter !== undefined && completed
-        ? Number(((cpuAfter - cpuBefore) / completed).toFixed(3))
-        : null,
+    workerCpuMs: split?.workerd ?? null,
     ratio: 0,
     dbCeilingRps: null,
     dbP99: null,
     dbRatio: null,
+    cpu: split,
+    dbCpu: null,
+    cpuBoundRatio: null,
     budget: "",
   };
   if (scenario.dbCeiling && captured.length > 0) {
@@ -165,6 +179,9 @@ export async function measureScenario(scenario: Scenario, o: MeasureOptions): Pr
     result.dbCeilingRps = ceiling.rps;
     result.dbP99 = ceiling.p99;
     result.dbRatio = ceiling.rps ? Number((result.rps / ceiling.rps).toFixed(3)) : null;
+    result.dbCpu = ceiling.cpu;
+    if (split && ceiling.cpu && cpuTotal(split) > 0)
+      result.cpuBoundRatio = Number((cpuTotal(ceiling.cpu) / cpuTotal(split)).toFixed(3));
   }
   const ceilingRps = o.ceilingRps || result.rps;
   result.ratio = ceilingRps ? Number((result.rps / ceilingRps).toFixed(3)) : 0;

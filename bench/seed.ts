@@ -212,6 +212,9 @@ export async function seedContent(
   const extra = await Promise.all(Array.from({ length: lanes - 1 }, () => (connect as () => Promise<pg.Client>)()));
   const clients = [client, ...extra];
   try {
+    // The content trigger would rebuild each document's match_vector one row at a time; the
+    // seed turns triggers off for its insert and rebuilds them all in one statement below.
+    await Promise.all(clients.map((c) => c.query("set session_replication_role = replica")));
     const counts = await Promise.all(
       clients.map((c, lane) =>
         c.query(
@@ -232,8 +235,11 @@ export async function seedContent(
       ),
     );
     const rows = counts.reduce((sum, r) => sum + (r.rowCount ?? 0), 0);
+    await client.query(`update documents d set match_vector = d.search_vector || c.search_vector
+      from document_contents c where c.document_id = d.id and c.version_number = d.current_version`);
     log(`  content: ${rows.toLocaleString("en")} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   } finally {
+    await Promise.all(clients.map((c) => c.query("reset session_replication_role").catch(() => undefined)));
     await Promise.all(extra.map((c) => c.end()));
   }
   if (vacuum) await client.query("vacuum analyze document_contents");

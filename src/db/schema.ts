@@ -76,6 +76,13 @@ export const documents = pgTable(
     // Written with the title, description and tags in the same statement (tags live in
     // document_tags, which a generated column cannot read).
     searchVector: tsvector("search_vector").notNull().default(sql`''::tsvector`),
+    /**
+     * What a search (`q`) matches: search_vector followed by the current version's content vector
+     * (document_contents.search_vector, weight D), kept by triggers (migration 0014) whatever
+     * statement changes either side. One stored vector, so the list's walk reads one row per
+     * candidate instead of two and concatenates nothing (DESIGN.md, "Listing at scale").
+     */
+    matchVector: tsvector("match_vector").notNull().default(sql`''::tsvector`),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),

@@ -253,6 +253,50 @@ describe("highlights: only <mark> is markup", () => {
   });
 });
 
+/** Documents whose stored match vector is not their metadata's vector followed by their current content's. */
+async function matchVectorsDisagreeing(ids: string[]): Promise<number> {
+  const [row] = await sql`select count(*)::int as n from documents d
+    where d.id = any(${ids}::uuid[]) and d.match_vector <> d.search_vector || coalesce((select c.search_vector
+      from document_contents c where c.document_id = d.id and c.version_number = d.current_version), ''::tsvector)`;
+  return row?.n as number;
+}
+
+describe("the stored match vector (metadata and content, kept by triggers) follows every write", () => {
+  it("an edit after indexing keeps the text searchable and replaces the old metadata", async () => {
+    const doc = await upload("the okapi browses at dusk", "okapi.txt", { title: "Forest notes" });
+    await settled(doc.id);
+    const res = await SELF.fetch(`${DOCS}/${doc.id}`, {
+      method: "PUT",
+      headers: { ...owner.auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ title: "Savanna diary", tags: ["bongo"] }),
+    });
+    expect(res.status).toBe(200);
+    expect((await search("okapi")).map((d) => d.id)).toEqual([doc.id]);
+    expect((await search("savanna bongo okapi")).map((d) => d.id)).toEqual([doc.id]);
+    expect(await search("forest")).toEqual([]);
+    expect(await matchVectorsDisagreeing([doc.id])).toBe(0);
+  });
+
+  it("stays right when metadata edits race content writes (each pair at once, plain SQL)", async () => {
+    const docs = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => upload(`first text ${i}`, `race-${i}.txt`, { title: `race ${i}` })),
+    );
+    await Promise.all(docs.map((d) => settled(d.id)));
+    const ids = docs.map((d) => d.id);
+    // Each pair writes both sides of one document at the same moment, in two transactions: the
+    // content trigger must rebuild from the edit's metadata, the edit's trigger from the new content.
+    await Promise.all(
+      ids.flatMap((id, i) => [
+        sql`update documents set title = ${`kudu ${i}`}, search_vector = setweight(to_tsvector('english', ${`kudu ${i}`}), 'A') where id = ${id}`,
+        sql`update document_contents set text = ${`the nyala drinks ${i}`}, search_vector = strip(to_tsvector('english', ${`the nyala drinks ${i}`})) where document_id = ${id}`,
+      ]),
+    );
+    expect(await matchVectorsDisagreeing(ids)).toBe(0);
+    expect((await search("kudu nyala")).map((d) => d.id).sort()).toEqual([...ids].sort());
+    expect(await search("first text race")).toEqual([]);
+  });
+});
+
 describe("a new version replaces the text", () => {
   it("the old version's text no longer matches, at once and after indexing", async () => {
     const doc = await upload("the ibex climbs the cliff", "v1.txt");
