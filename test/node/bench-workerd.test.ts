@@ -14,6 +14,7 @@ import { neon } from "@neondatabase/serverless";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BENCH_TITLE, pickCallers, undoBenchWrites } from "../../bench/callers.ts";
+import { type CpuSplit, cpuMark, cpuSplit, cpuTotal } from "../../bench/cpu.ts";
 import { databaseCeiling } from "../../bench/db-ceiling.ts";
 import { bundleWorker, startWorker, wranglerCompatibility } from "../../bench/harness.ts";
 import { HEAVY_USERS } from "../../bench/seed.ts";
@@ -51,6 +52,7 @@ const probeWorker = `export default {
   async fetch(request, env) {
     const path = new URL(request.url).pathname;
     if (path === "/env") return Response.json({ greeting: env.GREETING, tricky: env.TRICKY });
+    if (path === "/limit") return Response.json(env.RATE_LIMIT_TEST ? await env.RATE_LIMIT_TEST.limit({ key: "k" }) : null);
     const res = await fetch(env.UPSTREAM);
     return new Response(await res.text());
   },
@@ -62,11 +64,15 @@ describe("bench workerd harness", () => {
   beforeAll(async () => {
     const script = join(dir, "probe.js");
     await writeFile(script, probeWorker);
-    worker = await startWorkerd(script, {
-      GREETING: "hello",
-      TRICKY: 'quotes " and back\\slashes',
-      UPSTREAM: upstreamUrl,
-    });
+    worker = await startWorkerd(
+      script,
+      {
+        GREETING: "hello",
+        TRICKY: 'quotes " and back\\slashes',
+        UPSTREAM: upstreamUrl,
+      },
+      { rateLimits: ["RATE_LIMIT_TEST"] },
+    );
   });
 
   afterAll(async () => {
@@ -95,6 +101,49 @@ describe("bench workerd harness", () => {
     }
     expect(worker.cpuMs()).toBeGreaterThan(before as number);
   });
+
+  it("serves Rate Limiting bindings from a stub in the Worker's own isolate, allowing every request", async () => {
+    const res = await fetch(`${worker.url}/limit`);
+    expect(await res.json()).toEqual({ success: true });
+    // A wrapped binding (an extension module), not a second Worker reached over RPC.
+    const config = workerdConfig({
+      script: "w.js",
+      bindings: {},
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: [],
+      rateLimits: ["RATE_LIMIT_TEST"],
+    });
+    expect(config).toContain('wrapped = (moduleName = "docvault-bench:ratelimit")');
+    expect(config).not.toMatch(/service = "ratelimit"/);
+  });
+
+  // PostgreSQL's processes are on this machine in the PostgreSQL pass (DEV_POSTGRES_URL).
+  it.skipIf(!process.env.DEV_POSTGRES_URL)(
+    "splits CPU per request by part: this process and PostgreSQL's processes are read, and grow with work",
+    async () => {
+      const before = cpuMark(() => worker.cpuMs());
+      expect(before.postgres).toEqual(expect.any(Number));
+      const client = new pg.Client({ connectionString: process.env.DEV_POSTGRES_URL });
+      await client.connect();
+      // Enough work in PostgreSQL and here for several clock ticks of each.
+      await client.query("select count(*) from generate_series(1, 3000000)");
+      let spin = 0;
+      for (let i = 0; i < 3e7; i++) spin += i;
+      await client.end();
+      const split = cpuSplit(
+        before,
+        cpuMark(() => worker.cpuMs()),
+        10,
+      );
+      expect(spin).toBeGreaterThan(0);
+      expect(split?.postgres).toBeGreaterThan(0);
+      expect(split?.node).toBeGreaterThan(0);
+      expect(cpuTotal(split as CpuSplit)).toBeCloseTo(
+        (split?.workerd ?? 0) + (split?.node ?? 0) + (split?.postgres ?? 0),
+      );
+      expect(cpuSplit(before, before, 0)).toBeNull();
+    },
+  );
 
   it("refuses binding values it cannot write as capnp text", () => {
     expect(() =>
