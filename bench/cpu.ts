@@ -4,26 +4,41 @@
 // so the service cannot serve more than cores × 1000 / that sum per second: the split explains a
 // low ratio to the database ceiling, whose replay pays only PostgreSQL and a thin client.
 import { readdirSync, readFileSync } from "node:fs";
-import { processCpuMs } from "./workerd.ts";
+import { clockTicksPerSecond } from "./workerd.ts";
 
-/** CPU time (ms) of every process named `postgres` on this machine; undefined if there is none (a remote server). */
+/**
+ * CPU time (ms) PostgreSQL has used: every live process named `postgres` (utime + stime), plus
+ * the children the postmaster has reaped (its cutime + cstime), so a backend that exits between
+ * two readings (a pool closing its connections) keeps counting instead of taking its whole
+ * lifetime's CPU out of the sum. Undefined when no PostgreSQL runs here (a remote server).
+ */
 export function postgresCpuMs(): number | undefined {
-  let total = 0;
-  let found = false;
+  const processes = new Map<number, { ppid: number; ms: number; reapedMs: number }>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "postgres") continue;
-      const ms = processCpuMs(Number(entry));
-      if (ms === undefined) continue;
-      total += ms;
-      found = true;
+      // Fields after the command's closing parenthesis: state, ppid, …, utime (11), stime, cutime, cstime.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const tick = 1000 / clockTicksPerSecond();
+      processes.set(Number(entry), {
+        ppid: Number(fields[1]),
+        ms: (Number(fields[11]) + Number(fields[12])) * tick,
+        reapedMs: (Number(fields[13]) + Number(fields[14])) * tick,
+      });
     } catch {
       // The process ended between the listing and the read.
     }
   }
-  return found ? total : undefined;
+  if (processes.size === 0) return undefined;
+  let total = 0;
+  for (const p of processes.values()) {
+    total += p.ms;
+    // The postmaster: the one postgres process whose parent is not one.
+    if (!processes.has(p.ppid)) total += p.reapedMs;
+  }
+  return total;
 }
 
 /** This process's CPU time (ms), all its threads. */

@@ -29,14 +29,18 @@ export type RunningWorker = {
 };
 
 let clockTicks: number | undefined;
+/** The unit of /proc's CPU times (USER_HZ). */
+export function clockTicksPerSecond(): number {
+  clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  return clockTicks;
+}
 /** utime + stime of a process from /proc/<pid>/stat, in ms. */
-export function processCpuMs(pid: number): number | undefined {
+function processCpuMs(pid: number): number | undefined {
   try {
     // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond();
   } catch {
     return undefined;
   }

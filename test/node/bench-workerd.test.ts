@@ -5,6 +5,7 @@
 // settings, and disposing stops the process; and the database ceiling's pieces: statements
 // captured by the local Neon endpoint, replayed straight on PostgreSQL, and the cleanup that keeps
 // the seeded database as seeded.
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -119,24 +120,32 @@ describe("bench workerd harness", () => {
 
   // PostgreSQL's processes are on this machine in the PostgreSQL pass (DEV_POSTGRES_URL).
   it.skipIf(!process.env.DEV_POSTGRES_URL)(
-    "splits CPU per request by part: this process and PostgreSQL's processes are read, and grow with work",
+    "splits CPU per request by part: this process and PostgreSQL's processes are read, and grow with work, also a backend's that exited",
     async () => {
-      const before = cpuMark(() => worker.cpuMs());
-      expect(before.postgres).toEqual(expect.any(Number));
+      // A backend alive at the first reading, working, then gone before the second: its CPU must
+      // still count (the postmaster's reaped children), not drop out of the sum.
       const client = new pg.Client({ connectionString: process.env.DEV_POSTGRES_URL });
       await client.connect();
+      const backend = (await client.query("select pg_backend_pid() as pid")).rows[0]?.pid as number;
+      const before = cpuMark(() => worker.cpuMs());
+      expect(before.postgres).toEqual(expect.any(Number));
       // Enough work in PostgreSQL and here for several clock ticks of each.
       await client.query("select count(*) from generate_series(1, 3000000)");
       let spin = 0;
       for (let i = 0; i < 3e7; i++) spin += i;
       await client.end();
+      for (let waited = 0; existsSync(`/proc/${backend}`) && waited < 5000; waited += 20) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(existsSync(`/proc/${backend}`)).toBe(false);
       const split = cpuSplit(
         before,
         cpuMark(() => worker.cpuMs()),
         10,
       );
       expect(spin).toBeGreaterThan(0);
-      expect(split?.postgres).toBeGreaterThan(0);
+      // generate_series of 3,000,000 rows: well over 50 ms of the backend's CPU.
+      expect(split?.postgres).toBeGreaterThan(50 / 10);
       expect(split?.node).toBeGreaterThan(0);
       expect(cpuTotal(split as CpuSplit)).toBeCloseTo(
         (split?.workerd ?? 0) + (split?.node ?? 0) + (split?.postgres ?? 0),
