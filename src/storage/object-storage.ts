@@ -59,6 +59,32 @@ const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toSt
 
 const base64 = (bytes: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(bytes)));
 
+/**
+ * Passes a body through unchanged, calling `onStall` if `ms` pass without a piece of it (from
+ * the first read on): the deadline of a streamed body, which a deadline on the whole request
+ * would cut whatever its size.
+ */
+function idleDeadline(ms: number, onStall: () => void): TransformStream<Uint8Array, Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(onStall, ms);
+  };
+  return new TransformStream({
+    start: arm,
+    transform(chunk, controller) {
+      arm();
+      controller.enqueue(chunk);
+    },
+    flush() {
+      clearTimeout(timer);
+    },
+    cancel() {
+      clearTimeout(timer);
+    },
+  } as Transformer<Uint8Array, Uint8Array>);
+}
+
 export class ObjectStorage {
   readonly #client: AwsClient;
   readonly #bucket: string;
@@ -138,11 +164,25 @@ export class ObjectStorage {
    * inflates a body served with a Content-Encoding whatever Accept-Encoding says (measured
    * against s3rver), so a caller that needs the stored bytes themselves must refuse a response
    * that still carries that header.
+   *
+   * The deadline (timeoutMs) is for the answer's headers and then for each piece of the body, not
+   * for the whole body: a 500 MB object read at 10 MB/s takes 50 s and must not be cut at 30 s,
+   * while a store that stops sending mid-body still fails the read. The body's deadline runs
+   * while the reader waits for bytes, so a reader must keep reading (all of ours hash or buffer).
    */
   async get(key: string, range?: { start: number; end: number }): Promise<Response | null> {
     const headers: Record<string, string> = { "accept-encoding": "identity" };
     if (range) headers.range = `bytes=${range.start}-${range.end}`;
-    const res = await this.#send(this.objectUrl(key), { method: "GET", headers });
+    const deadline = new AbortController();
+    const stall = (what: string) => () =>
+      deadline.abort(new DependencyError("storage", new Error(`GET: no ${what} within ${this.#timeoutMs} ms`)));
+    const timer = setTimeout(stall("answer"), this.#timeoutMs);
+    let res: Response;
+    try {
+      res = await this.#send(this.objectUrl(key), { method: "GET", headers, signal: deadline.signal });
+    } finally {
+      clearTimeout(timer);
+    }
     if (res.status === 404) {
       await res.body?.cancel();
       return null;
@@ -151,7 +191,8 @@ export class ObjectStorage {
       await res.body?.cancel();
       throw new DependencyError("storage", new Error(`GET answered ${res.status}`));
     }
-    return res;
+    if (!res.body) return res;
+    return new Response(res.body.pipeThrough(idleDeadline(this.#timeoutMs, stall("bytes"))), res);
   }
 
   async delete(key: string): Promise<void> {
