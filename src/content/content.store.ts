@@ -79,7 +79,11 @@ export async function saveContent(
         select d.id from documents d
         where d.id = ${input.documentId}::uuid and d.current_version = ${input.versionNumber} and d.deleted_at is null
           and (select pg_column_size(v) from vector) <= ${MAX_VECTOR_BYTES}
-        for share
+        -- The lock the content row's trigger takes to rebuild documents.match_vector (migration
+        -- 0014), taken first: with FOR SHARE here, two consumers of one version each held a share
+        -- lock and waited for the other's to update the row, a deadlock PostgreSQL broke by
+        -- failing one. Consumers of one document now queue here instead.
+        for no key update
       ),
       saved as (
         insert into document_contents (document_id, version_number, status, text, search_vector, error, queued_at, updated_at)
