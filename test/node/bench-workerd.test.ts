@@ -24,6 +24,7 @@ import { migrate } from "../../devstack/migrate.ts";
 import { type NeonHttpServer, startNeonHttpServer } from "../../devstack/neon-http-server.ts";
 import { PgliteBackend, PostgresBackend, type SqlBackend } from "../../devstack/sql-backend.ts";
 import { useEndpointFor } from "../../src/db/neon-endpoint.ts";
+import { createScratchDatabase, type ScratchDatabase } from "../support/scratch-database.ts";
 
 // Connection strings the Neon driver is pointed at the local endpoints by (their hosts select it).
 const CAPTURE_DATABASE_URL = "postgresql://u:p@capture.bench.invalid:5432/x";
@@ -290,20 +291,15 @@ describe("bench statement capture (local Neon endpoint)", () => {
 const serverUrl = process.env.DEV_POSTGRES_URL;
 
 describe.skipIf(!serverUrl)("bench database ceiling and cleanup (real PostgreSQL)", () => {
-  const name = `docvault_bench_test_${process.pid}_${Date.now()}`;
+  let scratch: ScratchDatabase | undefined;
   let dbUrl: string;
   let client: pg.Client;
   let backend: PostgresBackend;
   let server: NeonHttpServer;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const url = new URL(serverUrl as string);
-    url.pathname = `/${name}`;
-    dbUrl = url.toString();
+    scratch = await createScratchDatabase(serverUrl as string, "docvault_bench_test");
+    dbUrl = scratch.url;
     client = new pg.Client({ connectionString: dbUrl });
     await client.connect();
     backend = new PostgresBackend(dbUrl, 2);
@@ -315,10 +311,7 @@ describe.skipIf(!serverUrl)("bench database ceiling and cleanup (real PostgreSQL
     await server?.close();
     await backend?.close();
     await client?.end();
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
+    await scratch?.drop();
   });
 
   it("replays the captured statements with their parameters, rotating, each request's round trips in order", async () => {

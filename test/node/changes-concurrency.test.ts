@@ -15,11 +15,12 @@ import { decodeCursor, type Position, START } from "../../src/changes/cursor.ts"
 import { changesAfter } from "../../src/changes/feed.store.ts";
 import { useEndpointFor } from "../../src/db/neon-endpoint.ts";
 import * as schema from "../../src/db/schema.ts";
+import { createScratchDatabase, type ScratchDatabase } from "../support/scratch-database.ts";
 
 const serverUrl = process.env.DEV_POSTGRES_URL;
 
 describe.skipIf(!serverUrl)("changes feed under concurrent writers (real PostgreSQL)", () => {
-  const name = `docvault_changes_${process.pid}_${Date.now()}`;
+  let scratch: ScratchDatabase | undefined;
   let dbUrl: string;
   let dir: string;
   let stack: LocalStack;
@@ -36,13 +37,8 @@ describe.skipIf(!serverUrl)("changes feed under concurrent writers (real Postgre
   }
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(serverUrl as string);
-    url.pathname = `/${name}`;
-    dbUrl = url.toString();
+    scratch = await createScratchDatabase(serverUrl as string, "docvault_changes");
+    dbUrl = scratch.url;
     dir = await mkdtemp(join(tmpdir(), "docvault-changes-"));
     stack = await startLocalStack({ postgresUrl: dbUrl, s3Directory: dir });
     useEndpointFor(stack.bindings.DATABASE_URL as string, stack.bindings.NEON_HTTP_ENDPOINT as string);
@@ -62,10 +58,7 @@ describe.skipIf(!serverUrl)("changes feed under concurrent writers (real Postgre
   afterAll(async () => {
     for (const c of clients) await c.end().catch(() => {});
     await stack?.close();
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await scratch?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 
