@@ -3,8 +3,8 @@
 // and PostgreSQL's processes. With every part on the same two cores, a request costs their sum,
 // so the service cannot serve more than cores × 1000 / that sum per second: the split explains a
 // low ratio to the database ceiling, whose replay pays only PostgreSQL and a thin client.
-import { readdirSync, readFileSync } from "node:fs";
-import { clockTicksPerSecond } from "./workerd.ts";
+import { readdirSync } from "node:fs";
+import { type ProcessStat, processStat } from "./workerd.ts";
 
 /**
  * CPU time (ms) PostgreSQL has used: every live process named `postgres` (utime + stime), plus
@@ -13,30 +13,18 @@ import { clockTicksPerSecond } from "./workerd.ts";
  * lifetime's CPU out of the sum. Undefined when no PostgreSQL runs here (a remote server).
  */
 export function postgresCpuMs(): number | undefined {
-  const processes = new Map<number, { ppid: number; ms: number; reapedMs: number }>();
+  const processes = new Map<number, ProcessStat>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "postgres") continue;
-      // Fields after the command's closing parenthesis: state, ppid, …, utime (11), stime, cutime, cstime.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const tick = 1000 / clockTicksPerSecond();
-      processes.set(Number(entry), {
-        ppid: Number(fields[1]),
-        ms: (Number(fields[11]) + Number(fields[12])) * tick,
-        reapedMs: (Number(fields[13]) + Number(fields[14])) * tick,
-      });
-    } catch {
-      // The process ended between the listing and the read.
-    }
+    const stat = processStat(Number(entry)); // undefined: it ended between the listing and the read
+    if (stat?.command === "postgres") processes.set(Number(entry), stat);
   }
   if (processes.size === 0) return undefined;
   let total = 0;
   for (const p of processes.values()) {
-    total += p.ms;
+    total += p.cpuMs;
     // The postmaster: the one postgres process whose parent is not one.
-    if (!processes.has(p.ppid)) total += p.reapedMs;
+    if (!processes.has(p.ppid)) total += p.reapedChildrenCpuMs;
   }
   return total;
 }

@@ -30,17 +30,27 @@ export type RunningWorker = {
 
 let clockTicks: number | undefined;
 /** The unit of /proc's CPU times (USER_HZ). */
-export function clockTicksPerSecond(): number {
+function clockTicksPerSecond(): number {
   clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
   return clockTicks;
 }
-/** utime + stime of a process from /proc/<pid>/stat, in ms. */
-function processCpuMs(pid: number): number | undefined {
+/** A process's line of /proc/<pid>/stat: its command, parent, and CPU times in ms. */
+export type ProcessStat = { command: string; ppid: number; cpuMs: number; reapedChildrenCpuMs: number };
+
+/** /proc/<pid>/stat, or undefined when the process is gone (or there is no /proc). */
+export function processStat(pid: number): ProcessStat | undefined {
   try {
-    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command (field 2) may hold spaces; count fields after its closing parenthesis: state,
+    // ppid, …, utime (11), stime, cutime, cstime.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond();
+    const ms = (ticks: number) => (ticks * 1000) / clockTicksPerSecond();
+    return {
+      command: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+      ppid: Number(fields[1]),
+      cpuMs: ms(Number(fields[11]) + Number(fields[12])),
+      reapedChildrenCpuMs: ms(Number(fields[13]) + Number(fields[14])),
+    };
   } catch {
     return undefined;
   }
@@ -185,7 +195,7 @@ export async function startWorkerd(
   return {
     url,
     pid: child.pid as number,
-    cpuMs: () => processCpuMs(child.pid as number),
+    cpuMs: () => processStat(child.pid as number)?.cpuMs,
     memory: () => processMemory(child.pid as number),
     async dispose() {
       if (child.exitCode !== null) return;
