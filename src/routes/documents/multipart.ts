@@ -14,12 +14,12 @@ const MAX_PARTS = 100;
  * fits several times over. */
 const MAX_FIELD_BYTES = 64 * 1024;
 /**
- * The parser is fed up to this much at a time (one read of the body, which workerd delivers in
- * chunks of at most 64 KiB), so a cap is noticed at most this many bytes late. The work and
- * garbage per chunk (busboy's stream machinery, the file's queue, the readers' promises) do not
- * depend on its size: whole reads rather than 16 KiB slices cut them by about four.
+ * The parser is fed up to this much at a time (one read of the body: see READ_BYTES), so a cap is
+ * noticed at most this many bytes late. The work and garbage per chunk (busboy's stream
+ * machinery, the file's queue, the readers' promises) do not depend on its size: whole reads
+ * rather than 16 KiB slices cut them by about four.
  */
-const SLICE_BYTES = 64 * 1024;
+const SLICE_BYTES = 256 * 1024;
 /** A part's headers as busboy accepts them (16 KiB, Node's header limit) and its boundary line. */
 const PART_HEADER_BYTES = 16 * 1024 + 1024;
 
@@ -53,12 +53,22 @@ export type MultipartOptions<T> = {
   discard: (result: T) => Promise<void>;
 };
 
-/** Each read of the body takes up to this much. */
-const READ_BYTES = SLICE_BYTES;
+/**
+ * A read of whatever has arrived takes up to this much: workerd delivers a body in pieces of at
+ * most 64 KiB (a chunked body one chunk at a time).
+ */
+const EAGER_READ_BYTES = 64 * 1024;
+/**
+ * A read that waits for a file's bytes takes at least this much (less only at the body's end).
+ * Each read leaves ~3 KB of workerd's own memory behind until the next full garbage collection,
+ * which V8 does not count towards starting one: 64 KiB reads grew workerd by ~4 MiB over a
+ * 90 MiB file, these by ~1.4 (reads alone, measured with the bench's upload-memory harness).
+ */
+const READ_BYTES = 256 * 1024;
 /** A read buffer is reused once this many newer bytes have been read (see bodyReader). */
 const RECYCLE_AFTER_BYTES = 2 * 1024 * 1024;
-/** Read buffers kept for reuse per request at most (4 MiB). */
-const MAX_READ_BUFFERS = (4 * 1024 * 1024) / READ_BYTES;
+/** Bytes of read buffers kept for reuse per request at most. */
+const MAX_READ_BUFFER_BYTES = 4 * 1024 * 1024;
 /** How many bytes of a file part may wait for its reader before the parser waits too. */
 const FILE_QUEUE_BYTES = 64 * 1024;
 
@@ -107,16 +117,24 @@ function webStream(stream: Readable): { readable: ReadableStream<Uint8Array>; fa
 
 /**
  * Reads a body chunk by chunk. A request's own body (a byte stream) is read with a BYOB reader
- * into READ_BYTES buffers this code owns and reuses: workerd's own chunks would be garbage the
- * collector does not notice (measured: a 180 MiB upload grew workerd by ~150 MiB that way). A
- * buffer is reused only once RECYCLE_AFTER_BYTES newer bytes have been read: every reference into
- * the body's bytes is gone by then. References only live in the parser's current field (at most
- * MAX_FIELD_BYTES, or the body fails), the file part's queues (busboy's and FILE_QUEUE_BYTES: the
- * parser is not fed past them) and the slice being parsed; the file's reader copies what it reads.
- * A body that is not a byte stream (one built in JavaScript) is read as it comes.
+ * into buffers this code owns and reuses: workerd's own chunks would be garbage the collector
+ * does not notice (measured: a 180 MiB upload grew workerd by ~150 MiB that way).
+ *
+ * `next(atLeast)` answers whatever has arrived when `atLeast` is 1, and otherwise waits for
+ * `atLeast` bytes (fewer only at the body's end): the caller asks for that only where the bytes
+ * are sure to come (inside a file, within the request's Content-Length), so a stalled body's
+ * bytes are still parsed, and its caps noticed, at once everywhere else.
+ *
+ * A buffer is reused only once RECYCLE_AFTER_BYTES newer bytes have been read: every reference
+ * into the body's bytes is gone by then. References only live in the parser's current field (at
+ * most MAX_FIELD_BYTES, or the body fails), the file part's queues (busboy's and
+ * FILE_QUEUE_BYTES plus the chunk that passed it: the parser is not fed past them), the file
+ * reader's chunk being copied and the slice being parsed: under 1.3 MiB with SLICE_BYTES of
+ * 256 KiB. The file's reader copies what it reads. A body that is not a byte stream (one built in
+ * JavaScript) is read as it comes.
  */
 function bodyReader(body: ReadableStream<Uint8Array>): {
-  next(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  next(atLeast: number): Promise<ReadableStreamReadResult<Uint8Array>>;
   cancel(): void;
 } {
   let byob: ReadableStreamBYOBReader | null = null;
@@ -130,21 +148,27 @@ function bodyReader(body: ReadableStream<Uint8Array>): {
     return { next: () => reader.read(), cancel: () => void reader.cancel().catch(() => {}) };
   }
   const reader = byob;
-  const spare: ArrayBuffer[] = [];
+  // Spare buffers by size: eager reads use small ones, waiting reads large ones.
+  const spare = new Map<number, ArrayBuffer[]>();
   const inUse: { buffer: ArrayBuffer; readUpTo: number }[] = [];
+  let kept = 0;
   let read = 0;
   return {
-    async next() {
+    async next(atLeast) {
       while (inUse.length > 0 && read - (inUse[0] as { readUpTo: number }).readUpTo >= RECYCLE_AFTER_BYTES) {
-        spare.push((inUse.shift() as { buffer: ArrayBuffer }).buffer);
+        const { buffer } = inUse.shift() as { buffer: ArrayBuffer };
+        const list = spare.get(buffer.byteLength);
+        if (list) list.push(buffer);
+        else spare.set(buffer.byteLength, [buffer]);
       }
-      // Past MAX_READ_BUFFERS in use (a body trickling in small reads), a buffer is not kept for
+      const size = atLeast > 1 ? READ_BYTES : EAGER_READ_BYTES;
+      const reused = spare.get(size)?.pop();
+      // Past MAX_READ_BUFFER_BYTES (a body trickling in small reads), a buffer is not kept for
       // reuse: it is garbage V8 counts and collects.
-      const tracked = spare.length > 0 || inUse.length < MAX_READ_BUFFERS;
-      const buffer = spare.pop() ?? new ArrayBuffer(READ_BYTES);
-      // Whatever has arrived: a slow client's bytes are parsed (and its caps noticed) at once.
-      // (readAtLeast would give larger chunks, but would sit on a stalled body's last bytes.)
-      const result = await reader.read(new Uint8Array(buffer));
+      const tracked = reused !== undefined || kept + size <= MAX_READ_BUFFER_BYTES;
+      if (!reused && tracked) kept += size;
+      const view = new Uint8Array(reused ?? new ArrayBuffer(size));
+      const result = atLeast > 1 ? await reader.readAtLeast(Math.min(atLeast, size), view) : await reader.read(view);
       if (result.value) {
         read += result.value.byteLength;
         if (tracked) inUse.push({ buffer: result.value.buffer as ArrayBuffer, readUpTo: read });
@@ -274,7 +298,10 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
   let file: T | null = null;
   try {
     while (!failure) {
-      const { done, value } = await untilFailure(read.next(), stopped);
+      // Inside a file, with bytes still declared to come, a read waits for a large block.
+      const declaredLeft = Number.isSafeInteger(declared) ? declared - received : 0;
+      const atLeast = inFile && declaredLeft > 1 ? declaredLeft : 1;
+      const { done, value } = await untilFailure(read.next(atLeast), stopped);
       if (done) break;
       received += value.byteLength;
       if (received > limit) fail(tooLarge(maxFileBytes));
