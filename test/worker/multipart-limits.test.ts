@@ -134,6 +134,22 @@ describe("field size", () => {
     const start = encodeBody([filePart(), { name: "description", data: "d".repeat(200 * KiB) }]);
     await expectProblem(await post(stalled(start.subarray(0, 150 * KiB))), 413, "exceeds 65536 bytes");
   });
+
+  it("answers at once while an oversized field after a larger file is still arriving", async () => {
+    const whole = encodeBody([
+      filePart(samplePdf("p".repeat(100 * KiB))),
+      { name: "description", data: "d".repeat(600 * KiB) },
+    ]);
+    const start = whole.subarray(0, whole.length - 100 * KiB);
+    await expectProblem(await post(stalled(start)), 413, "exceeds 65536 bytes");
+    const withLength = new Request(DOCS, {
+      method: "POST",
+      headers: { ...headers(), "Content-Length": String(whole.length) },
+      body: stalled(start),
+      duplex: "half",
+    } as RequestInit);
+    await expectProblem(await SELF.fetch(withLength), 413, "exceeds 65536 bytes");
+  });
 });
 
 describe("fields", () => {

@@ -263,10 +263,17 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
     stream.once("limit", () => fail(tooLarge(maxFileBytes)));
     // Destroying the parser ends an open part with an error; the request's failure is reported instead.
     stream.on("error", () => {});
-    stream.once("end", () => {
-      inFile = false;
-      partBoundary = true;
-    });
+    // The part ends where the parser reads its closing boundary (busboy pushes the stream's end),
+    // not at 'end', which waits for the file's reader to read that far: the parser may be well
+    // into the next field by then, and that field's bytes must count as outside a file.
+    const push = stream.push.bind(stream);
+    stream.push = (chunk: unknown, encoding?: BufferEncoding) => {
+      if (chunk === null) {
+        inFile = false;
+        partBoundary = true;
+      }
+      return push(chunk, encoding);
+    };
     if (name === "file" && !consumer && !failure) {
       fileStream = webStream(stream);
       const started = options.onFile(
