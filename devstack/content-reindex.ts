@@ -4,7 +4,8 @@
 // documents `pending` in the database, in batches of 1,000 (keyset on the id, so it can be
 // stopped and run again); the Worker's scheduled job (hourly) then sends up to 1,000 of them to
 // the content queue, and each one the consumer handles sends the next (src/content/consume.ts).
-// Unsupported types (images, ZIP) are left alone: their status would not change.
+// Unsupported types (images, ZIP) are left alone: their status would not change. Each batch
+// locks its documents first, as a consumer saving one does, and waits for such a consumer.
 //
 // The database: the argument, else DATABASE_URL. With NEON_HTTP_ENDPOINT set (the local stack
 // of `npm run dev`) or a Neon host, queries go over Neon's HTTP API, like the Worker's;
@@ -20,6 +21,10 @@ const MARK = `
     where d.deleted_at is null and d.id > $1::uuid
     order by d.id
     limit $2
+    -- The documents before their content rows, the order the consumer takes (content.store.ts):
+    -- a content row's trigger locks its document, so the other order could deadlock with a
+    -- consumer saving one of them (test/node/content-reindex-locks.test.ts).
+    for no key update of d
   ),
   marked as (
     insert into document_contents (document_id, version_number, status, updated_at)
