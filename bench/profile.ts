@@ -16,14 +16,16 @@ import { MODULE_NAME } from "./workerd.ts";
 const profilePath = process.env.PROFILE_PATH ?? "/api/v1/documents?limit=20";
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 
-const databaseUrl = await prepareBenchDatabase(benchSize(), () => {});
+const size = benchSize();
+const databaseUrl = await prepareBenchDatabase(size, () => {});
 const stack = await startBenchStack(databaseUrl);
 const buildDir = await mkdtemp(join(tmpdir(), "docvault-profile-"));
 const inspectorPort = await getPort({ host: "127.0.0.1" });
 const bundle = await bundleWorker("src/index.ts", buildDir, { sourcemap: true });
 const worker = await startWorker(bundle, serviceBindings(stack), { inspectorPort });
 const base = worker.url;
-const { access_token } = await loginBenchUser(base, 500);
+// User 500 is a typical caller of the default data set; a smaller one (DOCS=10000) has fewer users.
+const { access_token } = await loginBenchUser(base, Math.min(500, Math.floor(size.users / 2)));
 // `{document}` in PROFILE_PATH stands for one of the bench user's own documents.
 const mine = await fetch(`${base}/api/v1/documents?owner=me&limit=1`, {
   headers: { authorization: `Bearer ${access_token}` },
