@@ -138,6 +138,11 @@ export const ConfigSchema = z.object({
   WEBHOOK_SECRET_KEY: secretKey,
   /** The key before the last rotation: secrets it encrypted still decrypt, and are re-encrypted under the current one. */
   WEBHOOK_SECRET_KEY_PREVIOUS: previousSecretKey,
+  /**
+   * Webhooks one user may have at most (disabled ones count until deleted): each change is
+   * delivered to every webhook that may see it, so an unbounded number would multiply deliveries.
+   */
+  WEBHOOKS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(25),
   /** Local development only: webhooks may use http:// and private, loopback or link-local hosts. */
   WEBHOOK_ALLOW_PRIVATE_URLS: z
     .enum(["true", "false", ""])

@@ -46,6 +46,12 @@ export const users = pgTable(
      * (src/documents/quota.ts), never summed per request.
      */
     storageUsedBytes: bigint("storage_used_bytes", { mode: "number" }).notNull().default(0),
+    /**
+     * How many webhooks this user has, kept by a trigger on webhooks (every insert and delete,
+     * cascades included: migration 0015): the cap's counter, checked under the row's lock when a
+     * webhook is created (src/webhooks/webhooks.store.ts), so concurrent creations cannot pass it.
+     */
+    webhookCount: integer("webhook_count").notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     /** When the account was closed (DELETE /auth/me); is_active is false from then on. */
@@ -58,6 +64,7 @@ export const users = pgTable(
     check("users_email_length", sql`char_length(${t.email}) between 3 and 254`),
     check("users_full_name_length", sql`${t.fullName} is null or char_length(${t.fullName}) <= 200`),
     check("users_storage_used_nonnegative", sql`${t.storageUsedBytes} >= 0`),
+    check("users_webhook_count_nonnegative", sql`${t.webhookCount} >= 0`),
   ],
 );
 

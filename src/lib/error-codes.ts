@@ -72,6 +72,10 @@ export const ERROR_CODES = {
     status: 409,
     meaning: "Parts were asked for or sent for a single-PUT direct upload; it is completed without `parts`.",
   },
+  webhook_limit_reached: {
+    status: 409,
+    meaning: "The caller already has `WEBHOOKS_PER_USER` webhooks (default 25); delete one to add another.",
+  },
   document_purging: {
     status: 409,
     meaning: "The trashed document's purge has begun (its bytes are being deleted); it can no longer be restored.",

@@ -35,6 +35,19 @@ const webhookColumns = sql`w.id, w.url, w.events, w.document_id, ${iso(sql`w.cre
 
 const toView = (row: WebhookView): WebhookView => ({ ...row, failure_count: Number(row.failure_count) });
 
+export const webhookLimitReached = (limit: number) =>
+  new Failure(
+    "webhook_limit_reached",
+    `You already have ${limit} webhooks, the most one account may have; delete one to add another.`,
+  );
+
+/**
+ * Inserts the webhook if the caller may read its document (when it names one) and has fewer than
+ * `limit` webhooks. The count is users.webhook_count (kept by a trigger on webhooks), read under
+ * the user row's lock: a concurrent creation waits, and the condition is checked again on the row
+ * it committed, so concurrent creations cannot pass the limit (a count(*) here would read the
+ * statement's snapshot, taken before the wait).
+ */
 export async function createWebhook(
   db: Database,
   input: {
@@ -44,26 +57,35 @@ export async function createWebhook(
     events: readonly ActivityAction[] | null;
     documentId: string | null;
     secretCiphertext: string;
+    limit: number;
   },
 ): Promise<WebhookView> {
   // A document filter needs READ (any role) on the document now; without one, nothing to check.
   const access = input.documentId
     ? sql`with ${accessCte(input.documentId, input.ownerId)}`
     : sql`with access as (select null::uuid as id where ${callerOpen(input.ownerId)})`;
-  const result = await db.execute<WebhookView>(sql`
+  const result = await db.execute<WebhookView & { accessible: boolean }>(sql`
     ${access},
+    slot as (
+      select u.id from users u
+      where u.id = ${input.ownerId}::uuid and u.webhook_count < ${input.limit} and exists (select 1 from access)
+      for no key update
+    ),
     w as (
       insert into webhooks (id, owner_id, url, events, document_id, secret_ciphertext)
       select ${input.id}::uuid, ${input.ownerId}::uuid, ${input.url},
              ${input.events === null ? null : sql.param(input.events)}::text[], ${input.documentId}::uuid,
              ${input.secretCiphertext}
-      where exists (select 1 from access)
+      where exists (select 1 from slot)
       returning *
     )
-    select ${webhookColumns} from w`);
+    select ${webhookColumns}, exists (select 1 from access) as accessible
+    from (select 1) one left join w on true`);
   const row = result.rows[0];
-  if (!row) throw documentNotFound();
-  return toView(row);
+  if (!row?.accessible) throw documentNotFound();
+  if (!row.id) throw webhookLimitReached(input.limit);
+  const { accessible: _, ...view } = row;
+  return toView(view);
 }
 
 export async function listWebhooks(db: Database, ownerId: string, page: PageRequest): Promise<Page<WebhookView>> {

@@ -26,6 +26,7 @@ export async function createWebhook(
     events: input.events === null ? null : [...new Set(input.events)],
     documentId: input.documentId,
     secretCiphertext: await encryptSecret(config.WEBHOOK_SECRET_KEY, id, secret),
+    limit: config.WEBHOOKS_PER_USER,
   });
   return { ...view, secret };
 }

@@ -91,14 +91,17 @@ export const createWebhook = createRoute({
     "public host: no credentials, no IP literal or name that is loopback, private (RFC 1918, 100.64/10, " +
     "fc00::/7), link-local or metadata (169.254/16, fe80::/10), `localhost`/`*.localhost`, `.local`/`.internal` " +
     "names, IPv4-mapped IPv6 or other spellings of those; the host's DNS answers are checked too where the " +
-    "resolver is reachable (422 `webhook_url_refused`). Redirects are never followed.",
+    "resolver is reachable (422 `webhook_url_refused`). Redirects are never followed. An account may have at " +
+    "most `WEBHOOKS_PER_USER` webhooks (default 25; disabled ones count until deleted), since every change is " +
+    "delivered to each of them: one more is `409 webhook_limit_reached` (the API contract sets no number; this " +
+    "is the service's limit, like GitHub's per-repository one).",
   request: { body: { required: true, content: { "application/json": { schema: CreateWebhookBody } } } },
   responses: {
     201: {
       description: "The webhook, with its secret (only here).",
       content: { "application/json": { schema: CreatedWebhookSchema } },
     },
-    ...problems(400, 401, 404, 415, 422, 429, 503),
+    ...problems(400, 401, 404, 409, 415, 422, 429, 503),
   },
 });
 
