@@ -143,6 +143,12 @@ export const ConfigSchema = z.object({
    * delivered to every webhook that may see it, so an unbounded number would multiply deliveries.
    */
   WEBHOOKS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(25),
+  /**
+   * Days a finished webhook delivery (delivered, or ended without success) stays listed in
+   * GET /webhooks/{id}/deliveries before the hourly job deletes it; deliveries still being
+   * retried are never removed.
+   */
+  WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Local development only: webhooks may use http:// and private, loopback or link-local hosts. */
   WEBHOOK_ALLOW_PRIVATE_URLS: z
     .enum(["true", "false", ""])

@@ -6,6 +6,7 @@
 // - sweep objects no version or pending upload refers to (bytes stored by a request whose
 //   database write failed or timed out, staging objects of completed uploads that a replayed
 //   presigned PUT recreated).
+// - delete finished webhook deliveries WEBHOOK_DELIVERY_RETENTION_DAYS after they were made;
 // - purge trashed documents TRASH_RETENTION_DAYS after their deletion (src/documents/purge.ts):
 //   their bytes, then their rows; claimed with a lease, so overlapping runs share the work.
 // Each run is bounded (objects and time) and the bucket sweep resumes where the previous run
@@ -28,6 +29,7 @@ import {
 import { createLogger } from "./lib/logger";
 import { deleteExpiredTickets } from "./live/tickets";
 import { MAX_KEYS_PER_CALL, ObjectStorage } from "./storage/object-storage";
+import { pruneDeliveries } from "./webhooks/webhooks.store";
 
 export type MaintenanceOptions = {
   /** Only objects older than this are orphans: younger ones may belong to a request in flight. */
@@ -51,6 +53,8 @@ export type MaintenanceOptions = {
   now?: Date;
   /** Trashed documents purged per run at most (default 500); the rest stay due for the next run. */
   maxPurgesPerRun?: number;
+  /** Finished webhook deliveries deleted per run at most (default 10,000); the rest go at the next run. */
+  maxDeliveriesPerRun?: number;
 };
 
 /** Where the bucket sweep resumes: the last key the previous run listed ("" = the start). */
@@ -184,6 +188,11 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
   const purged = await purgeAuthState(db, config.LOGIN_FAILURE_WINDOW_SECONDS);
   // Live-event tickets never used (a used one is deleted by its use).
   const expiredTickets = await deleteExpiredTickets(db);
+  const prunedDeliveries = await pruneDeliveries(
+    db,
+    config.WEBHOOK_DELIVERY_RETENTION_DAYS,
+    options.maxDeliveriesPerRun ?? 10_000,
+  );
   const deadline = Date.now() + (options.maxRunMs ?? 60_000);
   const timeLeft = () => Date.now() < deadline;
   const uploads = await sweepExpiredUploads(
@@ -217,6 +226,7 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     uploads,
     abandonedMultipart,
     purgedUploads,
+    prunedDeliveries,
     purgedDocuments: trash.purged,
     purgeFailed: trash.failed,
     orphans: sweep.orphans,
@@ -227,6 +237,7 @@ export async function runScheduledMaintenance(config: Config, cron: string, opti
     purged_refresh_tokens: result.tokens,
     purged_login_throttles: result.throttles,
     expired_event_tickets: expiredTickets,
+    pruned_webhook_deliveries: prunedDeliveries,
     swept_uploads: uploads,
     aborted_multipart_uploads: abandonedMultipart,
     purged_upload_rows: purgedUploads,

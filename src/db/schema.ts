@@ -488,6 +488,8 @@ export const webhookDeliveries = pgTable(
   (t) => [
     uniqueIndex("webhook_deliveries_webhook_activity_key").on(t.webhookId, t.activityId),
     index("webhook_deliveries_webhook_created_idx").on(t.webhookId, t.createdAt.desc(), t.id),
+    // The scheduled job's pruning of finished deliveries past WEBHOOK_DELIVERY_RETENTION_DAYS.
+    index("webhook_deliveries_created_idx").on(t.createdAt),
     // The scheduled job's re-queue of deliveries whose message was lost.
     index("webhook_deliveries_pending_idx")
       .on(t.nextAttemptAt)

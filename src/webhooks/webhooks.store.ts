@@ -167,3 +167,22 @@ export async function listDeliveries(
       })),
   };
 }
+
+/**
+ * Deletes up to `max` finished deliveries (delivered, or ended without success) created more
+ * than `retentionDays` ago, oldest first; answers how many. A delivery still being retried stays
+ * whatever its age. A pruned delivery is never made again: the dispatcher only moves forward.
+ */
+export async function pruneDeliveries(db: Database, retentionDays: number, max: number): Promise<number> {
+  const result = await db.execute<{ n: string | number }>(sql`
+    with old as (
+      select id from webhook_deliveries
+      where created_at < now() - make_interval(days => ${retentionDays}::int)
+        and (delivered_at is not null or ended_reason is not null)
+      order by created_at
+      limit ${max}
+    ),
+    gone as (delete from webhook_deliveries d using old where d.id = old.id returning 1)
+    select count(*) as n from gone`);
+  return Number(result.rows[0]?.n ?? 0);
+}

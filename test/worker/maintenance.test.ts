@@ -66,4 +66,34 @@ describe("scheduled sweeper", () => {
     expect(result.orphans).toBe(0);
     expect(await storage.head(young)).not.toBeNull();
   });
+
+  it("deletes finished webhook deliveries past their retention, oldest first and bounded per run, and keeps the rest", async () => {
+    const [hook] = await sql`insert into webhooks (id, owner_id, url, secret_ciphertext)
+      values (${crypto.randomUUID()}, ${user.id}, 'https://hooks.example.com/x', 'v1.x.y') returning id`;
+    const days = testConfig().WEBHOOK_DELIVERY_RETENTION_DAYS;
+    const make = async (label: string, ageDays: number, finished: "delivered" | "ended" | null) => {
+      const [row] =
+        await sql`insert into webhook_deliveries (webhook_id, type, created_at, delivered_at, ended_reason, next_attempt_at)
+        values (${hook?.id}, ${label}, now() - make_interval(days => ${ageDays}::int),
+          ${finished === "delivered" ? sql`now()` : null}, ${finished === "ended" ? "gave_up" : null},
+          ${finished ? null : sql`now()`})
+        returning id`;
+      return row?.id as string;
+    };
+    await make("oldest delivered", days + 3, "delivered");
+    await make("older gave up", days + 2, "ended");
+    const old = await make("old delivered", days + 1, "delivered");
+    const oldPending = await make("old, still retried", days + 5, null);
+    const recent = await make("recent delivered", days - 1, "delivered");
+    const left = async () =>
+      (await sql`select id from webhook_deliveries where webhook_id = ${hook?.id}`).map((r) => r.id as string).sort();
+
+    const first = await runScheduledMaintenance(testConfig(), "test", { maxDeliveriesPerRun: 2 });
+    expect(first.prunedDeliveries).toBe(2);
+    expect(await left()).toEqual([old, oldPending, recent].sort());
+    const second = await runScheduledMaintenance(testConfig(), "test", { maxDeliveriesPerRun: 2 });
+    expect(second.prunedDeliveries).toBe(1);
+    expect(await left()).toEqual([oldPending, recent].sort());
+    await sql`delete from webhooks where id = ${hook?.id}`;
+  });
 });

@@ -181,7 +181,9 @@ export const listDeliveries = createRoute({
   description:
     "One row per event (attempts counted on it). `page` from 1, `limit` 1–100 (default 20). A delivery that " +
     "will not be attempted again has `next_attempt_at` null: delivered, or ended (gave up after the schedule, " +
-    "webhook disabled, the owner could no longer read the change).",
+    "webhook disabled, the owner could no longer read the change). Such finished deliveries are listed for " +
+    "`WEBHOOK_DELIVERY_RETENTION_DAYS` (default 30) after they were made, then deleted; one still being retried " +
+    "stays whatever its age.",
   request: { params: WebhookIdParam, query: pageQuery(20) },
   responses: {
     200: {
