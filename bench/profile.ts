@@ -4,7 +4,7 @@
 // while autocannon drives PROFILE_PATH (default: the document list; `{document}` in it is one of
 // the user's own documents). Prints self time by package and the functions with
 // the most self time.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -74,10 +74,15 @@ const run = await autocannon({
 });
 const { profile } = (await send("Profiler.stop")) as {
   profile: {
-    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    nodes: {
+      id: number;
+      callFrame: { functionName: string; url: string; lineNumber: number };
+      children?: number[];
+    }[];
     samples: number[];
   };
 };
+if (process.env.PROFILE_SAVE) await writeFile(process.env.PROFILE_SAVE, JSON.stringify(profile));
 console.log(`${path}: ${Math.round(run.requests.average)} req/s, p50 ${run.latency.p50} ms, p99 ${run.latency.p99} ms`);
 
 const self = new Map<number, number>();
@@ -104,6 +109,30 @@ const top = (map: Map<string, number>, n: number) =>
     .join("\n");
 console.log(`\nself time by package or source folder (${total} samples):\n${top(groupByPackage(byModule), 20)}`);
 console.log(`\nself time by function:\n${top(byFunction, Number(process.env.PROFILE_TOP ?? 25))}`);
+
+// Inclusive time of the service's own functions (src/…): the share of samples with the function
+// anywhere on the stack, counted once per sample however deep it recurses. Says which of our steps
+// (a middleware, a store call, a view) costs what with everything it calls.
+const parent = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+const nodeById = new Map(profile.nodes.map((n) => [n.id, n]));
+const inclusive = new Map<string, number>();
+for (const [leaf, count] of self) {
+  const seen = new Set<string>();
+  for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+    const node = nodeById.get(id);
+    if (!node?.callFrame.url.endsWith(MODULE_NAME)) continue;
+    const module = moduleAt(node.callFrame.lineNumber + 1);
+    if (!module.startsWith("src/")) continue;
+    const key = `${node.callFrame.functionName || "(anonymous)"} ${module}:${node.callFrame.lineNumber + 1}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    inclusive.set(key, (inclusive.get(key) ?? 0) + count);
+  }
+}
+console.log(
+  `\ninclusive time of the service's functions (bundle lines):\n${top(inclusive, Number(process.env.PROFILE_TOP ?? 25))}`,
+);
 
 /** Maps a line of the unminified bundle to the module esbuild placed there (its `// path` markers). */
 async function moduleIndex(file: string) {
