@@ -50,7 +50,9 @@ export async function pickCallers(client: pg.Client, size: SeedSize): Promise<Re
   if (!first) throw new Error("the bench database has no bench users");
   const heavyEmails = new Set(heavy.map((h) => h.email));
   let n = size.users >= 500 ? 500 : Math.max(1, Math.ceil(size.users / 2));
-  while (heavyEmails.has(BENCH_EMAIL(n))) n++;
+  // The next user that is not heavy, wrapping past the last (the heavy ones are the first by id,
+  // so on a small set they may be every user from n on).
+  for (let tried = 0; tried < size.users && heavyEmails.has(BENCH_EMAIL(n)); tried++) n = (n % size.users) + 1;
   const typical = (await client.query<{ id: string }>("select id from users where email = $1", [BENCH_EMAIL(n)]))
     .rows[0];
   if (!typical) throw new Error(`no user ${BENCH_EMAIL(n)} in the bench database`);

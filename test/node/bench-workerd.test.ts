@@ -366,9 +366,15 @@ describe.skipIf(!serverUrl)("bench database ceiling and cleanup (real PostgreSQL
 
   it("removes what bench runs wrote for the given owners and nothing else, and picks the callers", async () => {
     await migrate(backend);
+    // Ids chosen so that the heavy users (the first HEAVY_USERS by id) are user3…user6, every user
+    // from the middle one on: the typical caller must wrap round to user1 (random ids made this
+    // case, and the failure it caught, one run in fifteen).
     const users = (
       await client.query<{ id: string; email: string }>(
-        `insert into users (email, password_hash) select 'user' || g || '@bench.example', 'x' from generate_series(1, 6) g
+        `insert into users (id, email, password_hash)
+         select ('00000000-0000-4000-8000-' || lpad(((g + 3) % 6 + 1)::text, 12, '0'))::uuid,
+                'user' || g || '@bench.example', 'x'
+         from generate_series(1, 6) g
          returning id, email`,
       )
     ).rows;
@@ -376,6 +382,13 @@ describe.skipIf(!serverUrl)("bench database ceiling and cleanup (real PostgreSQL
     const byId = [...users].sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(picked.heavy.email).toBe(byId[0]?.email);
     const heavyEmails = byId.slice(0, HEAVY_USERS).map((u) => u.email);
+    expect(heavyEmails).toEqual([
+      "user3@bench.example",
+      "user4@bench.example",
+      "user5@bench.example",
+      "user6@bench.example",
+    ]);
+    expect(picked.typical.email).toBe("user1@bench.example");
     expect(heavyEmails).not.toContain(picked.typical.email);
     const typical = picked.typical.userId;
     const other = users.find((u) => u.id !== typical && u.id !== picked.heavy.userId)?.id as string;
