@@ -2,13 +2,15 @@
 // request's time goes inside the Worker. Same stack as `npm run bench` (seeded PostgreSQL, local
 // Neon endpoint, s3rver); the isolate runs with an inspector, and V8's sampling profiler records
 // while autocannon drives PROFILE_PATH (default: the document list; `{document}` in it is one of
-// the user's own documents). Prints self time by package and the functions with
-// the most self time.
+// the typical caller's own documents). Prints self time by package and the functions with
+// the most self time, and the inclusive time of the service's own functions.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import getPort from "get-port";
+import pg from "pg";
+import { pickCallers } from "./callers.ts";
 import { benchSize, prepareBenchDatabase } from "./database.ts";
 import { bundleWorker, loginBenchUser, serviceBindings, startBenchStack, startWorker } from "./harness.ts";
 import { MODULE_NAME } from "./workerd.ts";
@@ -24,8 +26,11 @@ const inspectorPort = await getPort({ host: "127.0.0.1" });
 const bundle = await bundleWorker("src/index.ts", buildDir, { sourcemap: true });
 const worker = await startWorker(bundle, serviceBindings(stack), { inspectorPort });
 const base = worker.url;
-// User 500 is a typical caller of the default data set; a smaller one (DOCS=10000) has fewer users.
-const { access_token } = await loginBenchUser(base, Math.min(500, Math.floor(size.users / 2)));
+// The bench's typical caller (bench/callers.ts), whatever the data set's size.
+const client = new pg.Client({ connectionString: databaseUrl });
+await client.connect();
+const { typical } = await pickCallers(client, size).finally(() => client.end());
+const { access_token } = await loginBenchUser(base, typical.email);
 // `{document}` in PROFILE_PATH stands for one of the bench user's own documents.
 const mine = await fetch(`${base}/api/v1/documents?owner=me&limit=1`, {
   headers: { authorization: `Bearer ${access_token}` },

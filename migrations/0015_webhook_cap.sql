@@ -4,8 +4,8 @@ ALTER TABLE "users" ADD CONSTRAINT "users_webhook_count_nonnegative" CHECK ("use
 UPDATE "users" u SET "webhook_count" = c.n
 FROM (SELECT "owner_id", count(*)::int AS n FROM "webhooks" GROUP BY "owner_id") c
 WHERE u."id" = c."owner_id";--> statement-breakpoint
--- Every insert and delete of a webhook, however it happens (DELETE /webhooks/{id}, a purge, an
--- account's closing), moves its owner's counter in the same transaction.
+-- Every insert and delete of a webhook, however it happens (DELETE /webhooks/{id} today, any
+-- later path or cascade), moves its owner's counter in the same transaction.
 CREATE FUNCTION "docvault_webhook_count"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
