@@ -8,6 +8,7 @@ import type { Database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
 import type { ErrorCode } from "../lib/error-codes";
 import { DependencyError, Failure } from "../lib/failure";
+import type { ObjectStorage } from "../storage/object-storage";
 import type { Actor } from "./actor";
 import { type Discarding, discardAfterFailedWrite, discardObject } from "./discard";
 import { createDocument, documentNotFound, requireRole } from "./documents.store";
@@ -23,7 +24,7 @@ import {
 } from "./multipart-uploads";
 import { checkQuota, fitsQuota, quotaExceeded, storageUsage } from "./quota";
 import type { RevisedDocument } from "./sql";
-import { allowedTypes, checkType, sha256Of, storageKeyFor, storageSource } from "./upload";
+import { allowedTypes, checkType, sha256Hasher, storageKeyFor, storageSource } from "./upload";
 import {
   createUpload,
   endPendingUploads,
@@ -157,30 +158,28 @@ const plannedDocumentId = (upload: UploadRecord) =>
 
 /**
  * Reads a stored object once: its SHA-256, its length and its first `keep` bytes, without
- * holding it in memory.
+ * holding it in memory (ObjectStorage.readBlocks). Null when it is gone or served encoded.
  */
 async function digestOf(
-  body: ReadableStream<Uint8Array>,
+  storage: ObjectStorage,
+  key: string,
   keep: number,
-): Promise<{ sha256: string; size: number; first: Uint8Array }> {
-  let size = 0;
+): Promise<{ sha256: string; size: number; first: Uint8Array } | null> {
+  const hasher = sha256Hasher();
   const first = new Uint8Array(keep);
   let kept = 0;
-  const counted = body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        if (kept < keep) {
-          const part = chunk.subarray(0, keep - kept);
-          first.set(part, kept);
-          kept += part.byteLength;
-        }
-        size += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-  const sha256 = await sha256Of(counted);
-  return { sha256, size, first: first.subarray(0, kept) };
+  let size = 0;
+  const outcome = await storage.readBlocks(key, async (block) => {
+    if (kept < keep) {
+      const part = block.subarray(0, keep - kept);
+      first.set(part, kept);
+      kept += part.byteLength;
+    }
+    size += block.byteLength;
+    await hasher.update(block);
+  });
+  if (outcome !== "read") return null;
+  return { sha256: await hasher.hex(), size, first: first.subarray(0, kept) };
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) =>
@@ -303,12 +302,8 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   copied = true;
   // Everything recorded is read back from the copy itself: even where the copy's condition is
   // not enforced (s3rver), its size, first bytes (hence its type) and SHA-256 are what is served.
-  const stored = await storage.get(storageKey);
-  if (!stored?.body || stored.headers.get("content-encoding")) {
-    await stored?.body?.cancel();
-    return reject("upload_mismatch", "The uploaded object changed while it was being checked.");
-  }
-  const digest = await digestOf(stored.body, head.byteLength);
+  const digest = await digestOf(storage, storageKey, head.byteLength);
+  if (!digest) return reject("upload_mismatch", "The uploaded object changed while it was being checked.");
   if (digest.size !== upload.sizeBytes || !sameBytes(digest.first, head)) {
     await reject("upload_mismatch", "The uploaded object changed while it was being checked.");
   }

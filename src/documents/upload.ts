@@ -1,7 +1,7 @@
 // An uploaded file, as the HTTP layer hands it over while it arrives: its type detected from its
 // own bytes, its SHA-256 computed as it passes, the bytes sent to storage under a generated key
 // in parts (stageUpload). Also the pieces a direct upload's check reuses on bytes already in
-// storage (storageSource, checkType, sha256Of).
+// storage (storageSource, checkType, sha256Hasher).
 import type { Config } from "../config";
 import { Failure } from "../lib/failure";
 import type { ObjectStorage } from "../storage/object-storage";
@@ -77,11 +77,20 @@ export async function checkType(
 
 const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
-/** SHA-256 of a stream, without holding it in memory. */
-export async function sha256Of(stream: ReadableStream<Uint8Array>): Promise<string> {
+/**
+ * SHA-256 of bytes handed over a block at a time (DigestStream): a block is hashed once `update`
+ * resolves, so its buffer may then be reused.
+ */
+export function sha256Hasher(): { update(block: Uint8Array): Promise<void>; hex(): Promise<string> } {
   const digest = new crypto.DigestStream("SHA-256");
-  await stream.pipeTo(digest);
-  return hex(await digest.digest);
+  const writer = digest.getWriter();
+  return {
+    update: (block) => writer.write(block),
+    async hex() {
+      await writer.close();
+      return hex(await digest.digest);
+    },
+  };
 }
 
 /** A checked file in storage, ready to become a version row. */

@@ -85,6 +85,34 @@ function idleDeadline(ms: number, onStall: () => void): TransformStream<Uint8Arr
   } as Transformer<Uint8Array, Uint8Array>);
 }
 
+/**
+ * One block of a byte stream into `buffer` (whose memory the reader takes over and hands back in
+ * the answer): with workerd's `readAtLeast` one read fills it; elsewhere (Node, where the tests
+ * run some of this) standard BYOB reads fill it piece by piece. `done` once the stream has ended;
+ * `value` may hold the last bytes either way.
+ */
+async function readBlock(
+  reader: ReadableStreamBYOBReader,
+  buffer: ArrayBuffer,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  const size = buffer.byteLength;
+  if ("readAtLeast" in reader) {
+    return (await reader.readAtLeast(size, new Uint8Array(buffer))) as ReadableStreamReadResult<Uint8Array>;
+  }
+  let filled = 0;
+  let current = buffer;
+  for (;;) {
+    const { done, value } = await (reader as ReadableStreamBYOBReader).read(new Uint8Array(current, filled));
+    if (value) {
+      current = value.buffer as ArrayBuffer;
+      filled += value.byteLength;
+    }
+    if (done || filled === size) {
+      return { done, value: new Uint8Array(current, 0, filled) } as ReadableStreamReadResult<Uint8Array>;
+    }
+  }
+}
+
 export class ObjectStorage {
   readonly #client: AwsClient;
   readonly #bucket: string;
@@ -193,6 +221,74 @@ export class ObjectStorage {
     }
     if (!res.body) return res;
     return new Response(res.body.pipeThrough(idleDeadline(this.#timeoutMs, stall("bytes"))), res);
+  }
+
+  /**
+   * Reads a whole object once, in blocks of `blockBytes` into one buffer reused for the whole
+   * object, handing each block to `onBlock` and waiting for it before the buffer is reused: the
+   * bytes pass, none stay. For a caller that needs every byte of a large object without holding
+   * it (hashing a direct upload). Not get()'s body: read through its deadline's TransformStream,
+   * it arrives in workerd's own chunks, which stay until a full garbage collection that their
+   * size does not start (completing a 90 MiB direct upload that way grew workerd by 77 MiB; a
+   * 500 MB one would end the isolate).
+   *
+   * The deadline is like get()'s: `timeoutMs` for the answer's headers, then for each block rather
+   * than each piece (workerd's readAtLeast does not show the pieces): 256 KiB in 30 s by default,
+   * a store slower than ~9 KB/s fails the read. Answers "missing" when there is no object,
+   * and "encoded" (reading nothing) when it is served with a Content-Encoding, whose bytes
+   * workerd's fetch would inflate (see get()).
+   */
+  async readBlocks(
+    key: string,
+    onBlock: (block: Uint8Array) => Promise<void> | void,
+    blockBytes = 256 * 1024,
+  ): Promise<"read" | "missing" | "encoded"> {
+    const deadline = new AbortController();
+    const stall = (what: string) => () =>
+      deadline.abort(new DependencyError("storage", new Error(`GET: no ${what} within ${this.#timeoutMs} ms`)));
+    let timer = setTimeout(stall("answer"), this.#timeoutMs);
+    let res: Response;
+    try {
+      res = await this.#send(this.objectUrl(key), {
+        method: "GET",
+        headers: { "accept-encoding": "identity" },
+        signal: deadline.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.status === 404 || (res.ok && res.headers.get("content-encoding"))) {
+      await res.body?.cancel();
+      return res.status === 404 ? "missing" : "encoded";
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new DependencyError("storage", new Error(`GET answered ${res.status}`));
+    }
+    if (!res.body) return "read";
+    const reader = res.body.getReader({ mode: "byob" });
+    let buffer = new ArrayBuffer(blockBytes);
+    try {
+      for (;;) {
+        timer = setTimeout(stall("bytes"), this.#timeoutMs);
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await readBlock(reader, buffer);
+        } finally {
+          clearTimeout(timer);
+        }
+        const { done, value } = result;
+        if (value) {
+          if (value.byteLength > 0) await onBlock(value);
+          buffer = value.buffer as ArrayBuffer;
+        }
+        if (done) return "read";
+      }
+    } catch (error) {
+      reader.cancel().catch(() => {});
+      if (deadline.signal.aborted) throw deadline.signal.reason;
+      throw error instanceof DependencyError ? error : new DependencyError("storage", error);
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -17,6 +17,14 @@ let storage: ObjectStorage;
 beforeAll(async () => {
   server = createServer(async (req, res) => {
     const key = req.url?.split("/").pop() ?? "";
+    if (key === "missing") {
+      res.writeHead(404).end();
+      return;
+    }
+    if (key === "encoded") {
+      res.writeHead(200, { "content-encoding": "gzip", "content-length": "3" }).end("abc");
+      return;
+    }
     if (key === "silent") {
       await sleep(TIMEOUT_MS * 3); // no answer within the deadline
       res.end();
@@ -73,5 +81,43 @@ describe("reading an object has a deadline for the answer and for each piece, no
 
   it("no answer within the deadline is a storage error", async () => {
     await expect(storage.get("silent")).rejects.toBeInstanceOf(DependencyError);
+  });
+});
+
+describe("reading an object in blocks (readBlocks) keeps get's deadline and hands over every byte once", () => {
+  // The deadline is per block (workerd's readAtLeast cannot show the pieces): two pieces, 200 ms.
+  it("a body that keeps coming is read whole, in blocks of the size asked, though it takes three deadlines", async () => {
+    const started = Date.now();
+    const blocks: number[] = [];
+    const seen: number[] = [];
+    const outcome = await storage.readBlocks(
+      "slow",
+      (block) => {
+        blocks.push(block.byteLength);
+        for (let i = 0; i < block.byteLength; i += PIECE) seen.push(block[i] as number);
+      },
+      2 * PIECE,
+    );
+    expect(outcome).toBe("read");
+    expect(Date.now() - started).toBeGreaterThan(3 * TIMEOUT_MS);
+    expect(blocks).toEqual([2 * PIECE, 2 * PIECE, 2 * PIECE, 2 * PIECE, 2 * PIECE]);
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it("a body that stops coming fails the read with a storage error", async () => {
+    const error = await storage.readBlocks("stalls", () => {}, 2 * PIECE).then(
+      () => null,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(DependencyError);
+    expect(String((error as Error).cause)).toContain(`no bytes within ${TIMEOUT_MS} ms`);
+  });
+
+  it("no answer within the deadline is a storage error; no object and an encoded one are told apart", async () => {
+    await expect(storage.readBlocks("silent", () => {})).rejects.toBeInstanceOf(DependencyError);
+    const blocks: Uint8Array[] = [];
+    expect(await storage.readBlocks("missing", (block) => void blocks.push(block))).toBe("missing");
+    expect(await storage.readBlocks("encoded", (block) => void blocks.push(block))).toBe("encoded");
+    expect(blocks).toEqual([]);
   });
 });

@@ -5,8 +5,12 @@
 // lives outside V8's heap (checked by hand: collecting the file with arrayBuffer() passed under a
 // 16 MiB cap), so the peak is what tells streaming from buffering. The bench's upload-memory
 // scenario measures the same path (bench/upload-memory.ts).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { measureCase } from "../../bench/upload-memory.ts";
+import { bundleWorker } from "../../bench/harness.ts";
+import { measureCase, measureDirectCompleteCase, measureFloorCase } from "../../bench/upload-memory.ts";
 
 /** V8's heap cap, MiB: the service's own heap stays well under it while it streams. */
 const HEAP_CAP_MIB = 24;
@@ -31,4 +35,29 @@ describe("API uploads in bounded memory", () => {
       expect(result.growthMiB).toBeLessThan(MAX_GROWTH_MIB);
     });
   }
+
+  // The bench's floor (bench/body-read-worker.ts): the worker answers how many bytes it read, and
+  // measureFloorCase refuses an answer that is not the whole body, so the floor is a read of it all.
+  it("measures the floor: a worker that reads a 20 MiB body whole, in blocks, and holds none of it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "docvault-floor-test-"));
+    try {
+      const script = await bundleWorker("bench/body-read-worker.ts", dir);
+      const result = await measureFloorCase(script, 20);
+      expect(result.name).toBe("body read only, 1 × 20 MiB");
+      expect(result.growthMiB).toBeGreaterThanOrEqual(0);
+      expect(result.growthMiB).toBeLessThan(20);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Completing a direct upload reads the stored object back once to hash it. Through get()'s
+  // body (a TransformStream) workerd kept the chunks: 90 MiB grew it by 77 MiB. Read in blocks
+  // (ObjectStorage.readBlocks) it grew by 1.2 to 2.5.
+  it("complete a 90 MiB direct upload, hashing it as stored, with peak growth under 20 MiB", async () => {
+    // measureDirectCompleteCase checks the answer (201) and its SHA-256 against the bytes PUT.
+    const result = await measureDirectCompleteCase(90);
+    console.log(`90 MiB direct upload completed: workerd peak growth ${result.growthMiB} MiB`);
+    expect(result.growthMiB).toBeLessThan(20);
+  });
 });
