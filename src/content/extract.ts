@@ -29,6 +29,29 @@ export function isExtractable(contentType: string): boolean {
   return PLAIN_TYPES.has(type) || type === "text/html" || type === "application/pdf" || isOfficeType(type);
 }
 
+/**
+ * A stored version's bytes, whole, for a parser that needs them all (pdf.js): read in blocks
+ * straight into one array of the version's size (ObjectStorage.readBlocks), so the file is held
+ * once. Read as one body instead, workerd kept every chunk of it as well until a full garbage
+ * collection (measured on a direct upload's read-back: +77 MiB for 90 MiB).
+ */
+async function wholeObject(storage: ObjectStorage, version: StoredVersion): Promise<Uint8Array> {
+  const bytes = new Uint8Array(version.sizeBytes);
+  let at = 0;
+  const outcome = await storage.readBlocks(version.storageKey, (block) => {
+    if (at + block.byteLength > bytes.byteLength) {
+      throw new ExtractionRefused("The stored object is larger than its version says.");
+    }
+    bytes.set(block, at);
+    at += block.byteLength;
+  });
+  if (outcome === "missing") throw new Error("the version's object is missing");
+  // workerd inflates an encoded body: the stored bytes are never served with an encoding.
+  if (outcome === "encoded") throw new ExtractionRefused("The stored object carries a Content-Encoding.");
+  if (at !== bytes.byteLength) throw new ExtractionRefused("The stored object is smaller than its version says.");
+  return bytes;
+}
+
 export async function extractText(
   storage: ObjectStorage,
   version: StoredVersion,
@@ -54,8 +77,7 @@ export async function extractText(
       if (version.sizeBytes > PDF_MAX_BYTES) {
         throw new ExtractionRefused(`The PDF is larger than ${PDF_MAX_BYTES} bytes, the most that is extracted.`);
       }
-      const bytes = new Uint8Array(await new Response(await body()).arrayBuffer());
-      await extractPdf(bytes, out);
+      await extractPdf(await wholeObject(storage, version), out);
     } else {
       const source: ByteSource = {
         size: version.sizeBytes,

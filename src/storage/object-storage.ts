@@ -268,26 +268,30 @@ export class ObjectStorage {
     if (!res.body) return "read";
     const reader = res.body.getReader({ mode: "byob" });
     let buffer = new ArrayBuffer(blockBytes);
-    try {
-      for (;;) {
-        timer = setTimeout(stall("bytes"), this.#timeoutMs);
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await readBlock(reader, buffer);
-        } finally {
-          clearTimeout(timer);
-        }
-        const { done, value } = result;
-        if (value) {
-          if (value.byteLength > 0) await onBlock(value);
-          buffer = value.buffer as ArrayBuffer;
-        }
-        if (done) return "read";
+    for (;;) {
+      timer = setTimeout(stall("bytes"), this.#timeoutMs);
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await readBlock(reader, buffer);
+      } catch (error) {
+        reader.cancel().catch(() => {});
+        if (deadline.signal.aborted) throw deadline.signal.reason;
+        throw error instanceof DependencyError ? error : new DependencyError("storage", error);
+      } finally {
+        clearTimeout(timer);
       }
-    } catch (error) {
-      reader.cancel().catch(() => {});
-      if (deadline.signal.aborted) throw deadline.signal.reason;
-      throw error instanceof DependencyError ? error : new DependencyError("storage", error);
+      const { done, value } = result;
+      if (value) {
+        // The caller's own failure is its own, not the store's; the rest of the body is not wanted.
+        if (value.byteLength > 0) {
+          await (async () => onBlock(value))().catch((error: unknown) => {
+            reader.cancel().catch(() => {});
+            throw error;
+          });
+        }
+        buffer = value.buffer as ArrayBuffer;
+      }
+      if (done) return "read";
     }
   }
 

@@ -120,4 +120,24 @@ describe("reading an object in blocks (readBlocks) keeps get's deadline and hand
     expect(await storage.readBlocks("encoded", (block) => void blocks.push(block))).toBe("encoded");
     expect(blocks).toEqual([]);
   });
+
+  it("a block the caller refuses ends the read with the caller's own error, not a storage error", async () => {
+    const refused = new Error("refused by the caller");
+    let blocks = 0;
+    const error = await storage
+      .readBlocks(
+        "slow",
+        () => {
+          blocks++;
+          throw refused;
+        },
+        2 * PIECE,
+      )
+      .then(
+        () => null,
+        (reason: unknown) => reason,
+      );
+    expect(error).toBe(refused);
+    expect(blocks).toBe(1);
+  });
 });
