@@ -183,6 +183,30 @@ function resetPeak(pid: number): void {
   writeFileSync(`/proc/${pid}/clear_refs`, "5");
 }
 
+type PeakGrowth = Pick<MemoryResult, "growthMiB" | "rssBeforeMiB" | "peakMiB" | "seconds">;
+
+/**
+ * What `work` costs workerd (`pid`): its peak resident memory is reset to its resident memory
+ * first, and the growth is the peak after `work` less the resident memory before it.
+ */
+async function peakGrowth(pid: number, work: () => Promise<void>): Promise<PeakGrowth> {
+  resetPeak(pid);
+  const before = processMemory(pid);
+  if (!before) throw new Error("no /proc memory figures for workerd");
+  const started = performance.now();
+  await work();
+  const seconds = (performance.now() - started) / 1000;
+  const after = processMemory(pid);
+  if (!after) throw new Error("no /proc memory figures for workerd");
+  const mib = (bytes: number) => Number((bytes / MiB).toFixed(1));
+  return {
+    growthMiB: mib(after.peak - before.rss),
+    rssBeforeMiB: mib(before.rss),
+    peakMiB: mib(after.peak),
+    seconds: Number(seconds.toFixed(2)),
+  };
+}
+
 /** One case in a fresh workerd: a warm-up upload, the peak reset, then the case's uploads at once. */
 export async function measureCase(c: MemoryCase, options: { v8Flags?: string[] } = {}): Promise<MemoryResult> {
   const service = await startUploadService(options);
@@ -192,29 +216,17 @@ export async function measureCase(c: MemoryCase, options: { v8Flags?: string[] }
     const warm = await upload(worker.url, token, 6 * MiB);
     if (warm.status !== 201) throw new Error(`warm-up upload answered ${warm.status}: ${JSON.stringify(warm.body)}`);
     await new Promise((r) => setTimeout(r, 200));
-    resetPeak(worker.pid);
-    const before = processMemory(worker.pid);
-    if (!before) throw new Error("no /proc memory figures for workerd");
-    const started = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: c.files }, () => upload(worker.url, token, c.sizeMiB * MiB, { chunked: c.chunked })),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const after = processMemory(worker.pid);
-    if (!after) throw new Error("no /proc memory figures for workerd");
-    for (const r of results) {
-      if (r.status !== 201 || r.body.sha256 !== r.sha256) {
-        throw new Error(`upload answered ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
+    const growth = await peakGrowth(worker.pid, async () => {
+      const results = await Promise.all(
+        Array.from({ length: c.files }, () => upload(worker.url, token, c.sizeMiB * MiB, { chunked: c.chunked })),
+      );
+      for (const r of results) {
+        if (r.status !== 201 || r.body.sha256 !== r.sha256) {
+          throw new Error(`upload answered ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
+        }
       }
-    }
-    const mib = (bytes: number) => Number((bytes / MiB).toFixed(1));
-    return {
-      ...c,
-      growthMiB: mib(after.peak - before.rss),
-      rssBeforeMiB: mib(before.rss),
-      peakMiB: mib(after.peak),
-      seconds: Number(seconds.toFixed(2)),
-    };
+    });
+    return { ...c, ...growth };
   } finally {
     await service.close();
   }
@@ -232,7 +244,8 @@ export async function measureDirectCompleteCase(sizeMiB: number): Promise<Memory
   try {
     const { worker, token } = service;
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-    const complete = async (size: number, measure: boolean) => {
+    /** Starts a direct upload of `size` bytes and PUTs them; answers how to complete it. */
+    const stage = async (size: number) => {
       const bytes = new Uint8Array(size);
       for (let at = 0; at < size; at += MiB) bytes.set(noise.subarray(0, Math.min(MiB, size - at)), at);
       for (let at = 0; at + 8 <= size; at += CHUNK) new DataView(bytes.buffer).setUint32(at + 4, at / CHUNK);
@@ -240,44 +253,35 @@ export async function measureDirectCompleteCase(sizeMiB: number): Promise<Memory
       const start = await fetch(`${worker.url}/api/v1/uploads`, {
         method: "POST",
         headers,
-        body: JSON.stringify({ file_name: "memory.pdf", content_type: "application/pdf", size_bytes: size, title: "memory" }),
+        body: JSON.stringify({
+          file_name: "memory.pdf",
+          content_type: "application/pdf",
+          size_bytes: size,
+          title: "memory",
+        }),
       });
       const upload = (await start.json()) as { upload_id: string; url: string; headers: Record<string, string> };
       if (start.status !== 201) throw new Error(`upload start answered ${start.status}: ${JSON.stringify(upload)}`);
       const put = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bytes });
       if (!put.ok) throw new Error(`presigned PUT answered ${put.status}: ${await put.text()}`);
       const sha256 = createHash("sha256").update(bytes).digest("hex");
-      if (measure) resetPeak(worker.pid);
-      const before = processMemory(worker.pid);
-      if (!before) throw new Error("no /proc memory figures for workerd");
-      const started = performance.now();
-      const done = await fetch(`${worker.url}/api/v1/uploads/${upload.upload_id}/complete`, {
-        method: "POST",
-        headers,
-        body: "{}",
-      });
-      const answer = (await done.json()) as { sha256?: string };
-      const seconds = (performance.now() - started) / 1000;
-      const after = processMemory(worker.pid);
-      if (!after) throw new Error("no /proc memory figures for workerd");
-      if (done.status !== 201 || answer.sha256 !== sha256) {
-        throw new Error(`complete answered ${done.status}: ${JSON.stringify(answer).slice(0, 300)}`);
-      }
-      return { before, after, seconds };
+      return async () => {
+        const done = await fetch(`${worker.url}/api/v1/uploads/${upload.upload_id}/complete`, {
+          method: "POST",
+          headers,
+          body: "{}",
+        });
+        const answer = (await done.json()) as { sha256?: string };
+        if (done.status !== 201 || answer.sha256 !== sha256) {
+          throw new Error(`complete answered ${done.status}: ${JSON.stringify(answer).slice(0, 300)}`);
+        }
+      };
     };
-    await complete(6 * MiB, false);
+    await (await stage(6 * MiB))();
     await new Promise((r) => setTimeout(r, 200));
-    const { before, after, seconds } = await complete(sizeMiB * MiB, true);
-    const mib = (bytes: number) => Number((bytes / MiB).toFixed(1));
-    return {
-      name: `direct upload, 1 × ${sizeMiB} MiB: complete`,
-      files: 1,
-      sizeMiB,
-      growthMiB: mib(after.peak - before.rss),
-      rssBeforeMiB: mib(before.rss),
-      peakMiB: mib(after.peak),
-      seconds: Number(seconds.toFixed(2)),
-    };
+    const complete = await stage(sizeMiB * MiB);
+    const growth = await peakGrowth(worker.pid, complete);
+    return { name: `direct upload, 1 × ${sizeMiB} MiB: complete`, files: 1, sizeMiB, ...growth };
   } finally {
     await service.close();
   }
@@ -307,24 +311,8 @@ export async function measureFloorCase(script: string, sizeMiB: number): Promise
     };
     await send(6 * MiB);
     await new Promise((r) => setTimeout(r, 200));
-    resetPeak(worker.pid);
-    const before = processMemory(worker.pid);
-    if (!before) throw new Error("no /proc memory figures for workerd");
-    const started = performance.now();
-    await send(sizeMiB * MiB);
-    const seconds = (performance.now() - started) / 1000;
-    const after = processMemory(worker.pid);
-    if (!after) throw new Error("no /proc memory figures for workerd");
-    const mib = (bytes: number) => Number((bytes / MiB).toFixed(1));
-    return {
-      name: `body read only, 1 × ${sizeMiB} MiB`,
-      files: 1,
-      sizeMiB,
-      growthMiB: mib(after.peak - before.rss),
-      rssBeforeMiB: mib(before.rss),
-      peakMiB: mib(after.peak),
-      seconds: Number(seconds.toFixed(2)),
-    };
+    const growth = await peakGrowth(worker.pid, () => send(sizeMiB * MiB));
+    return { name: `body read only, 1 × ${sizeMiB} MiB`, files: 1, sizeMiB, ...growth };
   } finally {
     await worker.dispose();
   }

@@ -105,10 +105,12 @@ describe("reading an object in blocks (readBlocks) keeps get's deadline and hand
   });
 
   it("a body that stops coming fails the read with a storage error", async () => {
-    const error = await storage.readBlocks("stalls", () => {}, 2 * PIECE).then(
-      () => null,
-      (reason: unknown) => reason,
-    );
+    const error = await storage
+      .readBlocks("stalls", () => {}, 2 * PIECE)
+      .then(
+        () => null,
+        (reason: unknown) => reason,
+      );
     expect(error).toBeInstanceOf(DependencyError);
     expect(String((error as Error).cause)).toContain(`no bytes within ${TIMEOUT_MS} ms`);
   });
