@@ -140,8 +140,7 @@ export type StageOptions = {
  */
 class PartReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #digest = new crypto.DigestStream("SHA-256");
-  readonly #hasher = this.#digest.getWriter();
+  readonly #hasher = sha256Hasher();
   readonly #limit: StageOptions["limit"];
   /** A chunk read but not yet copied, from `#pendingAt` on. */
   #pending: Uint8Array | null = null;
@@ -184,13 +183,12 @@ class PartReader {
       if (this.#pendingAt === chunk.byteLength) this.#pending = null;
     }
     if (!this.#pending && !this.#ended) await this.#next();
-    if (length > from) await this.#hasher.write(buffer.subarray(from, length));
+    if (length > from) await this.#hasher.update(buffer.subarray(from, length));
     return { length, ended: this.#ended };
   }
 
-  async sha256(): Promise<string> {
-    await this.#hasher.close();
-    return hex(await this.#digest.digest);
+  sha256(): Promise<string> {
+    return this.#hasher.hex();
   }
 
   /** Stops reading (the rest of the stream is not wanted). */

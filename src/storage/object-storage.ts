@@ -199,6 +199,22 @@ export class ObjectStorage {
    * while the reader waits for bytes, so a reader must keep reading (all of ours hash or buffer).
    */
   async get(key: string, range?: { start: number; end: number }): Promise<Response | null> {
+    const answer = await this.#getAnswer(key, range);
+    if (!answer) return null;
+    const { res, stall } = answer;
+    if (!res.body) return res;
+    return new Response(res.body.pipeThrough(idleDeadline(this.#timeoutMs, stall("bytes"))), res);
+  }
+
+  /**
+   * A GET of the object (or a range) up to its answer's headers, within `timeoutMs`: null on 404,
+   * a storage error on any other failure. `stall(what)` aborts the request and fails its body with
+   * a storage error naming what did not come: the caller's deadline for the body.
+   */
+  async #getAnswer(
+    key: string,
+    range?: { start: number; end: number },
+  ): Promise<{ res: Response; stall: (what: string) => () => void; signal: AbortSignal } | null> {
     const headers: Record<string, string> = { "accept-encoding": "identity" };
     if (range) headers.range = `bytes=${range.start}-${range.end}`;
     const deadline = new AbortController();
@@ -219,8 +235,7 @@ export class ObjectStorage {
       await res.body?.cancel();
       throw new DependencyError("storage", new Error(`GET answered ${res.status}`));
     }
-    if (!res.body) return res;
-    return new Response(res.body.pipeThrough(idleDeadline(this.#timeoutMs, stall("bytes"))), res);
+    return { res, stall, signal: deadline.signal };
   }
 
   /**
@@ -243,39 +258,24 @@ export class ObjectStorage {
     onBlock: (block: Uint8Array) => Promise<void> | void,
     blockBytes = 256 * 1024,
   ): Promise<"read" | "missing" | "encoded"> {
-    const deadline = new AbortController();
-    const stall = (what: string) => () =>
-      deadline.abort(new DependencyError("storage", new Error(`GET: no ${what} within ${this.#timeoutMs} ms`)));
-    let timer = setTimeout(stall("answer"), this.#timeoutMs);
-    let res: Response;
-    try {
-      res = await this.#send(this.objectUrl(key), {
-        method: "GET",
-        headers: { "accept-encoding": "identity" },
-        signal: deadline.signal,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-    if (res.status === 404 || (res.ok && res.headers.get("content-encoding"))) {
+    const answer = await this.#getAnswer(key);
+    if (!answer) return "missing";
+    const { res, stall, signal } = answer;
+    if (res.headers.get("content-encoding")) {
       await res.body?.cancel();
-      return res.status === 404 ? "missing" : "encoded";
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new DependencyError("storage", new Error(`GET answered ${res.status}`));
+      return "encoded";
     }
     if (!res.body) return "read";
     const reader = res.body.getReader({ mode: "byob" });
     let buffer = new ArrayBuffer(blockBytes);
     for (;;) {
-      timer = setTimeout(stall("bytes"), this.#timeoutMs);
+      const timer = setTimeout(stall("bytes"), this.#timeoutMs);
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = await readBlock(reader, buffer);
       } catch (error) {
         reader.cancel().catch(() => {});
-        if (deadline.signal.aborted) throw deadline.signal.reason;
+        if (signal.aborted) throw signal.reason;
         throw error instanceof DependencyError ? error : new DependencyError("storage", error);
       } finally {
         clearTimeout(timer);
