@@ -4,6 +4,7 @@
 // failures are thrown as Failure (src/lib/failure.ts); results are return values.
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { reusedStatement } from "../db/reused-statement";
 import { Failure } from "../lib/failure";
 import type { Actor } from "./actor";
 import { chargeQuotaCte, refusedByQuota } from "./quota";
@@ -25,17 +26,30 @@ import {
 
 export const documentNotFound = () => new Failure("document_not_found", "No such document.");
 
-export async function getDocument(db: Database, id: string, userId: string): Promise<RevisedDocument> {
-  const result = await db.execute<DocumentRow>(sql`
+const selectDocument = reusedStatement(
+  ["id", "userId"],
+  ({ id, userId }) => sql`
     with ${accessCte(id, userId)}
     select ${documentColumns}, a.role
     from access a
     join documents d on d.id = a.id
-    join document_versions v on v.document_id = d.id and v.version_number = d.current_version`);
+    join document_versions v on v.document_id = d.id and v.version_number = d.current_version`,
+);
+
+export async function getDocument(db: Database, id: string, userId: string): Promise<RevisedDocument> {
+  const result = await selectDocument<DocumentRow>(db, { id, userId });
   const row = result.rows[0];
   if (!row) throw documentNotFound();
   return toDocumentView(row);
 }
+
+const selectRole = reusedStatement(
+  ["id", "userId"],
+  ({ id, userId }) => sql`
+    with ${accessCte(id, userId)}
+    select a.role, u.storage_used_bytes as owner_used_bytes
+    from access a join documents d on d.id = a.id join users u on u.id = d.owner_id`,
+);
 
 /**
  * The caller's role on a document, without loading it, when it is at least `needed`: a check
@@ -50,10 +64,7 @@ export async function requireRole(
   needed: Role,
   detail: string,
 ): Promise<{ role: Role; ownerUsedBytes: number }> {
-  const result = await db.execute<{ role: Role; owner_used_bytes: string | number }>(sql`
-    with ${accessCte(id, userId)}
-    select a.role, u.storage_used_bytes as owner_used_bytes
-    from access a join documents d on d.id = a.id join users u on u.id = d.owner_id`);
+  const result = await selectRole<{ role: Role; owner_used_bytes: string | number }>(db, { id, userId });
   const row = result.rows[0];
   if (!row?.role) throw documentNotFound();
   if (!atLeast(row.role, needed)) throw new Failure("role_too_low", detail);

@@ -80,6 +80,21 @@ describe("CORS", () => {
     expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("if-match");
   });
 
+  it("varies every answer by Origin, with or without one, and keeps its other headers", async () => {
+    const plain = await SELF.fetch(`${BASE}/health/live`);
+    expect(plain.headers.get("vary")).toBe("Origin");
+    expect(plain.headers.get("access-control-allow-origin")).toBeNull();
+    expect(plain.headers.get("access-control-expose-headers")).toBeNull();
+    expect(plain.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(plain.headers.get("x-content-type-options")).toBe("nosniff");
+    const missing = await SELF.fetch(`${BASE}/api/v1/documents/${crypto.randomUUID()}`);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get("vary")).toBe("Origin");
+    expect(missing.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    const cors = await SELF.fetch(`${BASE}/health/live`, { headers: { Origin: "https://app.example.com" } });
+    expect(cors.headers.get("vary")).toBe("Origin");
+  });
+
   it("gives any other origin nothing", async () => {
     for (const origin of ["https://evil.example.com", "null", "https://app.example.com.evil.com"]) {
       const res = await SELF.fetch(`${BASE}/health/live`, { headers: { Origin: origin } });
