@@ -25,7 +25,10 @@ export const HIGHLIGHT_MAX_CHARS = 240;
  * (the document still matched, its excerpt then shows no mark). `lower` under the "C" collation
  * lowers ASCII letters only, byte by byte: 4 times faster than the database's locale on UTF-8
  * text (40 µs for 2.5 KB; `left`, which counts characters, only for texts longer than the scan), at the price of not finding a stem whose word starts with a capital
- * outside ASCII ("Élan").
+ * outside ASCII ("Élan"). The text is lowered once per row, not once per stem: `offset 0` keeps
+ * PostgreSQL from pulling the one-row subquery up into strpos's argument (where it would run
+ * again for every stem, decompressing the content each time): 13% of a typical two-word search's
+ * PostgreSQL CPU (3.9 → 3.4 ms per statement, 1,000,000 documents, three alternating runs).
  */
 export const HIGHLIGHT_SCAN_CHARS = 100_000;
 export const HIGHLIGHT_WINDOW_CHARS = 300;
@@ -42,8 +45,9 @@ const windowOf = (
   stems: SQL,
 ) => sql`case when octet_length(${text}) <= ${HIGHLIGHT_WINDOW_CHARS} then ${text}
   else substr(${text}, greatest(1, coalesce((
-    select min(nullif(strpos(lower(case when octet_length(${text}) <= ${HIGHLIGHT_SCAN_CHARS} then ${text}
-      else left(${text}, ${HIGHLIGHT_SCAN_CHARS}) end collate "C"), s), 0)) from unnest(${stems}) s), 1) - 120),
+    select min(nullif(strpos(lowered.text, s), 0))
+    from (select lower(case when octet_length(${text}) <= ${HIGHLIGHT_SCAN_CHARS} then ${text}
+      else left(${text}, ${HIGHLIGHT_SCAN_CHARS}) end collate "C") as text offset 0) lowered, unnest(${stems}) s), 1) - 120),
   ${HIGHLIGHT_WINDOW_CHARS}) end`;
 
 /**
