@@ -284,10 +284,12 @@ export class ObjectStorage {
       if (value) {
         // The caller's own failure is its own, not the store's; the rest of the body is not wanted.
         if (value.byteLength > 0) {
-          await (async () => onBlock(value))().catch((error: unknown) => {
+          try {
+            await onBlock(value);
+          } catch (error) {
             reader.cancel().catch(() => {});
             throw error;
-          });
+          }
         }
         buffer = value.buffer as ArrayBuffer;
       }

@@ -9,6 +9,8 @@ import { neon, neonConfig } from "@neondatabase/serverless";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 const NativeURL = globalThis.URL;
+// The driver's own settings, put back after each test (fetchEndpoint's default derives Neon's URL).
+const { fetchEndpoint, fetchFunction } = neonConfig;
 let parses = 0;
 const sent: { endpoint: string; connection: string | null }[] = [];
 
@@ -30,8 +32,8 @@ beforeEach(() => {
 
 afterEach(() => {
   globalThis.URL = NativeURL;
-  neonConfig.fetchFunction = undefined;
-  neonConfig.fetchEndpoint = undefined as never;
+  neonConfig.fetchFunction = fetchFunction;
+  neonConfig.fetchEndpoint = fetchEndpoint;
 });
 
 describe("Neon's HTTP driver, patched", () => {
