@@ -63,12 +63,12 @@ export const highlightColumn = (tsquery: SQL, q: string) => {
     ${tsquery}, ${OPTIONS})`;
 };
 
+// The contract's escaping: `<`, `>` and `&`, no more. Quotes need no escaping in an element's
+// content, and a client that unescapes the three would show `&quot;` as text.
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
   "<": "&lt;",
   ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
   [LT]: "&lt;",
   [GT]: "&gt;",
 };

@@ -67,10 +67,12 @@ export function listStatement(query: ListQuery): SQL {
       where t.document_id = d.id and t.tag = any(${sql.param(query.tags)}::text[])) = ${query.tags.length}`);
   }
   if (query.contentType) {
-    // Stored text types carry "; charset=utf-8": match the media type itself.
+    // Stored text types carry "; charset=utf-8": match the media type itself, on both sides, so
+    // a document's own content_type ("text/plain; charset=utf-8") finds it too.
+    const mediaType = (query.contentType.split(";", 1)[0] ?? "").trim().toLowerCase();
     filters.push(sql`exists (select 1 from document_versions cv
       where cv.document_id = d.id and cv.version_number = d.current_version
-        and split_part(cv.content_type, ';', 1) = ${query.contentType.toLowerCase()})`);
+        and split_part(cv.content_type, ';', 1) = ${mediaType})`);
   }
   if (query.createdAfter) filters.push(sql`d.created_at >= ${query.createdAfter.toISOString()}::timestamptz`);
   if (query.createdBefore) filters.push(sql`d.created_at < ${query.createdBefore.toISOString()}::timestamptz`);

@@ -1,5 +1,8 @@
-// Offset pagination of sub-lists (versions, permissions, activity): one query schema and one page
-// shape, `{items, total, page, limit}`, so every list reads and answers alike.
+// Offset pagination of sub-lists (versions, permissions, activity, links, webhooks): one query
+// schema and two page shapes. The contract gives versions and permissions `{items, total, page,
+// limit}`; what it calls a "Page of" something (links, webhooks, deliveries) and activity
+// ("paginated like lists") is the document list's Page, `{items, total, total_relation, page,
+// limit}`, where these lists' totals are always exact.
 import { z } from "@hono/zod-openapi";
 
 /** The deepest page a sub-list serves; past it a client narrows its question instead. */
@@ -24,6 +27,20 @@ export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
     .object({
       items: z.array(item),
       total: z.number().int().openapi({ description: "How many items there are in all pages." }),
+      page: z.number().int(),
+      limit: z.number().int(),
+    })
+    .openapi(name);
+
+/** The contract's Page of `item`: pageOf's shape and `total_relation`, always `eq` (an exact count). */
+export const countedPageOf = <T extends z.ZodType>(item: T, name: string) =>
+  z
+    .object({
+      items: z.array(item),
+      total: z.number().int().openapi({ description: "How many items there are in all pages (exact)." }),
+      total_relation: z
+        .enum(["eq"])
+        .openapi({ description: "Always `eq`: this list's total is always exact (as in the document list's Page)." }),
       page: z.number().int(),
       limit: z.number().int(),
     })

@@ -115,6 +115,22 @@ describe("POST /api/v1/auth/register", () => {
     }
   });
 
+  it("accepts a full_name of 200 characters, counting emoji as one, and refuses 201", async () => {
+    const res = await postJson(`${AUTH}/register`, {
+      email: uniqueEmail(),
+      password: PASSWORD,
+      full_name: "🦉".repeat(200),
+    });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { full_name: string }).full_name).toBe("🦉".repeat(200));
+    const over = await postJson(`${AUTH}/register`, {
+      email: uniqueEmail(),
+      password: PASSWORD,
+      full_name: "🦉".repeat(201),
+    });
+    expect(over.status).toBe(422);
+  });
+
   it("answers 400 for malformed JSON", async () => {
     const res = await postJson(`${AUTH}/register`, '{"email": "x@example.com", "password": ');
     expect(res.status).toBe(400);

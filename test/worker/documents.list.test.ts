@@ -89,6 +89,24 @@ describe("GET /api/v1/documents", () => {
     expect((await list(owner, "?created_after=2000-01-01T00:00:00%2B02:00")).total).toBe(5);
   });
 
+  it("finds a document by its own content_type, parameters and case aside", async () => {
+    const typist = await newUser("list-typist");
+    const text = await createDocument(typist.auth, {
+      bytes: new TextEncoder().encode("plain notes about nothing"),
+      name: "notes.txt",
+      fields: { title: "Notes" },
+    });
+    await createDocument(typist.auth, { fields: { title: "A PDF" } });
+    expect(text.content_type).toBe("text/plain; charset=utf-8");
+    for (const type of [text.content_type as string, "text/plain", "TEXT/Plain ; charset=UTF-8"]) {
+      const found = await list(typist, `?content_type=${encodeURIComponent(type)}`);
+      expect(
+        found.items.map((d) => d.id),
+        type,
+      ).toEqual([text.id]);
+    }
+  });
+
   it("sorts by title both ways and paginates with a stable order", async () => {
     const titles = (await list(owner, "?sort=title&owner=me")).items.map((d) => d.title);
     expect(titles).toEqual([...titles].sort());

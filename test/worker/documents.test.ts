@@ -177,6 +177,8 @@ describe("refused uploads change nothing", () => {
     ["unrecognised binary", { bytes: new Uint8Array([0, 1, 2, 3, 0, 255, 254]), name: "data.bin" }, 415],
     ["an empty title", { bytes: samplePdf(), fields: { title: "   " } }, 422],
     ["a title over 500 characters", { bytes: samplePdf(), fields: { title: "t".repeat(501) } }, 422],
+    // Characters are code points: 501 emoji (1,002 UTF-16 units) are over, 500 are not (below).
+    ["a title of 501 emoji", { bytes: samplePdf(), fields: { title: "\u{1F4C4}".repeat(501) } }, 422],
     ["a description over 10,000 characters", { bytes: samplePdf(), fields: { description: "d".repeat(10_001) } }, 422],
     ["21 tags", { bytes: samplePdf(), fields: { tags: Array.from({ length: 21 }, (_, i) => `t${i}`).join(",") } }, 422],
     ["a tag over 50 characters", { bytes: samplePdf(), fields: { tags: "x".repeat(51) } }, 422],
@@ -188,6 +190,24 @@ describe("refused uploads change nothing", () => {
     expect(res.status).toBe(status);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
     expect(await counts()).toEqual(before);
+  });
+
+  it("counts the limits in characters (code points), not UTF-16 units", async () => {
+    const title = "\u{1F4C4}".repeat(500);
+    const description = "\u{20000}".repeat(10_000);
+    const doc = await createDocument(alice.auth, { fields: { title, description } });
+    expect(doc).toMatchObject({ title, description });
+    const version = await uploadVersion(alice.auth, doc.id, {
+      bytes: samplePdf("emoji"),
+      fields: { comment: "\u{1F600}".repeat(1000) },
+    });
+    expect(version.status).toBe(201);
+    const over = await uploadVersion(alice.auth, doc.id, {
+      bytes: samplePdf("emoji 2"),
+      fields: { comment: "\u{1F600}".repeat(1001) },
+    });
+    expect(over.status).toBe(422);
+    expect(((await over.json()) as { errors: { path: string }[] }).errors[0]?.path).toBe("body.comment");
   });
 
   it("answers 422 without a file part", async () => {

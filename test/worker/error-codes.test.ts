@@ -69,6 +69,26 @@ describe("failures with one status differ in code", () => {
     expect((await problem(await get(`${BASE}/api/v1/nothing`))).code).toBe("route_not_found");
   });
 
+  it("404 for any id spelled as a UUID, whatever its version and variant digits; 422 only for what is not one", async () => {
+    // A UUID is any 8-4-4-4-12 hex string to PostgreSQL and to most clients' fixtures; an id the
+    // service never issued is unknown (404), not invalid.
+    for (const id of [
+      "11111111-1111-1111-1111-111111111111",
+      "12345678-1234-1234-1234-123456789012",
+      "ABCDEF01-2345-6789-ABCD-EF0123456789",
+    ]) {
+      expect((await problem(await get(`${DOCS}/${id}`, owner.auth))).code).toBe("document_not_found");
+      expect((await problem(await get(`${DOCS}/${id}/versions`, owner.auth))).code).toBe("document_not_found");
+      const noUser = await postJson(`${DOCS}/${doc.id}/permissions`, { user_id: id, role: "READ" }, owner.auth);
+      expect((await problem(noUser)).code).toBe("user_not_found");
+      const noUpload = await get(`${BASE}/api/v1/uploads/${id}`, owner.auth);
+      expect((await problem(noUpload)).code).toBe("upload_not_found");
+    }
+    for (const id of ["not-a-uuid", "11111111-1111-1111-1111-11111111111", "1111111111111111111111111111111111111"]) {
+      expect((await problem(await get(`${DOCS}/${id}`, owner.auth))).code).toBe("validation_failed");
+    }
+  });
+
   it("409: the owner's permission, an existing permission, a completed upload", async () => {
     const toOwner = await postJson(`${DOCS}/${doc.id}/permissions`, { user_id: owner.id, role: "READ" }, owner.auth);
     expect((await problem(toOwner)).code).toBe("owner_permission");

@@ -73,6 +73,20 @@ describe("GET …/permissions", () => {
   });
 });
 
+describe("GET …/activity", () => {
+  it("answers the contract's Page, as lists do: total_relation with the exact total", async () => {
+    const all = await get<{ action: string }>("activity?limit=100");
+    expect(all.status).toBe(200);
+    // At least the creation, four new versions and three grants (content indexing may add more).
+    expect(all.body.items.length).toBeGreaterThanOrEqual(8);
+    const { status, body } = await get<{ action: string }>("activity?limit=2");
+    expect(status).toBe(200);
+    expect(Object.keys(body).sort()).toEqual(["items", "limit", "page", "total", "total_relation"]);
+    expect(body).toMatchObject({ total: all.body.items.length, total_relation: "eq", page: 1, limit: 2 });
+    expect(body.items).toHaveLength(2);
+  });
+});
+
 describe("out-of-range pages", () => {
   it.each([
     ["versions", "limit=0", "query.limit"],

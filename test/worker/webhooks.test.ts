@@ -218,7 +218,7 @@ describe("CRUD and the test event", () => {
       page: number;
       limit: number;
     };
-    expect(list).toEqual({ items: [shown], total: 1, page: 1, limit: 10 });
+    expect(list).toEqual({ items: [shown], total: 1, total_relation: "eq", page: 1, limit: 10 });
     const [row] = await sql`select secret_ciphertext from webhooks where id = ${hook.id}`;
     expect(String(row?.secret_ciphertext)).toMatch(/^v1\./);
     expect(String(row?.secret_ciphertext)).not.toContain(hook.secret.slice(6, 20));

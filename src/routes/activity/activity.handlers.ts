@@ -10,5 +10,5 @@ export const listActivityHandler: AppRouteHandler<typeof listActivityRoute> = as
     page,
     limit,
   });
-  return c.json({ items, total, page, limit }, 200);
+  return c.json({ items, total, total_relation: "eq" as const, page, limit }, 200);
 };

@@ -1,12 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ACTIVITY_ACTIONS } from "../../documents/activity-actions";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
-import { pageOf, pageQuery } from "../../lib/pagination";
+import { countedPageOf, pageQuery } from "../../lib/pagination";
 import { IdParam } from "../documents/documents.schemas";
 
 export const ActivitySchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     action: z.enum(ACTIVITY_ACTIONS),
     actor_id: z
       .uuid()
@@ -16,7 +16,7 @@ export const ActivitySchema = z
           "The user who made the change; null when no account did: `link.downloaded` (the public, through a share " +
           "link) and `content.indexed` (the service).",
       }),
-    document_id: z.uuid(),
+    document_id: z.guid(),
     details: z.record(z.string(), z.unknown()).openapi({
       description:
         "What changed; never secrets. For `content.indexed` (the service finished extracting a version's text, " +
@@ -50,7 +50,7 @@ export const listActivity = createRoute({
   responses: {
     200: {
       description: "One page of activity.",
-      content: { "application/json": { schema: pageOf(ActivitySchema, "ActivityPage") } },
+      content: { "application/json": { schema: countedPageOf(ActivitySchema, "ActivityPage") } },
     },
     ...problems(401, 404, 422, 503),
   },

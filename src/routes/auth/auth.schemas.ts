@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 
-const codePoints = (value: string) => [...value].length;
+import { codePoints, upToCharacters } from "../../lib/characters";
 
 export const NewPassword = z
   .string()
@@ -18,13 +18,13 @@ export const RegisterBody = z
   .object({
     email: z.email().max(254).openapi({ example: "ada@example.com" }),
     password: NewPassword,
-    full_name: z.string().max(200).nullish().openapi({ example: "Ada Lovelace" }),
+    full_name: upToCharacters(200).nullish().openapi({ example: "Ada Lovelace" }),
   })
   .openapi("RegisterRequest");
 
 export const UserSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     email: z.string().openapi({ example: "ada@example.com" }),
     full_name: z.string().nullable(),
     created_at: z.iso.datetime().openapi({ example: "2026-11-25T17:06:02.123Z" }),

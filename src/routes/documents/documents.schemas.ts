@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ROLES } from "../../documents/roles";
 import { MAX_TAG_LENGTH, MAX_TAGS } from "../../documents/tags";
+import { upToCharacters } from "../../lib/characters";
 import { pageOf } from "../../lib/pagination";
 
 /** Highest first, as the API has always listed them. */
@@ -8,11 +9,11 @@ export const RoleSchema = z.enum([...ROLES].reverse()).openapi("Role");
 
 export const DocumentSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     title: z.string(),
     description: z.string().nullable(),
     tags: z.array(z.string()).openapi({ description: "Sorted, lower-case.", example: ["finance", "q3"] }),
-    owner_id: z.uuid(),
+    owner_id: z.guid(),
     current_version: z.number().int(),
     file_name: z.string().openapi({ example: "report.pdf" }),
     content_type: z.string().openapi({ example: "application/pdf" }),
@@ -43,8 +44,8 @@ export const ListedDocumentSchema = DocumentSchema.extend({
         "Only with `q`: an excerpt of at most 240 characters (an ellipsis ends a cut one) around the best " +
         "match in the title, description or content (around the first place a word of the query appears in " +
         "them), matched words " +
-        "wrapped in `<mark>` and `</mark>`; every other `<`, `>`, `&`, `\"` and `'` is escaped as an HTML " +
-        "entity, so it can be inserted as HTML. A match in the tags only gives the start of the text, unmarked.",
+        "wrapped in `<mark>` and `</mark>`; every other `<`, `>` and `&` is escaped (`&lt;`, `&gt;`, " +
+        "`&amp;`; quotes stay as they are, as the contract says), so it can be inserted as an element's HTML. A match in the tags only gives the start of the text, unmarked.",
     }),
 }).openapi("ListedDocument");
 
@@ -56,7 +57,7 @@ export const VersionSchema = z
     size_bytes: z.number().int(),
     sha256: z.string(),
     comment: z.string().nullable(),
-    created_by: z.uuid(),
+    created_by: z.guid(),
     created_at: z.iso.datetime(),
   })
   .openapi("Version");
@@ -96,12 +97,12 @@ export const DownloadSchema = z
   .openapi("Download");
 
 export const IdParam = z.object({
-  id: z.uuid().openapi({ param: { name: "id", in: "path" }, example: "6f1c2b8e-2d7a-4a59-9c61-0b7f3f4f0a11" }),
+  id: z.guid().openapi({ param: { name: "id", in: "path" }, example: "6f1c2b8e-2d7a-4a59-9c61-0b7f3f4f0a11" }),
 });
 
-export const Title = z.string().trim().min(1).max(500);
-export const Description = z.string().max(10_000);
-export const Comment = z.string().max(1000);
+export const Title = upToCharacters(500, z.string().trim().min(1)).openapi({ minLength: 1 });
+export const Description = upToCharacters(10_000);
+export const Comment = upToCharacters(1000);
 const Tag = z.string().max(200);
 
 export const UpdateDocumentBody = z

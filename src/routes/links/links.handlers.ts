@@ -29,7 +29,7 @@ export const createLinkHandler: AppRouteHandler<typeof createLink> = async (c) =
 export const listLinksHandler: AppRouteHandler<typeof listLinks> = async (c) => {
   const query = c.req.valid("query");
   const { items, total } = await listLinkRows(c.get("db"), c.req.valid("param").id, c.get("userId"), query);
-  return c.json({ items, total, page: query.page, limit: query.limit }, 200);
+  return c.json({ items, total, total_relation: "eq" as const, page: query.page, limit: query.limit }, 200);
 };
 
 export const revokeLinkHandler: AppRouteHandler<typeof revokeLink> = async (c) => {

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { codePoints } from "../../lib/characters";
 import { AUTHENTICATED, problems, problemsOf } from "../../lib/openapi";
-import { pageOf, pageQuery } from "../../lib/pagination";
+import { countedPageOf, pageQuery } from "../../lib/pagination";
 import { IdParam } from "../documents/documents.schemas";
 
 const tags = ["Share links"];
@@ -8,12 +9,10 @@ const DAY_MS = 86_400_000;
 /** The furthest a link's expiry may lie ahead. */
 export const MAX_LINK_LIFETIME_DAYS = 365;
 
-const codePoints = (value: string) => [...value].length;
-
 export const LinkSchema = z
   .object({
-    id: z.uuid(),
-    document_id: z.uuid(),
+    id: z.guid(),
+    document_id: z.guid(),
     version_number: z.number().int().nullable().openapi({
       description: "The pinned version, or null: the link serves whatever version is current when it is used.",
     }),
@@ -21,7 +20,7 @@ export const LinkSchema = z
     max_downloads: z.number().int().nullable().openapi({ description: "Null: no limit." }),
     download_count: z.number().int(),
     has_password: z.boolean(),
-    created_by: z.uuid(),
+    created_by: z.guid(),
     created_at: z.iso.datetime(),
   })
   .openapi("Link");
@@ -91,7 +90,7 @@ export const CreateLinkBody = z
   .openapi("CreateLink");
 
 const LinkParams = IdParam.extend({
-  link_id: z.uuid().openapi({ param: { name: "link_id", in: "path" } }),
+  link_id: z.guid().openapi({ param: { name: "link_id", in: "path" } }),
 });
 
 // Any string: a token of the wrong shape is simply an unknown link (404), refused before any
@@ -180,7 +179,7 @@ export const listLinks = createRoute({
   responses: {
     200: {
       description: "One page of links.",
-      content: { "application/json": { schema: pageOf(LinkSchema, "LinkPage") } },
+      content: { "application/json": { schema: countedPageOf(LinkSchema, "LinkPage") } },
     },
     ...problems(401, 403, 404, 422, 503),
   },

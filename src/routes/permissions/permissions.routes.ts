@@ -8,10 +8,10 @@ const GrantableRole = z.enum(GRANTABLE_ROLES).openapi("GrantableRole");
 
 export const PermissionSchema = z
   .object({
-    user_id: z.uuid(),
+    user_id: z.guid(),
     email: z.string(),
     role: GrantableRole,
-    granted_by: z.uuid(),
+    granted_by: z.guid(),
     created_at: z.iso.datetime(),
   })
   .openapi("Permission");
@@ -19,7 +19,7 @@ export const PermissionSchema = z
 export const GrantBody = z
   .object({
     email: z.email().max(254).optional(),
-    user_id: z.uuid().optional(),
+    user_id: z.guid().optional(),
     role: GrantableRole,
   })
   .refine((b) => (b.email === undefined) !== (b.user_id === undefined), {
@@ -30,7 +30,7 @@ export const GrantBody = z
 
 export const RoleBody = z.object({ role: GrantableRole }).openapi("ChangePermission");
 
-const UserParams = IdParam.extend({ user_id: z.uuid().openapi({ param: { name: "user_id", in: "path" } }) });
+const UserParams = IdParam.extend({ user_id: z.guid().openapi({ param: { name: "user_id", in: "path" } }) });
 
 const tags = ["Sharing"];
 const security = AUTHENTICATED;

@@ -14,7 +14,7 @@ export const NewUploadBody = z
       .openapi({
         description: "Hex SHA-256 of the file; when given, `complete` verifies the stored bytes against it.",
       }),
-    document_id: z.uuid().optional().openapi({ description: "Upload a new version of this document (needs EDIT)." }),
+    document_id: z.guid().optional().openapi({ description: "Upload a new version of this document (needs EDIT)." }),
     multipart: z
       .boolean()
       .optional()
@@ -28,7 +28,7 @@ export const NewUploadBody = z
 
 export const UploadTicketSchema = z
   .object({
-    upload_id: z.uuid(),
+    upload_id: z.guid(),
     url: z.url(),
     method: z.literal("PUT"),
     headers: z.record(z.string(), z.string()).openapi({
@@ -47,7 +47,7 @@ export const UploadTicketSchema = z
 
 export const MultipartUploadTicketSchema = z
   .object({
-    upload_id: z.uuid(),
+    upload_id: z.guid(),
     method: z.literal("MULTIPART"),
     part_size: z
       .number()
@@ -108,7 +108,7 @@ export const PartUrlsSchema = z
 
 export const UploadStatusSchema = z
   .object({
-    upload_id: z.uuid(),
+    upload_id: z.guid(),
     status: z.enum(["pending", "completed", "aborted", "expired"]).openapi({
       description:
         "`pending` until completed or its deadline passes; `completed` once it became a document or version; " +
@@ -148,7 +148,7 @@ export const CompleteUploadBody = z
   })
   .openapi("CompleteUpload");
 
-const UploadIdParam = z.object({ upload_id: z.uuid().openapi({ param: { name: "upload_id", in: "path" } }) });
+const UploadIdParam = z.object({ upload_id: z.guid().openapi({ param: { name: "upload_id", in: "path" } }) });
 
 export const startUpload = createRoute({
   operationId: "startUpload",

@@ -24,7 +24,7 @@ export const createWebhookHandler: AppRouteHandler<typeof createWebhook> = async
 export const listWebhooksHandler: AppRouteHandler<typeof listWebhooks> = async (c) => {
   const { page, limit } = c.req.valid("query");
   const { items, total } = await webhooks.listWebhooks(c.get("db"), c.get("userId"), { page, limit });
-  return c.json({ items, total, page, limit }, 200);
+  return c.json({ items, total, total_relation: "eq" as const, page, limit }, 200);
 };
 
 export const getWebhookHandler: AppRouteHandler<typeof getWebhook> = async (c) => {
@@ -54,5 +54,5 @@ export const listDeliveriesHandler: AppRouteHandler<typeof listDeliveries> = asy
     page,
     limit,
   });
-  return c.json({ items, total, page, limit }, 200);
+  return c.json({ items, total, total_relation: "eq" as const, page, limit }, 200);
 };

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ACTIVITY_ACTIONS } from "../../documents/activity-actions";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
-import { pageOf, pageQuery } from "../../lib/pagination";
+import { countedPageOf, pageQuery } from "../../lib/pagination";
 import { IdParam } from "../documents/documents.schemas";
 
 const tags = ["Webhooks"];
@@ -9,13 +9,13 @@ const security = AUTHENTICATED;
 
 export const WebhookSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     url: z.string().openapi({ description: "Where events are POSTed (normalised by the URL parser)." }),
     events: z
       .array(z.enum(ACTIVITY_ACTIONS))
       .nullable()
       .openapi({ description: "The actions delivered; `null` = every action, including ones added later." }),
-    document_id: z.uuid().nullable().openapi({ description: "Only this document's changes; `null` = every document." }),
+    document_id: z.guid().nullable().openapi({ description: "Only this document's changes; `null` = every document." }),
     created_at: z.iso.datetime(),
     disabled_at: z.iso
       .datetime()
@@ -54,7 +54,7 @@ export const CreateWebhookBody = z
 
 export const DeliverySchema = z
   .object({
-    event_id: z.uuid().openapi({ description: "The event's `id` and `webhook-id` header, the same on every attempt." }),
+    event_id: z.guid().openapi({ description: "The event's `id` and `webhook-id` header, the same on every attempt." }),
     type: z.string().openapi({ description: "The activity action, or `webhook.test`." }),
     attempts: z.number().int(),
     last_status: z.number().int().nullable().openapi({
@@ -117,7 +117,7 @@ export const listWebhooks = createRoute({
   responses: {
     200: {
       description: "One page of webhooks.",
-      content: { "application/json": { schema: pageOf(WebhookSchema, "WebhookPage") } },
+      content: { "application/json": { schema: countedPageOf(WebhookSchema, "WebhookPage") } },
     },
     ...problems(401, 422, 429, 503),
   },
@@ -165,7 +165,7 @@ export const testWebhook = createRoute({
   responses: {
     202: {
       description: "Queued.",
-      content: { "application/json": { schema: z.object({ event_id: z.uuid() }).openapi("QueuedTestEvent") } },
+      content: { "application/json": { schema: z.object({ event_id: z.guid() }).openapi("QueuedTestEvent") } },
     },
     ...problems(401, 404, 422, 429, 503),
   },
@@ -188,7 +188,7 @@ export const listDeliveries = createRoute({
   responses: {
     200: {
       description: "One page of deliveries.",
-      content: { "application/json": { schema: pageOf(DeliverySchema, "WebhookDeliveryPage") } },
+      content: { "application/json": { schema: countedPageOf(DeliverySchema, "WebhookDeliveryPage") } },
     },
     ...problems(401, 404, 422, 429, 503),
   },
