@@ -29,6 +29,23 @@ const SORT_COLUMNS: Record<SortKey, SQL> = {
   title: sql`d.title collate "C"`,
 };
 
+/** A search uses at most this many characters of `q`; the contract accepts any text. */
+export const MAX_QUERY_CHARS = 500;
+
+/**
+ * `q` as searched: whole when it is at most MAX_QUERY_CHARS characters, else its words up to
+ * there (cut at the last whitespace, or at the limit in a text without any), as search engines
+ * cap a query's words rather than refuse it. Bounds the tsquery every candidate row is matched
+ * against and the highlight's stems.
+ */
+export function searchedText(q: string): string {
+  const points = Array.from(q);
+  if (points.length <= MAX_QUERY_CHARS) return q;
+  const head = points.slice(0, MAX_QUERY_CHARS + 1).join("");
+  const cut = head.search(/\s\S*$/u);
+  return cut > 0 ? head.slice(0, cut) : points.slice(0, MAX_QUERY_CHARS).join("");
+}
+
 /** Lists count matches up to this many; past it, `total` is this and its relation `gte` (the contract). */
 export const MAX_COUNTED = 10_000;
 
@@ -46,7 +63,8 @@ export const MAX_COUNTED = 10_000;
  */
 export function listStatement(query: ListQuery): SQL {
   const user = sql`${query.userId}::uuid`;
-  const tsquery = query.q ? sql`websearch_to_tsquery('english', ${query.q})` : null;
+  const q = query.q ? searchedText(query.q) : undefined;
+  const tsquery = q ? sql`websearch_to_tsquery('english', ${q})` : null;
   const filters: SQL[] = [];
   // The match is written `(… @@ …)::int > 0` so that it stays a row filter (a bare `@@` let the
   // planner AND a GIN bitmap of every document containing a common word with the caller's few
@@ -165,7 +183,7 @@ export function listStatement(query: ListQuery): SQL {
            page.current_version, v.file_name, v.content_type, v.size_bytes, v.sha256, page.role,
            array(select t.tag from document_tags t where t.document_id = page.id order by t.tag collate "C") as tags,
            ${iso(sql`page.created_at`)} as created_at, ${iso(sql`page.updated_at`)} as updated_at,
-           coalesce(pc.status, 'pending') as content_status${tsquery ? sql`, ${highlightColumn(tsquery, query.q as string)} as highlight` : sql``}
+           coalesce(pc.status, 'pending') as content_status${tsquery ? sql`, ${highlightColumn(tsquery, q as string)} as highlight` : sql``}
     from (select 1) one
     left join (page join document_versions v on v.document_id = page.id and v.version_number = page.current_version) on true
     left join document_contents pc on pc.document_id = page.id and pc.version_number = page.current_version

@@ -161,10 +161,10 @@ export async function restoreDocument(
     left join (restored d join document_versions v on v.document_id = d.id and v.version_number = d.current_version) on true`);
   const row = result.rows[0];
   const notInTrash = () => new Failure("document_not_found", "No such document in your trash.");
-  if (!row?.access_role) throw notInTrash();
-  if (!atLeast(row.access_role, "ADMIN")) {
-    throw new Failure("role_too_low", "Restoring a document needs the owner or the ADMIN role.");
-  }
+  // The caller's trash holds what they own or hold ADMIN on; anything else is not in it, so
+  // 404 as the contract says for restore, also for an EDIT or READ holder (a trashed document is
+  // 404 to everyone on every other route, so the lower grant tells them nothing either).
+  if (!row?.access_role || !atLeast(row.access_role, "ADMIN")) throw notInTrash();
   if (row.restored) return toDocumentView(row);
   if (row.quota_refused) throw quotaExceeded(input.quotaBytes, null, Number(row.bytes));
   if (row.purge_started === true || String(row.purge_started) === "t") {
@@ -250,7 +250,10 @@ export async function claimOwnPurge(
            array(select storage_key from document_versions where document_id = (select id from claimed)
                  order by version_number) as keys`);
   const row = result.rows[0];
-  if (!row?.role) throw new Failure("document_not_found", "No such document in your trash.");
+  // Not in the caller's trash (no grant, or only EDIT or READ): 404, as for restore. An ADMIN
+  // sees it in their trash but may not purge it: 403.
+  if (!row?.role || !atLeast(row.role, "ADMIN"))
+    throw new Failure("document_not_found", "No such document in your trash.");
   if (row.role !== "OWNER") throw new Failure("role_too_low", "Only the owner may purge a document from the trash.");
   if (!row.claimed) {
     throw new Failure("document_purging", "Another purge of this document is running; it will be gone shortly.");

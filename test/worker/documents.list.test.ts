@@ -80,6 +80,15 @@ describe("GET /api/v1/documents", () => {
     }
   });
 
+  it("accepts a q of any length, searching its words up to the 500th character", async () => {
+    // The words past the 500th character are dropped: "unfindable" would otherwise AND away the match.
+    const long = `spend${" ".repeat(600)}unfindable`;
+    expect((await list(owner, `?q=${encodeURIComponent(long)}`)).items.map((d) => d.id)).toEqual([ids.budget]);
+    expect((await list(owner, `?q=${"x".repeat(5000)}`)).total).toBe(0);
+    const words = `${"spend ".repeat(83)}spend unfindable`; // 498 characters, then "spend", then past 500
+    expect((await list(owner, `?q=${encodeURIComponent(words)}`)).items.map((d) => d.id)).toEqual([ids.budget]);
+  });
+
   it("requires every listed tag, and filters by content type and creation time", async () => {
     expect((await list(owner, "?tags=finance,2026")).items.map((d) => d.id)).toEqual([ids.budget]);
     expect((await list(owner, "?tags=Finance")).total).toBe(3);

@@ -165,10 +165,10 @@ export const ListQuery = z
   .object({
     q: z
       .string()
-      .max(500)
       .optional()
       .openapi({
         description:
+          "Any text is accepted; a text over 500 characters is searched on its words up to the 500th character. " +
           "Full-text search over title, tags, description and the text inside the current version (English " +
           "stemming, web-search syntax: quotes, `-`, `OR`); the words may be spread over these fields. Title " +
           "weighs most, then tags, description, and content. A quoted phrase matches the metadata as a phrase and " +

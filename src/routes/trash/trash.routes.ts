@@ -56,7 +56,8 @@ export const restoreDocument = createRoute({
     "Owner or ADMIN. The document comes back exactly as it was deleted: every version (and its bytes), its " +
     "tags and every permission, which were all kept while it was in the trash; `updated_at` is not changed " +
     "(the content did not change), the ETag is. A caller with no access to it, or when it is not in the " +
-    "trash (never deleted, already restored, purged), gets 404; READ or EDIT on it is 403. Once its purge " +
+    "trash (never deleted, already restored, purged), gets 404, and so does a READ or EDIT holder (the caller's trash holds what they own or hold ADMIN on; the " +
+    "contract's 404 for a document not in it). Once its purge " +
     "has begun (its bytes are being deleted, e.g. a purge interrupted by a storage failure) it is 409 " +
     "`document_purging`. When the owner's account was closed, the ADMIN who restores it becomes its owner: " +
     "their permission is removed (the owner needs none) and the bytes of all its versions move to their " +
@@ -81,7 +82,8 @@ export const purgeDocument = createRoute({
   security,
   summary: "Purge a document from the trash now",
   description:
-    "Owner only (ADMIN, EDIT and READ are 403; no access, or not in the trash, 404). Deletes the stored bytes " +
+    "Owner only (ADMIN is 403; EDIT, READ or no access, or not in the trash, 404: the caller's trash holds " +
+    "what they own or hold ADMIN on). Deletes the stored bytes " +
     "of every version, then in one statement its versions, tags and permissions, the bytes from the owner's " +
     "storage quota, and records `document.purged`. The document's activity stays readable to no one through " +
     "the API (the document is gone) but is kept as the audit trail. When storage fails: 503, every row stays " +
