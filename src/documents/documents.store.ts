@@ -163,6 +163,18 @@ export async function updateDocument(
   const setDescription = input.description !== undefined;
   const setTags = input.tags !== undefined;
   const newTags = input.tags ?? [];
+  if (!setTitle && !setDescription && !setTags) {
+    // Nothing to change (an empty body, or only fields the API ignores): the same checks, no
+    // write. Bumping the revision would make other clients' If-Match fail, and a
+    // document.updated with nothing in it would reach the changes feed and webhooks.
+    const current = await getDocument(db, id, actor.userId);
+    if (!atLeast(current.my_role, "EDIT"))
+      throw new Failure("role_too_low", "Updating this document needs the EDIT role.");
+    if (input.expectedRevisions !== null && !input.expectedRevisions.includes(current.revision)) {
+      throw new Failure("etag_mismatch", "The document changed since the ETag in If-Match; fetch it again.");
+    }
+    return current;
+  }
   const expected = input.expectedRevisions === null ? null : sql.param(input.expectedRevisions);
   const result = await db.execute<
     DocumentRow & { access_role: Role | null; current_revision: number | null; updated: boolean }

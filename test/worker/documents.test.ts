@@ -343,6 +343,30 @@ describe("metadata updates", () => {
     expect(after.title).toBe("Listed");
   });
 
+  it("with nothing to change (an empty body, only ignored fields) write nothing, still checking role and If-Match", async () => {
+    const doc = await createDocument(alice.auth, { fields: { title: "Untouched" } });
+    const before = await sql`select revision, updated_at from documents where id = ${doc.id}`;
+    const activityBefore = await sql`select count(*)::int as n from activity_logs where document_id = ${doc.id}`;
+    for (const body of [{}, { first_name: "x", owner_id: bob.id }]) {
+      const res = await put(alice.auth, doc.id, body, { "If-Match": '"r1"' });
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(res.headers.get("etag")).toBe('"r1"');
+      expect(await res.json()).toMatchObject({ id: doc.id, title: "Untouched", owner_id: alice.id });
+    }
+    expect(await sql`select revision, updated_at from documents where id = ${doc.id}`).toEqual(before);
+    expect(await sql`select count(*)::int as n from activity_logs where document_id = ${doc.id}`).toEqual(
+      activityBefore,
+    );
+    // The checks a write would make still hold.
+    expect((await put(alice.auth, doc.id, {}, { "If-Match": '"r7"' })).status).toBe(412);
+    expect((await put(bob.auth, doc.id, {})).status).toBe(404);
+    const reader = await newUser("put-reader");
+    await sql`insert into document_permissions (document_id, user_id, role, granted_by) values (${doc.id}, ${reader.id}, 'READ', ${alice.id})`;
+    const low = await put(reader.auth, doc.id, { first_name: "x" });
+    expect(low.status).toBe(403);
+    expect(((await low.json()) as { code: string }).code).toBe("role_too_low");
+  });
+
   it("validate every field with 422 and change nothing", async () => {
     const doc = await createDocument(alice.auth, { fields: { title: "Stable" } });
     const bad: unknown[] = [

@@ -77,6 +77,8 @@ export const updateDocument = createRoute({
   summary: "Update title, description or tags",
   description:
     "Partial: only the fields sent change; `tags` replaces the set; `description: null` clears it. Needs EDIT. " +
+    "A body with none of the three (empty, or only fields the API ignores) changes nothing: the same checks " +
+    "(role, If-Match), the document as it is, the same ETag, no activity. " +
     "With `If-Match`, the update only happens if the document's ETag still matches (412 otherwise).",
   request: {
     params: IdParam,
