@@ -22,7 +22,7 @@ export function encodeCursor(position: Position): string {
   return toBase64Url(`1:${position.xact}:${position.seq}`);
 }
 
-const invalidCursor = (message: string) =>
+export const invalidCursor = (message: string) =>
   new Failure("cursor_invalid", "The cursor is not one this service issued.", {
     errors: [{ path: "query.cursor", message }],
   });

@@ -14,12 +14,17 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ActivityView } from "../documents/activity.store";
 import { callerOpen, iso } from "../documents/sql";
-import { encodeCursor, type Position } from "./cursor";
+import { encodeCursor, invalidCursor, type Position } from "./cursor";
 
 /** A Change: an Activity plus its position in the feed. */
 export type ChangeView = ActivityView & { cursor: string };
 
-type ChangeRow = Omit<ChangeView, "cursor"> & { xact_id: string; seq: string | number };
+type ChangeRow = Omit<ChangeView, "cursor" | "id"> & {
+  id: string | null;
+  xact_id: string;
+  seq: string | number;
+  issued: boolean | string;
+};
 
 /** The transactions below this have all ended (the statement's snapshot xmin). */
 const SAFE_XMIN = sql`pg_snapshot_xmin(pg_current_snapshot())`;
@@ -36,6 +41,18 @@ const ids = (source: SQL, where: SQL, limit: number) => sql`
     order by l.xact_id, l.seq limit ${limit}) c`;
 
 /**
+ * One row, `ok`: whether `after` is a position this service can have issued. Every cursor it
+ * issues is a served row's (its transaction below a snapshot's xmin, its seq taken from the
+ * identity sequence) or "now" (a snapshot's xmin, seq 0), and later snapshots' xmins do not go
+ * back, so a cursor whose transaction is above the current xmin, or whose seq is above the
+ * sequence's last value, was made up: 422, not an empty page that would wait there for the
+ * database to catch up and then skip what came before it.
+ */
+const issuedPosition = (after: Position) => sql`(select
+    ${after.xact.toString()}::xid8 <= (select xmin from snap)
+    and ${after.seq.toString()}::bigint <= coalesce(pg_sequence_last_value('activity_logs_seq_seq'::regclass), 0) as ok)`;
+
+/**
  * Up to `limit` changes visible to `userId` after `after` (src/changes/visibility.ts states the
  * rule), and whether more follow. Each readable document contributes at most `limit + 1` rows
  * through its own index range, so a page costs the same however long the log is.
@@ -45,11 +62,14 @@ export async function changesAfter(
   input: { userId: string; after: Position; limit: number },
 ): Promise<{ items: ChangeView[]; hasMore: boolean }> {
   const result = await db.execute<ChangeRow>(changesStatement(input));
-  const rows = result.rows;
+  const issued = result.rows[0]?.issued;
+  if (issued !== true && issued !== "t") throw invalidCursor("A position this service has not reached.");
+  const rows = result.rows.filter((row) => row.id !== null);
   return {
     hasMore: rows.length > input.limit,
-    items: rows.slice(0, input.limit).map(({ xact_id, seq, ...row }) => ({
+    items: rows.slice(0, input.limit).map(({ xact_id, seq, issued: _, id, ...row }) => ({
       ...row,
+      id: id as string,
       cursor: encodeCursor({ xact: BigInt(xact_id), seq: BigInt(seq) }),
     })),
   };
@@ -85,9 +105,10 @@ export function changesStatement(input: { userId: string; after: Position; limit
        order by l.xact_id, l.seq limit ${take})
     ),
     page as (select id, xact_id, seq from candidates order by xact_id, seq limit ${take})
-    select l.id, l.action, l.actor_id, l.document_id, l.details, ${iso(sql`l.created_at`)} as created_at,
-           page.xact_id::text as xact_id, page.seq
-    from page join activity_logs l on l.id = page.id
+    select issued.ok as issued, l.id, l.action, l.actor_id, l.document_id, l.details,
+           ${iso(sql`l.created_at`)} as created_at, page.xact_id::text as xact_id, page.seq
+    from ${issuedPosition(input.after)} issued
+    left join (page join activity_logs l on l.id = page.id) on true
     order by page.xact_id, page.seq`;
 }
 

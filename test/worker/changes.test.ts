@@ -289,6 +289,24 @@ describe("invalid requests", () => {
     expect(await databaseSnapshot()).toEqual(before);
   });
 
+  it("a well-formed cursor for a position not reached yet is 422: the transaction or the sequence number is ahead", async () => {
+    const [now] = await sql`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin,
+      pg_sequence_last_value('activity_logs_seq_seq'::regclass)::text as seq`;
+    const xmin = BigInt(now?.xmin as string);
+    const seq = BigInt((now?.seq as string | null) ?? "0");
+    for (const ahead of [`1:${xmin + 1_000_000n}:0`, `1:99999999999999:0`, `1:${xmin - 1n}:${seq + 1_000_000n}`]) {
+      const before = await databaseSnapshot();
+      const res = await SELF.fetch(`${CHANGES}?cursor=${b64(ahead)}`, { headers: user.auth });
+      expect(res.status, ahead).toBe(422);
+      expect(((await res.json()) as { code: string }).code).toBe("cursor_invalid");
+      expect(await databaseSnapshot()).toEqual(before);
+    }
+    // Positions up to now are fine: "now" itself, and any earlier one.
+    for (const cursor of [await latest(user.auth), b64(`1:${xmin - 1n}:${seq}`), b64("1:1:0")]) {
+      expect((await SELF.fetch(`${CHANGES}?cursor=${cursor}`, { headers: user.auth })).status, cursor).toBe(200);
+    }
+  });
+
   it("a tampered valid-looking cursor is refused; a real one is accepted", async () => {
     expect((await SELF.fetch(`${CHANGES}?cursor=${good}`, { headers: user.auth })).status).toBe(200);
     const tampered = `${good.slice(0, -1)}${good.endsWith("A") ? "B" : "A"}`;
