@@ -144,8 +144,10 @@ export async function revokePermission(
     select (select role from access) as access_role, (select owner_id from doc) as owner_id, (select user_id from del) as revoked`);
   const row = result.rows[0];
   if (!row?.access_role) throw documentNotFound();
-  if (row.owner_id === input.userId) throw ownerPermission();
   if (row.revoked) return;
+  // The role first, as for grant and change: a READ or EDIT holder removing someone else (the
+  // owner included) is 403; only a caller who may manage access learns the owner's is fixed.
   if (!self && !atLeast(row.access_role, "ADMIN")) throw roleTooLow();
+  if (row.owner_id === input.userId) throw ownerPermission();
   throw permissionNotFound();
 }

@@ -348,6 +348,14 @@ describe("sharing rules", () => {
         (await SELF.fetch(`${DOCS}/${id}/permissions/${owner.id}`, { method: "DELETE", headers: by.auth })).status,
       ).toBe(409);
     }
+    // Below ADMIN the role decides first, as on every other access change: 403, not 409.
+    for (const by of [editor, reader]) {
+      const put = await SELF.fetch(`${DOCS}/${id}/permissions/${owner.id}`, json(by.auth, "PUT", { role: "READ" }));
+      expect(((await put.json()) as { code: string }).code).toBe("role_too_low");
+      const del = await SELF.fetch(`${DOCS}/${id}/permissions/${owner.id}`, { method: "DELETE", headers: by.auth });
+      expect(del.status).toBe(403);
+      expect(((await del.json()) as { code: string }).code).toBe("role_too_low");
+    }
     const doc = (await (await SELF.fetch(`${DOCS}/${id}`, { headers: owner.auth })).json()) as { my_role: string };
     expect(doc.my_role).toBe("OWNER");
   });
