@@ -178,6 +178,14 @@ describe("delivery", () => {
     const refused = await postJson(WEBHOOKS, { url: receiverUrl("ok").url, document_id: doc.id }, dave.auth);
     expect(refused.status).toBe(404);
     expect(((await refused.json()) as { code: string }).code).toBe("document_not_found");
+    // Any id spelled as a UUID is an unknown document (404), whatever its version digits.
+    const unknown = await postJson(
+      WEBHOOKS,
+      { url: receiverUrl("ok").url, document_id: "11111111-1111-1111-1111-111111111111" },
+      dave.auth,
+    );
+    expect(((await unknown.json()) as { code: string }).code).toBe("document_not_found");
+    expect(unknown.status).toBe(404);
     expect(await databaseSnapshot()).toEqual(before);
     const hook = await createWebhook(carol.auth, { url: receiverUrl("ok").url, document_id: doc.id });
     for (const [method, path] of [

@@ -46,7 +46,7 @@ export const CreateWebhookBody = z
       .optional()
       .openapi({ description: "Activity actions to deliver (default: all). Duplicates are kept once." }),
     document_id: z
-      .uuid()
+      .guid()
       .optional()
       .openapi({ description: "Limit to one document; needs READ on it (404 otherwise)." }),
   })
