@@ -3,6 +3,7 @@
 // a refresh that lost a race, which reads once more. Expected failures are thrown as Failure
 // (src/lib/failure.ts); results are return values.
 import { and, eq, type SQL, sql } from "drizzle-orm";
+import { isTrue } from "../db/booleans";
 import type { Database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
 import { loginThrottles, refreshTokens, users } from "../db/schema";
@@ -296,7 +297,7 @@ export async function rotateRefreshToken(
   // same token won the row lock. That winner has committed by now, so a second read tells theft
   // apart; without it the loser would see "invalid" and the chain would live on.
   if (await revokeChainIfSpent(db, presentedHash)) throw reused();
-  if (row?.session_over === true || String(row?.session_over) === "t") {
+  if (isTrue(row?.session_over)) {
     throw new Failure("session_expired", "The session has expired; log in again.");
   }
   throw invalidRefreshToken();

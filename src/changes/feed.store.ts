@@ -11,6 +11,7 @@
 // Rows are ordered by (xact_id, seq); the cursor is the last one served. A row committed late is
 // thus held back until it is safe to serve, never skipped; none is served twice.
 import { type SQL, sql } from "drizzle-orm";
+import { isTrue } from "../db/booleans";
 import type { Database } from "../db/client";
 import type { ActivityView } from "../documents/activity.store";
 import { callerOpen, iso } from "../documents/sql";
@@ -62,8 +63,7 @@ export async function changesAfter(
   input: { userId: string; after: Position; limit: number },
 ): Promise<{ items: ChangeView[]; hasMore: boolean }> {
   const result = await db.execute<ChangeRow>(changesStatement(input));
-  const issued = result.rows[0]?.issued;
-  if (issued !== true && issued !== "t") throw invalidCursor("A position this service has not reached.");
+  if (!isTrue(result.rows[0]?.issued)) throw invalidCursor("A position this service has not reached.");
   const rows = result.rows.filter((row) => row.id !== null);
   return {
     hasMore: rows.length > input.limit,

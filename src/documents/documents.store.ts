@@ -143,6 +143,10 @@ export async function createDocument(
   return toDocumentView(row);
 }
 
+const updateNeedsEdit = () => new Failure("role_too_low", "Updating this document needs the EDIT role.");
+const staleEtag = () =>
+  new Failure("etag_mismatch", "The document changed since the ETag in If-Match; fetch it again.");
+
 /**
  * Changes the given fields (EDIT and above). `expectedRevisions` (from If-Match; null: any) must
  * include the current one, checked in the same statement, so a concurrent change is never lost.
@@ -168,11 +172,8 @@ export async function updateDocument(
     // write. Bumping the revision would make other clients' If-Match fail, and a
     // document.updated with nothing in it would reach the changes feed and webhooks.
     const current = await getDocument(db, id, actor.userId);
-    if (!atLeast(current.my_role, "EDIT"))
-      throw new Failure("role_too_low", "Updating this document needs the EDIT role.");
-    if (input.expectedRevisions !== null && !input.expectedRevisions.includes(current.revision)) {
-      throw new Failure("etag_mismatch", "The document changed since the ETag in If-Match; fetch it again.");
-    }
+    if (!atLeast(current.my_role, "EDIT")) throw updateNeedsEdit();
+    if (input.expectedRevisions !== null && !input.expectedRevisions.includes(current.revision)) throw staleEtag();
     return current;
   }
   const expected = input.expectedRevisions === null ? null : sql.param(input.expectedRevisions);
@@ -229,9 +230,8 @@ export async function updateDocument(
   const row = result.rows[0];
   if (!row?.access_role) throw documentNotFound();
   if (!row.id) {
-    if (!atLeast(row.access_role, "EDIT"))
-      throw new Failure("role_too_low", "Updating this document needs the EDIT role.");
-    throw new Failure("etag_mismatch", "The document changed since the ETag in If-Match; fetch it again.");
+    if (!atLeast(row.access_role, "EDIT")) throw updateNeedsEdit();
+    throw staleEtag();
   }
   return toDocumentView(row);
 }

@@ -39,6 +39,8 @@ export const MAX_QUERY_CHARS = 500;
  * against and the highlight's stems.
  */
 export function searchedText(q: string): string {
+  // UTF-16 units are at least as many as code points: most queries stop here, uncounted.
+  if (q.length <= MAX_QUERY_CHARS) return q;
   const points = Array.from(q);
   if (points.length <= MAX_QUERY_CHARS) return q;
   const head = points.slice(0, MAX_QUERY_CHARS + 1).join("");

@@ -4,6 +4,7 @@
 // Same rules as the other stores: one round trip each, the caller's access and open account
 // resolved in the statement, the activity row written with the change.
 import { type SQL, sql } from "drizzle-orm";
+import { isTrue } from "../db/booleans";
 import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
 import { offsetOf, type Page, type PageRequest } from "../lib/page-request";
@@ -167,7 +168,7 @@ export async function restoreDocument(
   if (!row?.access_role || !atLeast(row.access_role, "ADMIN")) throw notInTrash();
   if (row.restored) return toDocumentView(row);
   if (row.quota_refused) throw quotaExceeded(input.quotaBytes, null, Number(row.bytes));
-  if (row.purge_started === true || String(row.purge_started) === "t") {
+  if (isTrue(row.purge_started)) {
     throw new Failure("document_purging", "This document's purge has begun; it can no longer be restored.");
   }
   // The document changed while this statement waited for its lock: restored by someone else, or
@@ -175,7 +176,7 @@ export async function restoreDocument(
   const now = await db.execute<{ purging: boolean }>(sql`
     select purge_started_at is not null as purging from documents d where d.id = ${id}::uuid and ${trashed(sql`d`)}`);
   const purging = now.rows[0]?.purging;
-  if (purging === true || String(purging) === "t") {
+  if (isTrue(purging)) {
     throw new Failure("document_purging", "This document's purge has begun; it can no longer be restored.");
   }
   throw notInTrash();

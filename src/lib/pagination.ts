@@ -4,6 +4,7 @@
 // ("paginated like lists") is the document list's Page, `{items, total, total_relation, page,
 // limit}`, where these lists' totals are always exact.
 import { z } from "@hono/zod-openapi";
+import type { Page, PageRequest } from "./page-request";
 
 /** The deepest page a sub-list serves; past it a client narrows its question instead. */
 const MAX_PAGE = 100_000;
@@ -21,27 +22,33 @@ export const pageQuery = (defaultLimit: number) =>
       .openapi({ description: `Items per page, 1–100 (default ${defaultLimit}).` }),
   });
 
+const pageShape = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    total: z.number().int().openapi({ description: "How many items there are in all pages." }),
+    page: z.number().int(),
+    limit: z.number().int(),
+  });
+
 /** The page schema of `item`, named `name` in the OpenAPI document. */
-export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
-  z
-    .object({
-      items: z.array(item),
-      total: z.number().int().openapi({ description: "How many items there are in all pages." }),
-      page: z.number().int(),
-      limit: z.number().int(),
-    })
-    .openapi(name);
+export const pageOf = <T extends z.ZodType>(item: T, name: string) => pageShape(item).openapi(name);
 
 /** The contract's Page of `item`: pageOf's shape and `total_relation`, always `eq` (an exact count). */
 export const countedPageOf = <T extends z.ZodType>(item: T, name: string) =>
-  z
-    .object({
-      items: z.array(item),
+  pageShape(item)
+    .extend({
       total: z.number().int().openapi({ description: "How many items there are in all pages (exact)." }),
       total_relation: z
         .enum(["eq"])
         .openapi({ description: "Always `eq`: this list's total is always exact (as in the document list's Page)." }),
-      page: z.number().int(),
-      limit: z.number().int(),
     })
     .openapi(name);
+
+/** The body of a countedPageOf answer: one page and its exact total. */
+export const countedPage = <T>({ items, total }: Page<T>, { page, limit }: PageRequest) => ({
+  items,
+  total,
+  total_relation: "eq" as const,
+  page,
+  limit,
+});

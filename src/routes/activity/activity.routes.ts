@@ -9,7 +9,7 @@ export const ActivitySchema = z
     id: z.guid(),
     action: z.enum(ACTIVITY_ACTIONS),
     actor_id: z
-      .uuid()
+      .guid()
       .nullable()
       .openapi({
         description:

@@ -9,6 +9,7 @@ import {
 import { deleteLink, listLinks as listLinkRows } from "../../documents/links.store";
 import { actorOf } from "../../lib/actor";
 import { clientAddress, throttleAddress } from "../../lib/client-address";
+import { countedPage } from "../../lib/pagination";
 import type { createLink, downloadByLink, getPublicLink, listLinks, redirectByLink, revokeLink } from "./links.routes";
 
 export const createLinkHandler: AppRouteHandler<typeof createLink> = async (c) => {
@@ -28,8 +29,8 @@ export const createLinkHandler: AppRouteHandler<typeof createLink> = async (c) =
 
 export const listLinksHandler: AppRouteHandler<typeof listLinks> = async (c) => {
   const query = c.req.valid("query");
-  const { items, total } = await listLinkRows(c.get("db"), c.req.valid("param").id, c.get("userId"), query);
-  return c.json({ items, total, total_relation: "eq" as const, page: query.page, limit: query.limit }, 200);
+  const links = await listLinkRows(c.get("db"), c.req.valid("param").id, c.get("userId"), query);
+  return c.json(countedPage(links, query), 200);
 };
 
 export const revokeLinkHandler: AppRouteHandler<typeof revokeLink> = async (c) => {

@@ -2,18 +2,19 @@ import type { AppRouteHandler } from "../../app-env";
 import { purgeNow } from "../../documents/purge";
 import { listTrash as listTrashRows, restoreDocument as restoreDocumentRow } from "../../documents/trash.store";
 import { actorOf } from "../../lib/actor";
+import { countedPage } from "../../lib/pagination";
 import { etagOf } from "../documents/etag";
 import type { listTrash, purgeDocument, restoreDocument } from "./trash.routes";
 
 export const listTrashHandler: AppRouteHandler<typeof listTrash> = async (c) => {
   const { page, limit } = c.req.valid("query");
-  const { items, total } = await listTrashRows(
+  const trash = await listTrashRows(
     c.get("db"),
     c.get("userId"),
     { page, limit },
     c.get("config").TRASH_RETENTION_DAYS,
   );
-  return c.json({ items, total, total_relation: "eq" as const, page, limit }, 200);
+  return c.json(countedPage(trash, { page, limit }), 200);
 };
 
 export const restoreDocumentHandler: AppRouteHandler<typeof restoreDocument> = async (c) => {

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
-import { pageQuery } from "../../lib/pagination";
+import { countedPageOf, pageQuery } from "../../lib/pagination";
 import { DocumentSchema, IdParam } from "../documents/documents.schemas";
 
 const tags = ["Trash"];
@@ -16,15 +16,7 @@ export const TrashedDocumentSchema = DocumentSchema.extend({
   }),
 }).openapi("TrashedDocument");
 
-export const TrashPageSchema = z
-  .object({
-    items: z.array(TrashedDocumentSchema),
-    total: z.number().int().openapi({ description: "How many documents the caller's trash holds (exact)." }),
-    total_relation: z.enum(["eq"]).openapi({ description: "Always `eq`: the trash's total is always exact." }),
-    page: z.number().int(),
-    limit: z.number().int(),
-  })
-  .openapi("TrashPage");
+export const TrashPageSchema = countedPageOf(TrashedDocumentSchema, "TrashPage");
 
 export const listTrash = createRoute({
   operationId: "listTrash",

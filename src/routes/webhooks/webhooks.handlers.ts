@@ -1,5 +1,6 @@
 import type { AppRouteHandler } from "../../app-env";
 import { describeError } from "../../lib/logger";
+import { countedPage } from "../../lib/pagination";
 import * as webhooks from "../../webhooks/webhooks";
 import type {
   createWebhook,
@@ -23,8 +24,8 @@ export const createWebhookHandler: AppRouteHandler<typeof createWebhook> = async
 
 export const listWebhooksHandler: AppRouteHandler<typeof listWebhooks> = async (c) => {
   const { page, limit } = c.req.valid("query");
-  const { items, total } = await webhooks.listWebhooks(c.get("db"), c.get("userId"), { page, limit });
-  return c.json({ items, total, total_relation: "eq" as const, page, limit }, 200);
+  const found = await webhooks.listWebhooks(c.get("db"), c.get("userId"), { page, limit });
+  return c.json(countedPage(found, { page, limit }), 200);
 };
 
 export const getWebhookHandler: AppRouteHandler<typeof getWebhook> = async (c) => {
@@ -48,11 +49,11 @@ export const testWebhookHandler: AppRouteHandler<typeof testWebhook> = async (c)
 
 export const listDeliveriesHandler: AppRouteHandler<typeof listDeliveries> = async (c) => {
   const { page, limit } = c.req.valid("query");
-  const { items, total } = await webhooks.listDeliveries(c.get("db"), {
+  const deliveries = await webhooks.listDeliveries(c.get("db"), {
     webhookId: c.req.valid("param").id,
     ownerId: c.get("userId"),
     page,
     limit,
   });
-  return c.json({ items, total, total_relation: "eq" as const, page, limit }, 200);
+  return c.json(countedPage(deliveries, { page, limit }), 200);
 };
