@@ -92,13 +92,7 @@ export async function startDirectUpload(
   }
   const quota = config.STORAGE_QUOTA_BYTES;
   if (input.documentId) {
-    const { ownerUsedBytes } = await requireRole(
-      db,
-      input.documentId,
-      userId,
-      "EDIT",
-      "Uploading a version needs the EDIT role.",
-    );
+    const { ownerUsedBytes } = await requireVersionRole(db, input.documentId, userId);
     checkQuota(quota, ownerUsedBytes, input.sizeBytes);
   } else if (quota > 0) {
     // One primary-key read, only when a quota is set: nothing else reads the caller's row here.
@@ -155,6 +149,25 @@ export async function startDirectUpload(
  */
 const plannedDocumentId = (upload: UploadRecord) =>
   /^documents\/([0-9a-f-]{36})\//.exec(upload.storageKey)?.[1] ?? upload.id;
+
+const requireVersionRole = (db: Database, documentId: string, userId: string) =>
+  requireRole(db, documentId, userId, "EDIT", "Uploading a version needs the EDIT role.");
+
+/** The first SNIFF_BYTES of a staged object, which must still be the one its HEAD saw (`etag`). */
+async function firstBytes(
+  storage: ObjectStorage,
+  key: string,
+  etag: string | null | undefined,
+  changed: () => Failure,
+): Promise<Uint8Array> {
+  const first = await storage.get(key, { start: 0, end: SNIFF_BYTES - 1 });
+  if (!first) throw changed();
+  if (etag && first.headers.get("etag") !== etag) {
+    await first.body?.cancel();
+    throw changed();
+  }
+  return new Uint8Array(await first.arrayBuffer());
+}
 
 /**
  * Reads a stored object once: its SHA-256, its length and its first `keep` bytes, without
@@ -215,6 +228,10 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   const found = await findUploadWithOwnerUsage(db, input.uploadId, userId);
   if (!found) throw new Failure("upload_not_found", "No such upload.");
   const upload = requirePending(found.upload);
+  // A version needs EDIT when it is recorded as much as when it was announced: a holder demoted
+  // since the start is told so (403), before any byte is assembled or copied; the upload stays
+  // pending. The statement recording the version checks again.
+  if (upload.documentId) await requireVersionRole(db, upload.documentId, userId);
   // A multipart upload's parts become its staging object first; bad parts change nothing.
   await assembleParts(services, upload, input.parts);
 
@@ -270,13 +287,8 @@ export async function completeDirectUpload(services: DirectUploadServices, input
       `The uploaded object has ${staged.size} bytes, not the ${upload.sizeBytes} announced.`,
     );
   }
-  const first = await storage.get(stagingKey, { start: 0, end: SNIFF_BYTES - 1 });
-  if (!first) throw changed();
-  if (staged.etag && first.headers.get("etag") !== staged.etag) {
-    await first.body?.cancel();
-    throw changed();
-  }
-  const head = new Uint8Array(await first.arrayBuffer());
+  // An empty object has no first byte to ask for (S3 answers a range on it with 416).
+  const head = staged.size === 0 ? new Uint8Array() : await firstBytes(storage, stagingKey, staged.etag, changed);
   let contentType: string;
   let fileName: string;
   try {
@@ -330,7 +342,11 @@ export async function completeDirectUpload(services: DirectUploadServices, input
         discardObject(services, storageKey);
         // Completed by another `complete`, or abandoned meanwhile: its own code.
         const now = await findUpload(db, upload.id, userId);
-        throw (now && endedFailure(now)) ?? documentNotFound();
+        const ended = now && endedFailure(now);
+        if (ended) throw ended;
+        // Demoted (403) or removed (404) meanwhile.
+        await requireVersionRole(db, upload.documentId, userId);
+        throw documentNotFound();
       }
       discardObject(services, stagingKey);
       return { version, documentId };

@@ -221,6 +221,75 @@ describe("direct uploads", () => {
     expect(res.status).toBe(404);
   });
 
+  it("of a version are 403 at complete for a holder demoted to READ since the start, 404 once removed, and stay pending", async () => {
+    const doc = await createDocument(alice.auth);
+    const permissions = `${DOCS}/${doc.id}/permissions`;
+    expect((await postJson(permissions, { user_id: bob.id, role: "EDIT" }, alice.auth)).status).toBe(201);
+    const bytes = samplePdf("a version from a holder demoted meanwhile");
+    const { ticket } = await start(bob, {
+      file_name: "v2.pdf",
+      content_type: "application/pdf",
+      size_bytes: bytes.byteLength,
+      document_id: doc.id,
+    });
+    await putBytes(ticket as Ticket, bytes);
+    const setRole = async (role: string) =>
+      expect(
+        (
+          await SELF.fetch(`${permissions}/${bob.id}`, {
+            method: "PUT",
+            headers: { ...alice.auth, "content-type": "application/json" },
+            body: JSON.stringify({ role }),
+          })
+        ).status,
+      ).toBe(200);
+    await setRole("READ");
+    const demoted = await complete(bob, ticket?.upload_id as string);
+    expect(demoted.status).toBe(403);
+    expect(((await demoted.json()) as { code: string }).code).toBe("role_too_low");
+    const untouched = async () => {
+      const [row] = await sql`select status from uploads where id = ${ticket?.upload_id}`;
+      expect(row?.status).toBe("PENDING");
+      const [current] = await sql`select current_version from documents where id = ${doc.id}`;
+      expect(current?.current_version).toBe(1);
+      expect(await testStorage().listKeys(`uploads/${ticket?.upload_id}`)).toEqual([`uploads/${ticket?.upload_id}`]);
+    };
+    await untouched();
+    expect((await SELF.fetch(`${permissions}/${bob.id}`, { method: "DELETE", headers: alice.auth })).status).toBe(204);
+    const removed = await complete(bob, ticket?.upload_id as string);
+    expect(removed.status).toBe(404);
+    expect(((await removed.json()) as { code: string }).code).toBe("document_not_found");
+    await untouched();
+    // EDIT again: the same upload completes.
+    expect((await postJson(permissions, { user_id: bob.id, role: "EDIT" }, alice.auth)).status).toBe(201);
+    const done = await complete(bob, ticket?.upload_id as string);
+    expect(done.status).toBe(201);
+    expect(await done.json()).toMatchObject({ version_number: 2, sha256: await sha256Hex(bytes) });
+  });
+
+  it("of an empty file complete like any other (an empty object has no first bytes to range over)", async () => {
+    const bytes = new Uint8Array();
+    const { ticket } = await start(alice, { file_name: "empty.txt", content_type: "text/plain", size_bytes: 0 });
+    await putBytes(ticket as Ticket, bytes);
+    const done = await complete(alice, ticket?.upload_id as string);
+    expect(done.status).toBe(201);
+    const doc = (await done.json()) as { id: string; size_bytes: number; sha256: string; file_name: string };
+    expect(doc).toMatchObject({ size_bytes: 0, sha256: await sha256Hex(bytes), file_name: "empty.txt" });
+    const dl = (await (await SELF.fetch(`${DOCS}/${doc.id}/download`, { headers: alice.auth })).json()) as {
+      url: string;
+    };
+    expect((await (await fetch(dl.url)).arrayBuffer()).byteLength).toBe(0);
+    // The same empty file through the API is stored the same way.
+    const form = new FormData();
+    form.append("file", new Blob([bytes], { type: "text/plain" }), "empty.txt");
+    const api = await SELF.fetch(DOCS, { method: "POST", headers: alice.auth, body: form });
+    expect(api.status).toBe(201);
+    expect(await api.json()).toMatchObject({
+      size_bytes: 0,
+      content_type: (doc as unknown as { content_type: string }).content_type,
+    });
+  });
+
   it("answer 404 for unknown ids and 409 once expired", async () => {
     expect((await complete(alice, crypto.randomUUID())).status).toBe(404);
     const { ticket } = await start(alice, { file_name: "a.pdf", content_type: "application/pdf", size_bytes: 5 });

@@ -197,7 +197,10 @@ export const completeUpload = createRoute({
     "(the upload ends `aborted`) and answers 422 (415 for a type that is not allowed). Then creates the document " +
     "(201 Document; `title`, `description`, `tags`) or the new version (201 Version; `comment`). A second " +
     "`complete` is 409, also when two run at once; so is an expired upload, and an object that changed while " +
-    "it was checked. Only the user who started the upload can complete it (404 for anyone else). The owner's " +
+    "it was checked. Only the user who started the upload can complete it (404 for anyone else). A new " +
+    "version needs EDIT at `complete` too: a holder demoted since the start is 403 `role_too_low`, one whose " +
+    "access was removed 404 `document_not_found`, checked before anything is assembled or copied; the upload " +
+    "stays pending. An empty file (`size_bytes` 0) completes like any other. The owner's " +
     "storage quota is checked again before the copy and, exactly, by the statement recording the version: " +
     "when the file no longer fits (other uploads took the room since the start), the object is deleted, the upload " +
     "ends `aborted`, and the answer is 507 `quota_exceeded`.\n\n" +
