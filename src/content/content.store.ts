@@ -4,7 +4,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { SERVICE_ACTOR } from "../documents/actor";
-import { accessCte, activity } from "../documents/sql";
+import { accessCte, activity, searchableText } from "../documents/sql";
 import { Failure } from "../lib/failure";
 import type { StoredVersion } from "./extract";
 
@@ -73,7 +73,7 @@ export async function saveContent(
     const written = await db.execute<{ written: boolean; recorded: boolean; fits: boolean }>(sql`
       with vector as (
         select case when ${text}::text is null then ''::tsvector
-                    else strip(to_tsvector('english', left(${text}::text, ${vectorChars}))) end as v
+                    else strip(to_tsvector('english', ${searchableText(sql`left(${text}::text, ${vectorChars})`)})) end as v
       ),
       target as (
         select d.id from documents d

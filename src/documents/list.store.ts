@@ -4,7 +4,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { highlightColumn, renderHighlight } from "../content/highlight";
 import type { Database } from "../db/client";
 import { type Role, roleLiteral } from "./roles";
-import { type ContentStatus, callerOpen, type DocumentView, iso } from "./sql";
+import { type ContentStatus, callerOpen, type DocumentView, iso, searchableQuery } from "./sql";
 
 /** A listed document; with `q`, its highlight (HTML: only `<mark>` is markup). */
 export type ListedDocument = DocumentView & { highlight?: string };
@@ -65,7 +65,7 @@ export const MAX_COUNTED = 10_000;
  */
 export function listStatement(query: ListQuery): SQL {
   const user = sql`${query.userId}::uuid`;
-  const q = query.q ? searchedText(query.q) : undefined;
+  const q = query.q ? searchableQuery(searchedText(query.q)) : undefined;
   const tsquery = q ? sql`websearch_to_tsquery('english', ${q})` : null;
   const filters: SQL[] = [];
   // The match is written `(… @@ …)::int > 0` so that it stays a row filter (a bare `@@` let the

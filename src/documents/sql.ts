@@ -36,10 +36,23 @@ export const accessCte = (documentId: string, userId: string) => sql`
       and ${callerOpen(userId)}
   )`;
 
+/**
+ * Text as full-text search reads it: PostgreSQL's parser takes `<…>` for an HTML tag and drops it
+ * (`<div>`, and `a<b and c>d` loses everything between the brackets), and drops everything after
+ * an opening `<script>` or `<style>` up to its closing tag or the end of the text: a plain-text or
+ * Markdown file mentioning `<style>` had the rest of its words unsearchable. The service's texts
+ * are plain text (HTML files are extracted to their text first), so angle brackets are only
+ * punctuation here. Applied to every indexed text and to `q` alike (searchableQuery).
+ */
+export const searchableText = (text: SQL) => sql`translate(${text}, '<>', '  ')`;
+
+/** `q` as it is parsed into a tsquery: angle brackets as spaces, as in searchableText. */
+export const searchableQuery = (q: string) => q.replace(/[<>]/g, " ");
+
 export const searchVector = (title: SQL, description: SQL, tags: SQL) => sql`
-  setweight(to_tsvector('english', ${title}), 'A')
-  || setweight(to_tsvector('english', array_to_string(${tags}, ' ')), 'B')
-  || setweight(to_tsvector('english', coalesce(${description}, '')), 'C')`;
+  setweight(to_tsvector('english', ${searchableText(title)}), 'A')
+  || setweight(to_tsvector('english', ${searchableText(sql`array_to_string(${tags}, ' ')`)}), 'B')
+  || setweight(to_tsvector('english', ${searchableText(sql`coalesce(${description}, '')`)}), 'C')`;
 
 /**
  * The activity row of a change, as one CTE of the statement making it (so neither exists

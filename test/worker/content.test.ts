@@ -166,6 +166,8 @@ describe("every supported format is extracted and searchable", () => {
       expect(text).not.toContain(hidden);
     expect(await search("scriptwordzz")).toEqual([]);
     expect((await search("basilisk")).map((d) => d.id)).toEqual([id]);
+    // The decoded `<care>` is text, searchable like any word (not taken for a tag).
+    expect((await search("care")).map((d) => d.id)).toEqual([id]);
   });
 
   it("an image is unsupported: no content, searchable by its metadata only", async () => {
@@ -190,6 +192,40 @@ describe("search over metadata and content together", () => {
     // Without q there is no highlight; every item says its content status.
     const listed = (await (await get(`${DOCS}?limit=100`, owner.auth)).json()) as { items: Doc[] };
     expect(listed.items.every((d) => d.highlight === undefined && typeof d.content_status === "string")).toBe(true);
+  });
+
+  it("angle brackets are punctuation: words in or after <tag>, <style> or <script> are searchable, in text and metadata", async () => {
+    // PostgreSQL's parser alone drops `<…>` as a tag and every word after an unclosed <style>
+    // or <script>: this text's last words, and the title's word in brackets, were unsearchable.
+    const text = "Embedding notes: put <style> in the head, then the tuatara census follows. if a<b then dugong>c";
+    const doc = await upload(text, "notes.md", {
+      title: "Using <details> blocks",
+      description: "see <saiga>",
+      tags: "<gerenuk>",
+    });
+    await settled(doc.id);
+    for (const q of ["tuatara census", "style", "<style>", "dugong", "details", "<details>", "saiga", "gerenuk"]) {
+      expect(
+        (await search(q)).map((d) => d.id),
+        q,
+      ).toEqual([doc.id]);
+    }
+    // A script block's words are searchable too.
+    const script = await upload("before <script>alert('fennec')</script> after", "snippet.txt");
+    await settled(script.id);
+    expect((await search("fennec")).map((d) => d.id)).toEqual([script.id]);
+    expect((await search("script")).map((d) => d.id)).toEqual([script.id]);
+    // The highlight marks the word and escapes its brackets.
+    expect((await search("fennec"))[0]?.highlight).toContain("&lt;script&gt;alert('<mark>fennec</mark>')");
+    // An edit writes the metadata's vector the same way.
+    const edited = await SELF.fetch(`${DOCS}/${doc.id}`, {
+      method: "PUT",
+      headers: { ...owner.auth, "content-type": "application/json" },
+      body: JSON.stringify({ title: "Now <aardvark> inside" }),
+    });
+    expect(edited.status).toBe(200);
+    expect((await search("aardvark")).map((d) => d.id)).toEqual([doc.id]);
+    expect((await search("tuatara")).map((d) => d.id)).toEqual([doc.id]);
   });
 
   it("another user's content is not searched", async () => {

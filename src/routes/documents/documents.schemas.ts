@@ -172,7 +172,9 @@ export const ListQuery = z
           "Full-text search over title, tags, description and the text inside the current version (English " +
           "stemming, web-search syntax: quotes, `-`, `OR`); the words may be spread over these fields. Title " +
           "weighs most, then tags, description, and content. A quoted phrase matches the metadata as a phrase and " +
-          "the content's words in any order (the content's index keeps no positions). Without `sort`, results come by relevance. Each " +
+          "the content's words in any order (the content's index keeps no positions). Angle brackets are " +
+          "punctuation, in `q` and in every indexed text alike: `<style>` is the word `style`, and the words " +
+          "around and after it are searched (the text is never taken for HTML markup). Without `sort`, results come by relevance. Each " +
           "item then carries `highlight`. Text is extracted in the background after an upload: until then " +
           "(`content_status: pending`) only the metadata matches.",
       }),
