@@ -162,23 +162,20 @@ export async function restoreDocument(
     left join (restored d join document_versions v on v.document_id = d.id and v.version_number = d.current_version) on true`);
   const row = result.rows[0];
   const notInTrash = () => new Failure("document_not_found", "No such document in your trash.");
+  const purgeBegun = () =>
+    new Failure("document_purging", "This document's purge has begun; it can no longer be restored.");
   // The caller's trash holds what they own or hold ADMIN on; anything else is not in it, so
   // 404 as the contract says for restore, also for an EDIT or READ holder (a trashed document is
   // 404 to everyone on every other route, so the lower grant tells them nothing either).
   if (!row?.access_role || !atLeast(row.access_role, "ADMIN")) throw notInTrash();
   if (row.restored) return toDocumentView(row);
   if (row.quota_refused) throw quotaExceeded(input.quotaBytes, null, Number(row.bytes));
-  if (isTrue(row.purge_started)) {
-    throw new Failure("document_purging", "This document's purge has begun; it can no longer be restored.");
-  }
+  if (isTrue(row.purge_started)) throw purgeBegun();
   // The document changed while this statement waited for its lock: restored by someone else, or
   // claimed by a purge. Only this rare path reads again, to tell the two apart.
   const now = await db.execute<{ purging: boolean }>(sql`
     select purge_started_at is not null as purging from documents d where d.id = ${id}::uuid and ${trashed(sql`d`)}`);
-  const purging = now.rows[0]?.purging;
-  if (isTrue(purging)) {
-    throw new Failure("document_purging", "This document's purge has begun; it can no longer be restored.");
-  }
+  if (isTrue(now.rows[0]?.purging)) throw purgeBegun();
   throw notInTrash();
 }
 
