@@ -48,6 +48,14 @@ export function searchedText(q: string): string {
   return cut > 0 ? head.slice(0, cut) : points.slice(0, MAX_QUERY_CHARS).join("");
 }
 
+/**
+ * A client's instant as a timestamptz, from its epoch milliseconds: every RFC 3339 date-time is
+ * one (years 0000–9999, any offset), while its ISO text is not always PostgreSQL's: year 0000
+ * ("0000-01-01T00:00:00.000Z"), and the years an offset pushes past 0000 or 9999 ("-000001-…",
+ * "+010000-…"), are refused as out of range (22008), which was a 500.
+ */
+const instant = (date: Date) => sql`to_timestamp(${date.getTime()}::double precision / 1000)`;
+
 /** Lists count matches up to this many; past it, `total` is this and its relation `gte` (the contract). */
 export const MAX_COUNTED = 10_000;
 
@@ -94,8 +102,8 @@ export function listStatement(query: ListQuery): SQL {
       where cv.document_id = d.id and cv.version_number = d.current_version
         and split_part(cv.content_type, ';', 1) = ${mediaType})`);
   }
-  if (query.createdAfter) filters.push(sql`d.created_at >= ${query.createdAfter.toISOString()}::timestamptz`);
-  if (query.createdBefore) filters.push(sql`d.created_at < ${query.createdBefore.toISOString()}::timestamptz`);
+  if (query.createdAfter) filters.push(sql`d.created_at >= ${instant(query.createdAfter)}`);
+  if (query.createdBefore) filters.push(sql`d.created_at < ${instant(query.createdBefore)}`);
   const filtered = filters.length > 0;
   const where = sql.join([sql`d.deleted_at is null`, callerOpen(query.userId), ...filters], sql` and `);
 

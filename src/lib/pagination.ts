@@ -1,5 +1,5 @@
-// Offset pagination of sub-lists (versions, permissions, activity, links, webhooks): one query
-// schema and two page shapes. The contract gives versions and permissions `{items, total, page,
+// Offset pagination of sub-lists (versions, permissions, activity, links, webhooks, trash): two
+// query schemas and two page shapes. The contract gives versions and permissions `{items, total, page,
 // limit}`; what it calls a "Page of" something (links, webhooks, deliveries) and activity
 // ("paginated like lists") is the document list's Page, `{items, total, total_relation, page,
 // limit}`, where these lists' totals are always exact.
@@ -8,6 +8,26 @@ import type { Page, PageRequest } from "./page-request";
 
 /** The deepest page a sub-list serves; past it a client narrows its question instead. */
 const MAX_PAGE = 100_000;
+
+/**
+ * The deepest row a Page serves (`page` × `limit`): the contract's "may not pass 10,000 (422)",
+ * for the document list and for every other list it calls a Page.
+ */
+export const MAX_PAGE_DEPTH = 10_000;
+
+/** The 422 of a `page` × `limit` past MAX_PAGE_DEPTH, naming `query.page`; `advice` says how to narrow. */
+export const withinPageDepth =
+  (advice: string) =>
+  (query: { page: number; limit: number }, ctx: z.RefinementCtx<{ page: number; limit: number }>) => {
+    // A page past the depth on its own is already refused by its maximum: one error, not two.
+    if (query.page <= MAX_PAGE_DEPTH && query.page * query.limit > MAX_PAGE_DEPTH) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["page"],
+        message: `page × limit may not pass ${MAX_PAGE_DEPTH} (here ${query.page * query.limit}); ${advice}`,
+      });
+    }
+  };
 
 /** `page` from 1, `limit` 1–100 (default `defaultLimit`); out of range is 422. */
 export const pageQuery = (defaultLimit: number) =>
@@ -21,6 +41,23 @@ export const pageQuery = (defaultLimit: number) =>
       .default(defaultLimit)
       .openapi({ description: `Items per page, 1–100 (default ${defaultLimit}).` }),
   });
+
+/**
+ * pageQuery for a list answered as the contract's Page (countedPageOf): `page` × `limit` may not
+ * pass MAX_PAGE_DEPTH either, as in the document list.
+ */
+export const countedPageQuery = (defaultLimit: number) =>
+  pageQuery(defaultLimit)
+    .extend({
+      page: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(MAX_PAGE_DEPTH)
+        .default(1)
+        .openapi({ description: `From 1; \`page\` × \`limit\` may not pass ${MAX_PAGE_DEPTH} (422).` }),
+    })
+    .superRefine(withinPageDepth("a Page serves its first 10,000 items"));
 
 const pageShape = <T extends z.ZodType>(item: T) =>
   z.object({

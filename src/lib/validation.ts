@@ -3,7 +3,14 @@ import { ApiError, type FieldError } from "./problem";
 
 /** zod issues as the contract's `errors[]`, each path prefixed by where the value was (`body`, `query`, …). */
 export function toFieldErrors(issues: readonly z.core.$ZodIssue[], where: string): FieldError[] {
-  return issues.map((issue) => ({ path: [where, ...issue.path.map(String)].join("."), message: issue.message }));
+  const errors = new Map<string, FieldError>();
+  for (const issue of issues) {
+    const path = [where, ...issue.path.map(String)].join(".");
+    // Two checks can fail with the same words (a number past both its maximum and the safe
+    // integers): the client is told once.
+    errors.set(JSON.stringify([path, issue.message]), { path, message: issue.message });
+  }
+  return [...errors.values()];
 }
 
 export function validationError(errors: FieldError[]): ApiError {

@@ -180,6 +180,7 @@ describe("refused uploads change nothing", () => {
     // Characters are code points: 501 emoji (1,002 UTF-16 units) are over, 500 are not (below).
     ["a title of 501 emoji", { bytes: samplePdf(), fields: { title: "\u{1F4C4}".repeat(501) } }, 422],
     ["a description over 10,000 characters", { bytes: samplePdf(), fields: { description: "d".repeat(10_001) } }, 422],
+    ["a description of 60 KiB", { bytes: samplePdf(), fields: { description: "d".repeat(60 * 1024) } }, 422],
     ["21 tags", { bytes: samplePdf(), fields: { tags: Array.from({ length: 21 }, (_, i) => `t${i}`).join(",") } }, 422],
     ["a tag over 50 characters", { bytes: samplePdf(), fields: { tags: "x".repeat(51) } }, 422],
   ];
@@ -189,6 +190,12 @@ describe("refused uploads change nothing", () => {
     const res = await uploadDocument(alice.auth, upload);
     expect(res.status).toBe(status);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
+    if (status === 422) {
+      // Each failing field once (a 60 KiB description was named twice).
+      const { errors } = (await res.json()) as { errors: { path: string; message: string }[] };
+      expect(errors.length).toBeGreaterThan(0);
+      expect(new Set(errors.map((e) => `${e.path}: ${e.message}`)).size).toBe(errors.length);
+    }
     expect(await counts()).toEqual(before);
   });
 

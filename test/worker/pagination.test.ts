@@ -104,3 +104,37 @@ describe("out-of-range pages", () => {
     expect(body.errors?.map((e) => e.path)).toEqual([path]);
   });
 });
+
+describe("every list answered as the contract's Page", () => {
+  // "`page` × `limit` may not pass 10,000 (422)": the document list's rule holds for the other
+  // Pages too (activity, links, trash, webhooks, deliveries); validation comes before any lookup,
+  // so an unknown webhook's deliveries are refused the same way.
+  const pages = () => [
+    `${DOCS}/${docId}/activity`,
+    `${DOCS}/${docId}/links`,
+    `${DOCS.replace("/documents", "/trash")}`,
+    `${DOCS.replace("/documents", "/webhooks")}`,
+    `${DOCS.replace("/documents", "/webhooks")}/${crypto.randomUUID()}/deliveries`,
+  ];
+
+  it("refuses page × limit past 10,000 with 422 naming query.page", async () => {
+    for (const url of pages()) {
+      for (const query of ["page=101&limit=100", "page=10001&limit=1", "page=5001"]) {
+        const res = await SELF.fetch(`${url}?${query}`, { headers: owner.auth });
+        const body = (await res.json()) as { code?: string; errors?: { path: string; message: string }[] };
+        expect(res.status, `${url}?${query}`).toBe(422);
+        expect(body.code).toBe("validation_failed");
+        expect(body.errors?.map((e) => e.path)).toEqual(["query.page"]);
+        expect(body.errors?.[0]?.message).toContain("10000");
+      }
+    }
+  });
+
+  it("serves the 10,000th row's page", async () => {
+    for (const url of pages().slice(0, 4)) {
+      const res = await SELF.fetch(`${url}?page=100&limit=100`, { headers: owner.auth });
+      expect(res.status, url).toBe(200);
+      expect(await res.json()).toMatchObject({ items: [], page: 100, limit: 100, total_relation: "eq" });
+    }
+  });
+});

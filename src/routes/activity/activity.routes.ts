@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ACTIVITY_ACTIONS } from "../../documents/activity-actions";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
-import { countedPageOf, pageQuery } from "../../lib/pagination";
+import { countedPageOf, countedPageQuery } from "../../lib/pagination";
 import { IdParam } from "../documents/documents.schemas";
 
 export const ActivitySchema = z
@@ -45,7 +45,7 @@ export const listActivity = createRoute({
   description: "Any role may read it. Paginated like lists (`page`, `limit` 1–100, default 20), with `total`.",
   request: {
     params: IdParam,
-    query: pageQuery(20),
+    query: countedPageQuery(20),
   },
   responses: {
     200: {

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { ROLES } from "../../documents/roles";
 import { MAX_TAG_LENGTH, MAX_TAGS } from "../../documents/tags";
 import { upToCharacters } from "../../lib/characters";
-import { pageOf } from "../../lib/pagination";
+import { MAX_PAGE_DEPTH, pageOf, withinPageDepth } from "../../lib/pagination";
 
 /** Highest first, as the API has always listed them. */
 export const RoleSchema = z.enum([...ROLES].reverse()).openapi("Role");
@@ -81,7 +81,7 @@ export const DocumentPageSchema = z
   .openapi("DocumentPage");
 
 /** The deepest row a list serves (`page` × `limit`); deeper than that, a client narrows its query. */
-export const MAX_LIST_DEPTH = 10_000;
+export const MAX_LIST_DEPTH = MAX_PAGE_DEPTH;
 
 export const DownloadSchema = z
   .object({
@@ -209,12 +209,4 @@ export const ListQuery = z
       }),
     limit: z.coerce.number().int().min(1).max(100).default(20),
   })
-  .superRefine((query, ctx) => {
-    if (query.page * query.limit > MAX_LIST_DEPTH) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["page"],
-        message: `page × limit may not pass ${MAX_LIST_DEPTH} (here ${query.page * query.limit}); narrow the query (q, tags, owner, dates) instead`,
-      });
-    }
-  });
+  .superRefine(withinPageDepth("narrow the query (q, tags, owner, dates) instead"));

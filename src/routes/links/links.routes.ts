@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { codePoints } from "../../lib/characters";
 import { AUTHENTICATED, problems, problemsOf } from "../../lib/openapi";
-import { countedPageOf, pageQuery } from "../../lib/pagination";
+import { countedPageOf, countedPageQuery } from "../../lib/pagination";
 import { IdParam } from "../documents/documents.schemas";
 
 const tags = ["Share links"];
@@ -175,7 +175,7 @@ export const listLinks = createRoute({
   description:
     "Needs EDIT or above. Oldest first, expired and used-up links included (revoked links are gone); never " +
     "with tokens, which are not stored. Paginated: `page` from 1, `limit` 1–100 (default 20), with `total`.",
-  request: { params: IdParam, query: pageQuery(20) },
+  request: { params: IdParam, query: countedPageQuery(20) },
   responses: {
     200: {
       description: "One page of links.",

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
-import { countedPageOf, pageQuery } from "../../lib/pagination";
+import { countedPageOf, countedPageQuery } from "../../lib/pagination";
 import { DocumentSchema, IdParam } from "../documents/documents.schemas";
 
 const tags = ["Trash"];
@@ -30,7 +30,7 @@ export const listTrash = createRoute({
     "them); a document shared with the caller as READ or EDIT is not listed. `my_role` is `OWNER` or " +
     "`ADMIN`. A closed account's documents are listed to the holders of ADMIN on them until purged. " +
     "`page` from 1, `limit` 1–100 (default 20).",
-  request: { query: pageQuery(20) },
+  request: { query: countedPageQuery(20) },
   responses: {
     200: { description: "One page of the trash.", content: { "application/json": { schema: TrashPageSchema } } },
     ...problems(401, 422, 503),

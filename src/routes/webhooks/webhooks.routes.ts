@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ACTIVITY_ACTIONS } from "../../documents/activity-actions";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
-import { countedPageOf, pageQuery } from "../../lib/pagination";
+import { countedPageOf, countedPageQuery } from "../../lib/pagination";
 import { IdParam } from "../documents/documents.schemas";
 
 const tags = ["Webhooks"];
@@ -113,7 +113,7 @@ export const listWebhooks = createRoute({
   security,
   summary: "The caller's webhooks, newest first",
   description: "`page` from 1, `limit` 1–100 (default 20). Secrets are never listed.",
-  request: { query: pageQuery(20) },
+  request: { query: countedPageQuery(20) },
   responses: {
     200: {
       description: "One page of webhooks.",
@@ -184,7 +184,7 @@ export const listDeliveries = createRoute({
     "webhook disabled, the owner could no longer read the change). Such finished deliveries are listed for " +
     "`WEBHOOK_DELIVERY_RETENTION_DAYS` (default 30) after they were made, then deleted; one still being retried " +
     "stays whatever its age.",
-  request: { params: WebhookIdParam, query: pageQuery(20) },
+  request: { params: WebhookIdParam, query: countedPageQuery(20) },
   responses: {
     200: {
       description: "One page of deliveries.",
