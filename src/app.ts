@@ -2,7 +2,13 @@ import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app-env";
 import { notFound, onError } from "./lib/error-handler";
-import { API_DESCRIPTION, ERROR_CODES_TABLE, SECURITY_SCHEMES } from "./lib/openapi";
+import {
+  API_DESCRIPTION,
+  ERROR_CODES_TABLE,
+  type LimitedRoutes,
+  SECURITY_SCHEMES,
+  withMiddlewareResponses,
+} from "./lib/openapi";
 import { createRouter } from "./lib/router";
 import { accessLog } from "./middleware/access-log";
 import { context } from "./middleware/context";
@@ -50,6 +56,17 @@ const TICKET_PATH = /^\/api\/v1\/documents\/[^/]+\/presence$/;
 // Requests that store bytes, on top of the user's budget for every request.
 const UPLOAD_PATHS = ["/api/v1/documents", "/api/v1/documents/:id/upload-version", "/api/v1/uploads"];
 
+const REGISTER_PATH = "/api/v1/auth/register";
+const LINK_PATHS = ["/api/v1/links/*"];
+
+/** Which budget limits which routes: what the middleware below enforces, for the OpenAPI document. */
+const LIMITED_ROUTES: LimitedRoutes[] = [
+  { budget: "user", patterns: PROTECTED_PATHS, except: TICKET_PATH },
+  { budget: "upload", patterns: UPLOAD_PATHS, methods: ["POST"] },
+  { budget: "register", patterns: [REGISTER_PATH], methods: ["POST"] },
+  { budget: "link", patterns: LINK_PATHS },
+];
+
 const unlessTicketRoute =
   (middleware: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> =>
   (c, next) =>
@@ -70,9 +87,9 @@ export function createApp() {
     app.use(path, unlessTicketRoute(requireAuth), unlessTicketRoute(rateLimit("user")));
   }
   app.on("POST", UPLOAD_PATHS, rateLimit("upload"));
-  app.on("POST", "/api/v1/auth/register", rateLimit("register"));
+  app.on("POST", REGISTER_PATH, rateLimit("register"));
   // Share links' public routes: no token, a budget per client address instead.
-  app.use("/api/v1/links/*", rateLimit("link"));
+  for (const path of LINK_PATHS) app.use(path, rateLimit("link"));
   app.use("/api/v1/*", dispatchWebhooks);
   app.use("/api/v1/*", notifyLive);
 
@@ -92,11 +109,19 @@ export function createApp() {
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   }
-  app.doc31("/openapi.json", (c) => ({
-    openapi: "3.1.0",
-    info: OPENAPI_INFO,
-    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
-  }));
+  // doc31's route, with the responses middleware adds (429s, rate-limit and challenge headers).
+  app.get("/openapi.json", (c) =>
+    c.json(
+      withMiddlewareResponses(
+        app.getOpenAPI31Document({
+          openapi: "3.1.0",
+          info: OPENAPI_INFO,
+          servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+        }),
+        LIMITED_ROUTES,
+      ),
+    ),
+  );
 
   app.notFound(notFound);
   app.onError(onError);

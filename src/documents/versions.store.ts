@@ -156,10 +156,13 @@ export async function addVersionForUpload(
   return (await insertVersion(db, input)).version;
 }
 
-/** The version to download (current when `versionNumber` is null), recording the download. */
+/**
+ * The version to download (current when `versionNumber` is null), recording the download unless
+ * `record` is false (a HEAD: it asks what a GET would answer and downloads nothing).
+ */
 export async function versionForDownload(
   db: Database,
-  input: { id: string; versionNumber: number | null; actor: Actor },
+  input: { id: string; versionNumber: number | null; actor: Actor; record?: boolean },
 ): Promise<VersionView & { storage_key: string }> {
   const { id, actor } = input;
   const result = await db.execute<VersionRow & { storage_key: string | null; has_access: boolean }>(sql`
@@ -169,8 +172,12 @@ export async function versionForDownload(
       join documents d on d.id = v.document_id
       where d.id = (select id from access)
         and v.version_number = coalesce(${input.versionNumber}::int, d.current_version)
-    ),
-    a as (${activity(actor, "document.downloaded", sql`v.document_id`, sql`jsonb_build_object('version_number', v.version_number)`)} from v)
+    )${
+      input.record === false
+        ? sql``
+        : sql`,
+    a as (${activity(actor, "document.downloaded", sql`v.document_id`, sql`jsonb_build_object('version_number', v.version_number)`)} from v)`
+    }
     select exists (select 1 from access) as has_access, v.storage_key, ${versionColumns}
     from (select 1) one left join v on true`);
   const row = result.rows[0];

@@ -136,3 +136,91 @@ export const ERROR_CODES_TABLE = [
     ([code, { status, meaning }]) => `| \`${code}\` | ${status} | ${meaning.replace(/\|/g, "\\|")} |`,
   ),
 ].join("\n");
+
+/** A group of routes one request budget limits, as the app wires its middleware (Hono patterns). */
+export type LimitedRoutes = {
+  budget: string;
+  /** Hono path patterns: `:name` is one segment, a trailing `/*` also matches the prefix itself. */
+  patterns: readonly string[];
+  /** Only these methods (all when absent). */
+  methods?: readonly string[];
+  /** Paths the patterns match but the budget skips. */
+  except?: RegExp;
+};
+
+type HeaderObject = { description: string; schema: { type: string } };
+type ResponseObject = { description: string; headers?: Record<string, HeaderObject>; content?: unknown };
+type OperationDocument = { paths?: Record<string, Record<string, { responses?: Record<string, ResponseObject> }>> };
+
+const RATE_LIMIT_HEADERS: Record<string, HeaderObject> = {
+  "RateLimit-Policy": {
+    description: 'The budgets this route counts against (IETF httpapi draft), e.g. `"user";q=600;w=60`.',
+    schema: { type: "string" },
+  },
+  RateLimit: {
+    description: 'What is left of each budget in this window, e.g. `"user";r=598;t=42` (t: seconds to its reset).',
+    schema: { type: "string" },
+  },
+};
+const RETRY_AFTER: Record<string, HeaderObject> = {
+  "Retry-After": { description: "Seconds until the request may be retried.", schema: { type: "integer" } },
+};
+const WWW_AUTHENTICATE: Record<string, HeaderObject> = {
+  "WWW-Authenticate": {
+    description:
+      'The challenge: `Bearer realm="docvault"` (with `error="invalid_token"` for a bad token); on share links, `LinkPassword`.',
+    schema: { type: "string" },
+  },
+};
+
+/** An OpenAPI path (`/a/{id}/b`) matches a Hono pattern (`/a/:id/b`, `/a/*`). */
+function matchesPattern(pattern: string, path: string): boolean {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const wildcard = pattern.endsWith("/*");
+  const segments = (wildcard ? pattern.slice(0, -2) : pattern)
+    .split("/")
+    .map((segment) => (segment.startsWith(":") ? "\\{[^/}]+\\}" : escape(segment)));
+  return new RegExp(`^${segments.join("/")}${wildcard ? "(/.*)?" : ""}$`).test(path);
+}
+
+/**
+ * The generated document, completed with what middleware (not the routes) answers: on each
+ * operation a budget limits, a 429 (`rate_limited`, when the route declares none of its own) with
+ * Retry-After and the RateLimit headers, and the RateLimit headers on its successes; on every 401,
+ * the WWW-Authenticate challenge. Derived from the same patterns that wire the middleware, so the
+ * document cannot drift from what is enforced.
+ */
+export function withMiddlewareResponses<D extends { paths?: object }>(
+  document: D,
+  limited: readonly LimitedRoutes[],
+): D {
+  // The generator's path items are typed per method; only their responses are touched here.
+  const paths = (document as OperationDocument).paths ?? {};
+  for (const [path, operations] of Object.entries(paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const responses = operation.responses;
+      if (!responses) continue;
+      const budgets = limited
+        .filter(
+          (group) =>
+            (!group.methods || group.methods.includes(method.toUpperCase())) &&
+            !group.except?.test(path) &&
+            group.patterns.some((pattern) => matchesPattern(pattern, path)),
+        )
+        .map((group) => group.budget);
+      if (budgets.length > 0) {
+        const named = budgets.map((budget) => `"${budget}"`).join(", ");
+        responses[429] ??= {
+          description: `Over a request budget (${named}); see Retry-After. Codes: \`rate_limited\`.`,
+          content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+        };
+        responses[429].headers = { ...responses[429].headers, ...RETRY_AFTER, ...RATE_LIMIT_HEADERS };
+        for (const [status, response] of Object.entries(responses)) {
+          if (status.startsWith("2")) response.headers = { ...response.headers, ...RATE_LIMIT_HEADERS };
+        }
+      }
+      if (responses[401]) responses[401].headers = { ...responses[401].headers, ...WWW_AUTHENTICATE };
+    }
+  }
+  return document;
+}

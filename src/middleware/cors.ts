@@ -11,7 +11,15 @@ const corsFor = oncePer((config: Config) => {
     origin: (origin) => (allowed.has(origin) ? origin : null),
     allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
     allowHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id"],
-    exposeHeaders: ["ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Request-Id"],
+    exposeHeaders: [
+      "ETag",
+      "Location",
+      "RateLimit",
+      "RateLimit-Policy",
+      "Retry-After",
+      "WWW-Authenticate",
+      "X-Request-Id",
+    ],
     maxAge: 600,
   });
 });

@@ -62,7 +62,20 @@ describe("CORS", () => {
   it("allows a configured origin", async () => {
     const res = await SELF.fetch(`${BASE}/health/live`, { headers: { Origin: "https://app.example.com" } });
     expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
-    expect(res.headers.get("access-control-expose-headers")).toContain("X-Request-Id");
+    // A browser app reads what the contract gives clients: the request id, the ETag for If-Match,
+    // the rate-limit headers of every limited route and Retry-After on a 429.
+    const exposed = (res.headers.get("access-control-expose-headers") ?? "").split(",").map((h) => h.trim());
+    for (const header of [
+      "X-Request-Id",
+      "ETag",
+      "Location",
+      "RateLimit",
+      "RateLimit-Policy",
+      "Retry-After",
+      "WWW-Authenticate",
+    ]) {
+      expect(exposed, header).toContain(header);
+    }
   });
 
   it("answers a preflight from a configured origin", async () => {

@@ -471,6 +471,11 @@ describe("activity", () => {
     await uploadVersion(alice.auth, doc.id, { bytes: samplePdf("v2") });
     await indexingFinished(alice.auth, doc.id);
     await download(alice.auth, doc.id);
+    // A HEAD asks what a download would answer and downloads nothing (RFC 9110: HEAD is safe): no row.
+    const head = await SELF.fetch(`${DOCS}/${doc.id}/download`, { method: "HEAD", headers: alice.auth });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toContain("application/json");
+    expect(await head.text()).toBe("");
     await put(alice.auth, doc.id, { title: "" }); // refused: no row
     await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: alice.auth });
     const rows =

@@ -169,7 +169,96 @@ describe("every operation that declares security", () => {
   });
 });
 
+describe("every operation that takes a JSON body", () => {
+  it("answers 413 body_too_large to one of 2 MiB, before reading it (generated from /openapi.json)", async () => {
+    const document = (await (await get(`${BASE}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, Operation & { requestBody?: { content: Record<string, unknown> } }>>;
+    };
+    const body = JSON.stringify({ title: "x".repeat(2 * 1024 * 1024) });
+    const limited: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (!operation.requestBody?.content["application/json"]) continue;
+        const url = BASE + path.replace(/\{[^}]+\}/g, () => crypto.randomUUID());
+        const res = await SELF.fetch(url, {
+          method: method.toUpperCase(),
+          headers: { ...owner.auth, "Content-Type": "application/json" },
+          body,
+        });
+        expect(res.status, `${method.toUpperCase()} ${path}`).toBe(413);
+        expect((await problem(res)).code, `${method} ${path}`).toBe("body_too_large");
+        limited.push(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    // POST /webhooks read any size (a 40 MB body was a 201) until this sweep.
+    expect(limited).toContain("POST /api/v1/webhooks");
+    expect(limited).toContain("POST /api/v1/uploads/{upload_id}/complete");
+    expect(limited.length).toBeGreaterThanOrEqual(12);
+  });
+});
+
+type Described = {
+  parameters?: { in: string; schema?: { format?: string } }[];
+  security?: unknown[];
+  responses: Record<string, { headers?: Record<string, unknown>; description: string }>;
+};
+
 describe("the OpenAPI document", () => {
+  it("declares what middleware answers: 429s and rate-limit headers where a budget applies, 401 challenges, 422 for path ids", async () => {
+    const document = (await (await get(`${BASE}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, Described>>;
+    };
+    const limited: string[] = [];
+    const withIds: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        const { responses } = operation;
+        // Every route under a budget's prefix: the authenticated API (but the presence socket,
+        // which a ticket admits), registration and the public share-link routes.
+        const budgeted =
+          (Boolean(operation.security?.length) && !path.endsWith("/presence")) ||
+          path.startsWith("/api/v1/links/") ||
+          name === "POST /api/v1/auth/register";
+        if (budgeted) {
+          limited.push(name);
+          expect(responses[429], name).toBeDefined();
+          expect(Object.keys(responses[429]?.headers ?? {}).sort(), name).toEqual(
+            ["RateLimit", "RateLimit-Policy", "Retry-After"].sort(),
+          );
+          expect(responses[429]?.description, name).toContain("`rate_limited`");
+          for (const [status, response] of Object.entries(responses)) {
+            if (status.startsWith("2"))
+              expect(Object.keys(response.headers ?? {}), `${name} ${status}`).toContain("RateLimit");
+          }
+        }
+        if (responses[401]) expect(Object.keys(responses[401].headers ?? {}), name).toContain("WWW-Authenticate");
+        if (operation.security?.length) expect(responses[401], name).toBeDefined();
+        // An id that is not a UUID is a 422 (validation_failed), so each route with one says so.
+        if (operation.parameters?.some((p) => p.in === "path" && p.schema?.format === "uuid")) {
+          expect(responses[422], name).toBeDefined();
+          withIds.push(name);
+        }
+      }
+    }
+    expect(limited).toEqual(
+      expect.arrayContaining([
+        "POST /api/v1/documents",
+        "POST /api/v1/documents/{id}/upload-version",
+        "POST /api/v1/auth/register",
+        "GET /api/v1/links/{token}",
+        "GET /api/v1/uploads/{upload_id}",
+      ]),
+    );
+    expect(limited.length).toBeGreaterThanOrEqual(35);
+    expect(withIds).toEqual(
+      expect.arrayContaining(["GET /api/v1/uploads/{upload_id}", "DELETE /api/v1/uploads/{upload_id}"]),
+    );
+    // Routes no budget limits declare no 429 they cannot answer.
+    expect(document.paths["/health"]?.get?.responses[429]).toBeUndefined();
+    expect(document.paths["/api/v1/auth/refresh"]?.post?.responses[429]).toBeUndefined();
+  });
+
   it("gives problems a `code` enum of every code, and lists each with its status and meaning", async () => {
     const document = (await (await get(`${BASE}/openapi.json`)).json()) as {
       info: { description: string };

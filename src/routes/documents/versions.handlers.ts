@@ -84,6 +84,9 @@ export const downloadHandler: AppRouteHandler<typeof downloadDocument> = async (
     id,
     versionNumber: versionNumber ?? null,
     actor: actorOf(c),
+    // Hono serves HEAD with this GET route: a HEAD is safe (RFC 9110), so it records no download
+    // (no activity row, no change in the feed, no webhook).
+    record: c.req.raw.method !== "HEAD",
   });
   const { url, expiresAt } = await presignDownload(
     c.get("storage"),

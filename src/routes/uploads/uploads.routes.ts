@@ -266,7 +266,7 @@ export const getUpload = createRoute({
   request: { params: UploadIdParam },
   responses: {
     200: { description: "The upload.", content: { "application/json": { schema: UploadStatusSchema } } },
-    ...problems(401, 404, 503),
+    ...problems(401, 404, 422, 503),
   },
 });
 
@@ -287,6 +287,6 @@ export const abortUpload = createRoute({
   request: { params: UploadIdParam },
   responses: {
     204: { description: "Abandoned; no bytes of it are left in storage." },
-    ...problems(401, 404, 409, 503),
+    ...problems(401, 404, 409, 422, 503),
   },
 });

@@ -1,8 +1,12 @@
 import { createRouter } from "../../lib/router";
+import { jsonBodyLimit } from "../../middleware/body-limit";
 import * as handlers from "./webhooks.handlers";
 import * as routes from "./webhooks.routes";
 
-export const webhooksRouter = createRouter()
+const router = createRouter();
+router.post("/api/v1/webhooks", jsonBodyLimit);
+
+export const webhooksRouter = router
   .openapi(routes.createWebhook, handlers.createWebhookHandler)
   .openapi(routes.listWebhooks, handlers.listWebhooksHandler)
   .openapi(routes.getWebhook, handlers.getWebhookHandler)
