@@ -153,8 +153,15 @@ async function verifyWith(config: TokenConfig, secret: string, token: string): P
     typ: TOKEN_TYPE,
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
     requiredClaims: ["sub", "iat", "exp", "iss", "aud", "jti"],
+    // Issued no later than now and no earlier than one lifetime ago (jose checks `iat` both ways).
+    maxTokenAge: config.ACCESS_TOKEN_TTL_SECONDS,
   });
   if (typeof payload.sub !== "string" || !UUID.test(payload.sub) || typeof payload.exp !== "number") {
+    throw new InvalidTokenError("invalid");
+  }
+  // A token this service signs lives ACCESS_TOKEN_TTL_SECONDS: one that claims a longer life (say,
+  // ten years) was not issued here, even if its signature is right (a leaked key's forgery).
+  if (payload.exp - (payload.iat as number) > config.ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS) {
     throw new InvalidTokenError("invalid");
   }
   return { userId: payload.sub, exp: payload.exp };

@@ -109,6 +109,21 @@ describe("GET /api/v1/auth/me", () => {
     );
   });
 
+  it("rejects a token issued in the future, or claiming a longer life than the service gives", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expectInvalidToken(await forge({ claims: { iat: now + 3600, exp: now + 3900 } }));
+    // Ten years, from now: the signature is right, the lifetime is not one this service issues.
+    await expectInvalidToken(await forge({ claims: { iat: now, exp: now + 10 * 365 * 86400 } }));
+    // Issued more than a lifetime (1800 s) ago, though its exp is still ahead.
+    await expectInvalidToken(
+      await forge({ claims: { iat: now - 1900, exp: now + 60 } }),
+      "The access token has expired.",
+    );
+    // The control: a full lifetime, and a clock a few seconds ahead of the service's.
+    expect((await me(await forge({ claims: { iat: now, exp: now + 1800 } }))).status).toBe(200);
+    expect((await me(await forge({ claims: { iat: now + 3, exp: now + 1803 } }))).status).toBe(200);
+  });
+
   it("rejects a token missing a required claim or with the wrong typ", async () => {
     for (const claim of ["jti", "iat", "exp", "sub", "iss", "aud"])
       await expectInvalidToken(await forge({ omit: [claim] }));
