@@ -166,3 +166,14 @@ describe("the grant's copies of its document", () => {
     expect(await list(reader)).toMatchObject({ total: 0, items: [] });
   });
 });
+
+describe("the database's settings for an OLTP API", () => {
+  it("runs no parallel workers and no JIT on any connection (migrations 0003 and 0018)", async () => {
+    // Set for the database, so every new session (Neon's pooled HTTP connections) starts with them.
+    const rows = await sql`select unnest(setconfig) as setting from pg_db_role_setting
+      where setdatabase = (select oid from pg_database where datname = current_database()) and setrole = 0`;
+    const settings = rows.map((r) => r.setting as string);
+    expect(settings).toContain("max_parallel_workers_per_gather=0");
+    expect(settings).toContain("jit=off");
+  });
+});
