@@ -22,7 +22,15 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },
 });
-const etag = { ETag: { schema: { type: "string" as const }, description: "Strong validator for If-Match." } };
+const etag = {
+  ETag: {
+    schema: { type: "string" as const },
+    description:
+      "Strong validator for If-Match: the document's revision, changed by every edit, new version, delete and restore. " +
+      "`content_status` (and `highlight`, `my_role`) are not part of it: background indexing does not invalidate an " +
+      "If-Match a client is about to send after an upload. Conditional GETs (If-None-Match) are not answered with 304.",
+  },
+};
 
 export const createDocument = createRoute({
   operationId: "createDocument",
