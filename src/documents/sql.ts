@@ -17,7 +17,7 @@ export const iso = (column: SQL) => sql`to_char(${column} at time zone 'UTC', 'Y
  * True, or an error (SQLSTATE DV401, answered 401 account_inactive) when the caller's account is
  * closed or gone. A condition naming no table, so PostgreSQL evaluates it once before reading
  * anything (a "one-time filter"): the closed-account check costs no extra round trip, and no
- * statement of a closed account reads or writes a row. Migration 0006 defines the function.
+ * statement of a closed account reads or writes a row. Migration 0007 defines the function.
  */
 export const callerOpen = (userId: string) => sql`docvault_require_open_account(${userId}::uuid)`;
 

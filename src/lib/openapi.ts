@@ -168,7 +168,8 @@ const RETRY_AFTER: Record<string, HeaderObject> = {
 const WWW_AUTHENTICATE: Record<string, HeaderObject> = {
   "WWW-Authenticate": {
     description:
-      'The challenge: `Bearer realm="docvault"` (with `error="invalid_token"` for a bad token); on share links, `LinkPassword`.',
+      'The challenge: `Bearer realm="docvault"` (with `error="invalid_token"` for a bad token); on share links, ' +
+      '`LinkPassword realm="docvault share link"`; on live-event sockets, `Ticket realm="docvault live events"`.',
     schema: { type: "string" },
   },
 };

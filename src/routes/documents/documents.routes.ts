@@ -126,7 +126,7 @@ export const downloadDocument = createRoute({
     "A presigned GET on the object store for the current version (or `version`), valid " +
     "DOWNLOAD_URL_TTL_SECONDS (default 15 minutes). It answers exactly the uploaded bytes with " +
     "`Content-Disposition: attachment` and the original file name (RFC 6266). The bytes never pass " +
-    "through the API. Recorded in the activity log.",
+    "through the API. A GET is recorded in the activity log (`document.downloaded`); a HEAD makes the same checks and records nothing.",
   request: { params: IdParam, query: DownloadQuery },
   responses: { 200: json(DownloadSchema, "Where to download."), ...problems(401, 404, 422, 503) },
 });
