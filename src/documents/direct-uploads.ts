@@ -376,7 +376,13 @@ export async function completeDirectUpload(services: DirectUploadServices, input
       }
       return reject(error.code, error.detail);
     }
-    if (error instanceof Failure || error instanceof DependencyError) throw error;
+    if (error instanceof Failure) {
+      // Every other refusal is also a statement that wrote nothing (the account closed meanwhile,
+      // whose check the statement waited for): the copy goes now, not at the sweeper's next pass.
+      discardObject(services, storageKey);
+      throw error;
+    }
+    if (error instanceof DependencyError) throw error;
     discardAfterFailedWrite(services, storageKey, error);
     // A concurrent `complete` of the same upload got there first: its document id is taken.
     if (isUniqueViolation(error)) throw alreadyCompleted();
