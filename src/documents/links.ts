@@ -162,9 +162,13 @@ export async function downloadByLink(
         overAddress ? waitSeconds(guess.addressRetry, window) : 0,
       );
       logger.warn("share link password throttled", { link_id: link.id, retry_after: retryAfter });
-      throw new Failure("link_password_throttled", "Too many wrong passwords for this link. Try again later.", {
-        retryAfterSeconds: retryAfter,
-      });
+      throw new Failure(
+        "link_password_throttled",
+        "Too many password attempts for this link: wrong ones, or more at once than are checked at a time. Try again later.",
+        {
+          retryAfterSeconds: retryAfter,
+        },
+      );
     }
     const verdict = await verifyPassword(input.password, link.passwordHash, peppersOf(config));
     if (!verdict.ok) {

@@ -241,7 +241,9 @@ export const downloadByLink = createRoute({
     "logins, counted before any hashing: per link LOGIN_MAX_FAILURES_PER_ACCOUNT (default 5) and per client " +
     "address LOGIN_MAX_FAILURES_PER_ADDRESS (default 50, the same counter as logins) in LOGIN_FAILURE_WINDOW_SECONDS " +
     "(default 900); past either, 429 `link_password_throttled` with Retry-After, without checking the password. " +
-    `A right password takes its attempt back. ${LINK_GONE} The dead-link answers come before any password check.`,
+    "Because attempts are counted before hashing, more than the per-link limit in flight at once are throttled too, " +
+    "right passwords included (a burst of 10 gets 5 answers and 5 429s); the Retry-After is the window's, an upper " +
+    `bound for them. A right password takes its attempt back when it finishes. ${LINK_GONE} The dead-link answers come before any password check.`,
   request: {
     params: TokenParam,
     body: { required: false, content: { "application/json": { schema: LinkDownloadBody } } },
