@@ -55,7 +55,12 @@ export const listChanges = createRoute({
     "when it was trashed), and nothing after it; its earlier changes are not listed to a reader who starts " +
     "after losing access. `document.purged` follows a deletion, so it is not listed. Once a trashed document is " +
     "purged its permissions are gone, so from then on its `document.deleted` is listed to its owner only. A " +
-    "restored document is readable again, with its whole history. `wait` (seconds, whole) holds an empty " +
+    "restored document is readable again, with its whole history. Visibility is decided when the feed is read, " +
+    "not when each change was made: a change the caller's cursor passed while they could not read its document " +
+    "(it was in the trash, or their access was revoked) is not listed later, when they can again, so on " +
+    "`document.restored`, or on a `permission.granted` naming them, a sync client fetches the document anew; and a " +
+    "reader whose access returns before they read sees the changes made meanwhile (as GET /activity shows them). " +
+    "`wait` (seconds, whole) holds an empty " +
     "answer until a change arrives (answered within about half a second of its commit) or the time passes; it " +
     "counts once against the request budget. A cursor this service did not issue is 422 `cursor_invalid`. " +
     "Cursors stay valid forever (activity rows are never removed).",
