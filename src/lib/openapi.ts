@@ -176,11 +176,11 @@ const WWW_AUTHENTICATE: Record<string, HeaderObject> = {
 
 /** An OpenAPI path (`/a/{id}/b`) matches a Hono pattern (`/a/:id/b`, `/a/*`). */
 function matchesPattern(pattern: string, path: string): boolean {
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const wildcard = pattern.endsWith("/*");
   const segments = (wildcard ? pattern.slice(0, -2) : pattern)
     .split("/")
-    .map((segment) => (segment.startsWith(":") ? "\\{[^/}]+\\}" : escape(segment)));
+    .map((segment) => (segment.startsWith(":") ? "\\{[^/}]+\\}" : literal(segment)));
   return new RegExp(`^${segments.join("/")}${wildcard ? "(/.*)?" : ""}$`).test(path);
 }
 
