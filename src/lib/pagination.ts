@@ -29,35 +29,35 @@ export const withinPageDepth =
     }
   };
 
-/** `page` from 1, `limit` 1–100 (default `defaultLimit`); out of range is 422. */
-export const pageQuery = (defaultLimit: number) =>
-  z.object({
-    page: z.coerce.number().int().min(1).max(MAX_PAGE).default(1).openapi({ description: "From 1." }),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(100)
-      .default(defaultLimit)
-      .openapi({ description: `Items per page, 1–100 (default ${defaultLimit}).` }),
-  });
+/** `page` from 1 to `maxPage`, `limit` 1–100 (default `defaultLimit`); out of range is 422. */
+const pageFields = (defaultLimit: number, maxPage: number, pageDescription: string) => ({
+  page: z.coerce.number().int().min(1).max(maxPage).default(1).openapi({ description: pageDescription }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(defaultLimit)
+    .openapi({ description: `Items per page, 1–100 (default ${defaultLimit}).` }),
+});
+
+/** The query of a sub-list with the contract's other shape (versions, permissions). */
+export const pageQuery = (defaultLimit: number) => z.object(pageFields(defaultLimit, MAX_PAGE, "From 1."));
 
 /**
- * pageQuery for a list answered as the contract's Page (countedPageOf): `page` × `limit` may not
- * pass MAX_PAGE_DEPTH either, as in the document list.
+ * `page` and `limit` of a list answered as the contract's Page (the document list's, and
+ * countedPageOf's): a query using them refines itself with withinPageDepth.
  */
+export const depthPageFields = (defaultLimit: number, advice = "") =>
+  pageFields(
+    defaultLimit,
+    MAX_PAGE_DEPTH,
+    `From 1; \`page\` × \`limit\` may not pass ${MAX_PAGE_DEPTH} (422)${advice ? `: ${advice}` : ""}.`,
+  );
+
+/** The query of a list answered as countedPageOf: `page` × `limit` may not pass MAX_PAGE_DEPTH, as in the document list. */
 export const countedPageQuery = (defaultLimit: number) =>
-  pageQuery(defaultLimit)
-    .extend({
-      page: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(MAX_PAGE_DEPTH)
-        .default(1)
-        .openapi({ description: `From 1; \`page\` × \`limit\` may not pass ${MAX_PAGE_DEPTH} (422).` }),
-    })
-    .superRefine(withinPageDepth("a Page serves its first 10,000 items"));
+  z.object(depthPageFields(defaultLimit)).superRefine(withinPageDepth("a Page serves its first 10,000 items"));
 
 const pageShape = <T extends z.ZodType>(item: T) =>
   z.object({

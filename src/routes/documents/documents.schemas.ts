@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { ROLES } from "../../documents/roles";
 import { MAX_TAG_LENGTH, MAX_TAGS } from "../../documents/tags";
 import { upToCharacters } from "../../lib/characters";
-import { MAX_PAGE_DEPTH, pageOf, withinPageDepth } from "../../lib/pagination";
+import { depthPageFields, pageOf, withinPageDepth } from "../../lib/pagination";
 
 /** Highest first, as the API has always listed them. */
 export const RoleSchema = z.enum([...ROLES].reverse()).openapi("Role");
@@ -79,9 +79,6 @@ export const DocumentPageSchema = z
     limit: z.number().int(),
   })
   .openapi("DocumentPage");
-
-/** The deepest row a list serves (`page` × `limit`); deeper than that, a client narrows its query. */
-export const MAX_LIST_DEPTH = MAX_PAGE_DEPTH;
 
 export const DownloadSchema = z
   .object({
@@ -198,15 +195,6 @@ export const ListQuery = z
     sort: z.enum(["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]).optional().openapi({
       description: "`-` for descending. Default `-created_at` (relevance when `q` is given). Ties break on id.",
     }),
-    page: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_LIST_DEPTH)
-      .default(1)
-      .openapi({
-        description: `From 1; \`page\` × \`limit\` may not pass ${MAX_LIST_DEPTH} (422): narrow the query instead.`,
-      }),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
+    ...depthPageFields(20, "narrow the query instead"),
   })
   .superRefine(withinPageDepth("narrow the query (q, tags, owner, dates) instead"));
