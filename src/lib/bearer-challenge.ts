@@ -3,7 +3,7 @@
 // challenge is bare; a token that was sent and refused gets error="invalid_token".
 import type { ErrorCode } from "./error-codes";
 
-const REALM = 'Bearer realm="docvault"';
+export const BEARER_CHALLENGE = 'Bearer realm="docvault"';
 const NO_TOKEN_SENT: ReadonlySet<ErrorCode> = new Set([
   "token_missing",
   "credentials_invalid",
@@ -24,7 +24,7 @@ const TICKET: ReadonlySet<ErrorCode> = new Set(["ticket_missing", "ticket_invali
 export function bearerChallenge(code: ErrorCode, detail: string): string {
   if (LINK_PASSWORD.has(code)) return LINK_PASSWORD_CHALLENGE;
   if (TICKET.has(code)) return TICKET_CHALLENGE;
-  if (NO_TOKEN_SENT.has(code)) return REALM;
+  if (NO_TOKEN_SENT.has(code)) return BEARER_CHALLENGE;
   // A quoted-string may not carry quotes or backslashes unescaped; the detail needs neither.
-  return `${REALM}, error="invalid_token", error_description="${detail.replace(/["\\]/g, "")}"`;
+  return `${BEARER_CHALLENGE}, error="invalid_token", error_description="${detail.replace(/["\\]/g, "")}"`;
 }

@@ -2,6 +2,7 @@
 // security schemes, and the document's top-level description (where the contract is silent,
 // the behaviour chosen is written down here).
 import { z } from "@hono/zod-openapi";
+import { BEARER_CHALLENGE, LINK_PASSWORD_CHALLENGE, TICKET_CHALLENGE } from "./bearer-challenge";
 import { codesFor, ERROR_CODES, type ErrorCode } from "./error-codes";
 import { STATUS_TITLES } from "./problem";
 
@@ -168,8 +169,8 @@ const RETRY_AFTER: Record<string, HeaderObject> = {
 const WWW_AUTHENTICATE: Record<string, HeaderObject> = {
   "WWW-Authenticate": {
     description:
-      'The challenge: `Bearer realm="docvault"` (with `error="invalid_token"` for a bad token); on share links, ' +
-      '`LinkPassword realm="docvault share link"`; on live-event sockets, `Ticket realm="docvault live events"`.',
+      `The challenge: \`${BEARER_CHALLENGE}\` (with \`error="invalid_token"\` for a bad token); on share links, ` +
+      `\`${LINK_PASSWORD_CHALLENGE}\`; on live-event sockets, \`${TICKET_CHALLENGE}\`.`,
     schema: { type: "string" },
   },
 };
