@@ -30,6 +30,19 @@ async function putBytes(ticket: Ticket, bytes: Uint8Array) {
   expect(res.status).toBe(200);
 }
 
+/** A direct upload of `bytes` (a PDF) as the next version of `documentId`, its bytes in place. */
+async function stagedVersion(user: User, documentId: string, bytes: Uint8Array): Promise<Ticket> {
+  const { res, ticket } = await start(user, {
+    file_name: "v2.pdf",
+    content_type: "application/pdf",
+    size_bytes: bytes.byteLength,
+    document_id: documentId,
+  });
+  expect(res.status).toBe(201);
+  await putBytes(ticket as Ticket, bytes);
+  return ticket as Ticket;
+}
+
 const complete = (user: User, id: string, body: Record<string, unknown> = {}) =>
   postJson(`${UPLOADS}/${id}/complete`, body, user.auth);
 
@@ -88,13 +101,7 @@ describe("direct uploads", () => {
   it("turn an upload for a document into its next version", async () => {
     const doc = await createDocument(alice.auth);
     const bytes = samplePdf("version two via direct upload");
-    const { ticket } = await start(alice, {
-      file_name: "v2.pdf",
-      content_type: "application/pdf",
-      size_bytes: bytes.byteLength,
-      document_id: doc.id,
-    });
-    await putBytes(ticket as Ticket, bytes);
+    const ticket = await stagedVersion(alice, doc.id, bytes);
     const done = await complete(alice, ticket?.upload_id as string, { comment: "from the scanner" });
     expect(done.status).toBe(201);
     expect(await done.json()).toMatchObject({
@@ -226,13 +233,7 @@ describe("direct uploads", () => {
     const permissions = `${DOCS}/${doc.id}/permissions`;
     expect((await postJson(permissions, { user_id: bob.id, role: "EDIT" }, alice.auth)).status).toBe(201);
     const bytes = samplePdf("a version from a holder demoted meanwhile");
-    const { ticket } = await start(bob, {
-      file_name: "v2.pdf",
-      content_type: "application/pdf",
-      size_bytes: bytes.byteLength,
-      document_id: doc.id,
-    });
-    await putBytes(ticket as Ticket, bytes);
+    const ticket = await stagedVersion(bob, doc.id, bytes);
     const setRole = async (role: string) =>
       expect(
         (
