@@ -557,6 +557,23 @@ describe("the queue: idempotent, retried, dead-lettered", () => {
     expect(await row(doc.id)).toBeUndefined();
   });
 
+  it("a document trashed before its text was extracted is indexed once restored (it stayed pending for good)", async () => {
+    const doc = await upload("the jaguarundi hunts by day", "jaguarundi.txt");
+    await settled(doc.id);
+    // As if the upload's message had reached the consumer only while the document was in the trash.
+    await sql`delete from document_contents where document_id = ${doc.id}`;
+    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+    await deliver("docvault-content", [message({ document_id: doc.id, version_number: 1 })]);
+    expect(await row(doc.id)).toBeUndefined();
+
+    const restored = await SELF.fetch(`${BASE_API}/trash/${doc.id}/restore`, { method: "POST", headers: owner.auth });
+    expect(restored.status).toBe(200);
+    expect(((await restored.json()) as Doc).content_status).toBe("pending");
+    expect((await settled(doc.id)).content_status).toBe("indexed");
+    expect((await search("jaguarundi")).map((d) => d.id)).toEqual([doc.id]);
+    expect(await (await content(doc.id)).text()).toBe("the jaguarundi hunts by day");
+  });
+
   it("backfill: pending rows are sent by the scheduled job and each one handled sends the next", async () => {
     const docs = await Promise.all(["tayra", "kinkajou", "coati"].map((w) => upload(`the ${w} text`, `${w}.txt`)));
     await Promise.all(docs.map((d) => settled(d.id)));

@@ -4,6 +4,7 @@ import { listTrash as listTrashRows, restoreDocument as restoreDocumentRow } fro
 import { actorOf } from "../../lib/actor";
 import { countedPage } from "../../lib/pagination";
 import { etagOf } from "../documents/etag";
+import { indexContentLater } from "../documents/index-content";
 import type { listTrash, purgeDocument, restoreDocument } from "./trash.routes";
 
 export const listTrashHandler: AppRouteHandler<typeof listTrash> = async (c) => {
@@ -23,6 +24,10 @@ export const restoreDocumentHandler: AppRouteHandler<typeof restoreDocument> = a
     actor: actorOf(c),
     quotaBytes: c.get("config").STORAGE_QUOTA_BYTES,
   });
+  // The consumer writes nothing for a trashed document, so a version trashed before its text was
+  // extracted (or while its message waited for a retry) would stay pending for good: ask again.
+  // A message already on its way is harmless, as every message is (consume.ts).
+  if (document.content_status === "pending") indexContentLater(c, document.id, document.current_version);
   c.header("ETag", etagOf(revision));
   return c.json(document, 200);
 };

@@ -47,7 +47,8 @@ export const restoreDocument = createRoute({
   description:
     "Owner or ADMIN. The document comes back exactly as it was deleted: every version (and its bytes), its " +
     "tags and every permission, which were all kept while it was in the trash; `updated_at` is not changed " +
-    "(the content did not change), the ETag is. A caller with no access to it, or when it is not in the " +
+    "(the content did not change), the ETag is. Text extraction does not run in the trash: a document " +
+    "restored with `content_status` `pending` (deleted before its text was extracted) is queued for it again. A caller with no access to it, or when it is not in the " +
     "trash (never deleted, already restored, purged), gets 404, and so does a READ or EDIT holder (the caller's trash holds what they own or hold ADMIN on; the " +
     "contract's 404 for a document not in it). Once its purge " +
     "has begun (its bytes are being deleted, e.g. a purge interrupted by a storage failure) it is 409 " +
