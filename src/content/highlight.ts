@@ -20,8 +20,8 @@ export const HIGHLIGHT_MAX_CHARS = 240;
  * 3 KB measured on the bench data, too much for twenty items (0.04 ms for 300 characters). So it gets the title and a window of
  * HIGHLIGHT_WINDOW_CHARS of the description and of the content, around the first place where a
  * word of the query appears, found by strpos (cheap) in the first HIGHLIGHT_SCAN_CHARS characters.
- * The query's words are looked for by their stem less its last letter ("studi" → "stud", which
- * "study" and "studies" contain); a stem found nowhere gives the window at the start of the text
+ * The query's words are looked for by their stem, or else by their stem less its last letter
+ * ("studi" → "stud", which "study" and "studies" contain: stemsOf); a stem found nowhere gives the window at the start of the text
  * (the document still matched, its excerpt then shows no mark). `lower` under the "C" collation
  * lowers ASCII letters only, byte by byte: 4 times faster than the database's locale on UTF-8
  * text (40 µs for 2.5 KB; `left`, which counts characters, only for texts longer than the scan), at the price of not finding a stem whose word starts with a capital
@@ -35,9 +35,13 @@ export const HIGHLIGHT_WINDOW_CHARS = 300;
 
 const OPTIONS = `StartSel="${START}", StopSel="${STOP}", MaxWords=30, MinWords=8, ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "`;
 
-/** The query's stems, shortened by one letter (at least 4 kept): what strpos looks for. */
-const stemsOf = (q: string) => sql`(select array_agg(left(l, greatest(4, length(l) - 1)))
-  from unnest(tsvector_to_array(to_tsvector('english', ${q}))) l)`;
+/**
+ * The query's stems. windowOf looks for each one whole, and only when it is nowhere for it less
+ * its last letter (at least 4 kept): a stem is often the word itself ("part1187", "filler40"), and
+ * its shortened form the start of other words ("part1180", "filler4") met earlier in a list or a
+ * table, where the window then showed no match.
+ */
+const stemsOf = (q: string) => sql`tsvector_to_array(to_tsvector('english', ${q}))`;
 
 /** HIGHLIGHT_WINDOW_CHARS of `text` from a little before the first stem found in it. */
 const windowOf = (
@@ -45,7 +49,7 @@ const windowOf = (
   stems: SQL,
 ) => sql`case when octet_length(${text}) <= ${HIGHLIGHT_WINDOW_CHARS} then ${text}
   else substr(${text}, greatest(1, coalesce((
-    select min(nullif(strpos(lowered.text, s), 0))
+    select min(coalesce(nullif(strpos(lowered.text, s), 0), nullif(strpos(lowered.text, left(s, greatest(4, length(s) - 1))), 0)))
     from (select lower(case when octet_length(${text}) <= ${HIGHLIGHT_SCAN_CHARS} then ${text}
       else left(${text}, ${HIGHLIGHT_SCAN_CHARS}) end collate "C") as text offset 0) lowered, unnest(${stems}) s), 1) - 120),
   ${HIGHLIGHT_WINDOW_CHARS}) end`;

@@ -282,6 +282,25 @@ describe("highlights: only <mark> is markup", () => {
     expect(item?.highlight?.replace(/<\/?mark>/g, "").length).toBeLessThanOrEqual(240);
   });
 
+  it("a word that starts many others is excerpted where it stands (a table's codes, numbered words)", async () => {
+    const rows = Array.from({ length: 200 }, (_, i) => `${i},part${1000 + i},Springfield`).join("\n");
+    const table = await upload(`id,code,city\n${rows}\n`, "parts.csv");
+    const words = Array.from({ length: 200 }, (_, i) => `filler${i}`).join(" ");
+    const line = await upload(`${words} ibexlong trailer`, "long.txt");
+    await Promise.all([settled(table.id), settled(line.id)]);
+    // Each was excerpted, unmarked, where its stem less a letter first appears (part1180, filler4).
+    for (const [q, id] of [
+      ["part1187", table.id],
+      ["part1199", table.id],
+      ["filler40", line.id],
+      ["filler150", line.id],
+    ] as const) {
+      const [item] = await search(q);
+      expect(item?.id).toBe(id);
+      expect(item?.highlight, q).toContain(`<mark>${q}</mark>`);
+    }
+  });
+
   it("a match in the title is highlighted in the title, escaped", async () => {
     const doc = await upload("body text without the word", "t.txt", { title: 'Okapi <report> & "summary"' });
     await settled(doc.id);
