@@ -150,7 +150,9 @@ describe("every supported format is extracted and searchable", () => {
     const html =
       "<!DOCTYPE html><html><head><title>Gecko page</title><style>.x{color:red} stylewordzz</style>" +
       "<script>var scriptwordzz = '<p>';</script></head><body><p>Chameleon &amp; iguana &lt;care&gt;</p>" +
-      "<noscript>noscriptwordzz</noscript><div>Basilisk lizard</div></body></html>";
+      "<noscript>noscriptwordzz</noscript><div>Basilisk lizard</div>" +
+      // HTML's named references, not only XML's five; one legacy form without its semicolon.
+      "<p>x&mdash;y &copy; &eacute;t&eacute; &uuml;ber&hellip; &euro;5 &nbsp;z &eacute &CounterClockwiseContourIntegral;</p></body></html>";
     const res = await withBindings(
       new Request(DOCS, { method: "POST", headers: owner.auth, body: multipart({ bytes: html, name: "page.html" }) }),
       { ALLOWED_CONTENT_TYPES: "text/html" },
@@ -162,6 +164,8 @@ describe("every supported format is extracted and searchable", () => {
     expect(text).toContain("Chameleon & iguana <care>");
     expect(text).toContain("Basilisk lizard");
     expect(text).toContain("Gecko page");
+    expect(text).toContain("x\u2014y \u00a9 \u00e9t\u00e9 \u00fcber\u2026 \u20ac5 \u00a0z \u00e9 \u2233");
+    expect((await search("été")).map((d) => d.id)).toEqual([id]);
     for (const hidden of ["stylewordzz", "scriptwordzz", "noscriptwordzz", "color:red"])
       expect(text).not.toContain(hidden);
     expect(await search("scriptwordzz")).toEqual([]);
