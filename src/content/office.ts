@@ -47,12 +47,19 @@ const PACKAGES: Record<string, Package> = {
     rules: { text: set("w:t"), lines: set("w:p", "w:br", "w:cr"), spaces: set("w:tab") },
   },
   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-    // Text cells are shared strings; inline strings (<is><t>) live in the sheets.
+    // Text cells are shared strings; inline strings (<is><t>) live in the sheets, and so do the
+    // values of the other cells (<v>: numbers, dates as serials, a formula's result), except a
+    // shared string's index (t="s"), a boolean (t="b") and an error (t="e").
     parts: (entries) => [
       ...named("xl/sharedStrings.xml")(entries),
       ...byNumber(/^xl\/worksheets\/sheet(\d+)\.xml$/)(entries),
     ],
-    rules: { text: set("t"), lines: set("si", "row"), spaces: set("c") },
+    rules: {
+      text: set("t", "v"),
+      lines: set("si", "row"),
+      spaces: set("c"),
+      skip: { element: "c", attributes: /\st\s*=\s*["'][sbe]["']/ },
+    },
   },
   "application/vnd.openxmlformats-officedocument.presentationml.presentation": {
     parts: byNumber(/^ppt\/slides\/slide(\d+)\.xml$/),

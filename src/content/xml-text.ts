@@ -9,6 +9,8 @@ export type XmlTextRules = {
   lines: ReadonlySet<string>;
   /** Elements that stand for a space or a tab (`w:tab`, a cell). */
   spaces: ReadonlySet<string>;
+  /** An element whose content is never text when its attributes match (a cell holding an index). */
+  skip?: { element: string; attributes: RegExp };
 };
 
 /** A tag (name and attributes) longer than this is not Office's. */
@@ -20,6 +22,7 @@ export class XmlTextExtractor {
   #tag = "";
   #text = "";
   #depth = 0;
+  #skipping = 0;
 
   constructor(
     readonly rules: XmlTextRules,
@@ -69,7 +72,7 @@ export class XmlTextExtractor {
   }
 
   #capturing(): boolean {
-    return this.rules.text === null || this.#depth > 0;
+    return this.#skipping === 0 && (this.rules.text === null || this.#depth > 0);
   }
 
   /** Text up to the tag (or, mid-text, up to a possible entity split by the chunk's end). */
@@ -91,7 +94,11 @@ export class XmlTextExtractor {
     const closing = tag.startsWith("/");
     const selfClosing = tag.endsWith("/");
     const name = (closing ? tag.slice(1) : tag).split(/[\s/]/, 1)[0] ?? "";
-    const { text, lines, spaces } = this.rules;
+    const { text, lines, spaces, skip } = this.rules;
+    if (skip && name === skip.element && !selfClosing) {
+      if (closing) this.#skipping = Math.max(0, this.#skipping - 1);
+      else if (this.#skipping > 0 || skip.attributes.test(tag)) this.#skipping += 1;
+    }
     if (text?.has(name)) {
       if (closing) this.#depth = Math.max(0, this.#depth - 1);
       else if (!selfClosing) this.#depth += 1;

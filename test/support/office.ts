@@ -283,7 +283,7 @@ export function xlsxWithText(strings: string[], inline: string): Promise<Uint8Ar
     },
     {
       name: "xl/worksheets/sheet1.xml",
-      data: `<worksheet ${ns}><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1"><v>42</v></c><c r="C1" t="inlineStr"><is><t>${xmlText(inline)}</t></is></c></row></sheetData></worksheet>`,
+      data: `<worksheet ${ns}><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1"><v>31337</v></c><c r="C1" t="inlineStr"><is><t>${xmlText(inline)}</t></is></c><c r="D1" t="b"><v>1</v></c><c r="E1" t="str"><f>"formula"&amp;"word"</f><v>formulaword</v></c><c r="F1" t="e"><v>#DIV/0!</v></c><c r="G1" s="1" t="n"><v>2.5</v></c></row></sheetData></worksheet>`,
       deflate: true,
     },
   ]);
