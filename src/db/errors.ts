@@ -49,17 +49,21 @@ export function statementRefused(error: unknown): boolean {
 
 /**
  * True when the database could not be reached or failed as a service (network error, HTTP 5xx
- * from the endpoint, or SQLSTATE classes 08/53/57 such as connection failure, out of resources,
- * shutdown), rather than rejecting the query itself.
+ * from the endpoint, its deadline (DATABASE_TIMEOUT_MS) passed, or SQLSTATE classes 08/53/57 such
+ * as connection failure, out of resources, shutdown), rather than rejecting the query itself.
+ * A deadline that passes while the endpoint's answer is being read comes out of the driver as the
+ * abort's own TimeoutError, not as a NeonDbError (storage's are DependencyErrors, never bare).
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const pg = pgErrorOf(error);
   if (pg?.code) return /^(08|53|57)/.test(pg.code);
   for (const e of causes(error)) {
-    if ((e as { name?: unknown }).name === "NeonDbError") {
+    const name = (e as { name?: unknown }).name;
+    if (name === "NeonDbError") {
       const message = String((e as { message?: unknown }).message);
       return message.startsWith("Error connecting to database") || message.startsWith("Server error");
     }
+    if (name === "TimeoutError") return true;
   }
   return false;
 }
