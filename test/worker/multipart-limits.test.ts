@@ -153,7 +153,7 @@ describe("field size", () => {
 });
 
 describe("fields", () => {
-  it("keeps only the documented fields and the first file part", async () => {
+  it("keeps only the documented fields and the file part, ignoring other parts with a file name", async () => {
     const first = samplePdf("first");
     const res = await post(
       encodeBody([
@@ -163,7 +163,6 @@ describe("fields", () => {
         { name: "comment", data: "not a document field" },
         filePart(first, "first.pdf"),
         { name: "attachment", data: samplePdf("attachment"), filename: "other.pdf", type: "application/pdf" },
-        filePart(samplePdf("second"), "second.pdf"),
         { name: "tags", data: "a, b" },
         { name: "tags", data: "c" },
       ]),
@@ -177,6 +176,23 @@ describe("fields", () => {
       sha256: await sha256Hex(first),
       tags: ["a", "b", "c"],
     });
+  });
+
+  it("refuses a second file part with 422, for a document and for a version, storing neither", async () => {
+    const doc = await createDocument(user.auth);
+    const before = await state();
+    for (const url of [DOCS, `${DOCS}/${doc.id}/upload-version`]) {
+      const res = await post(
+        encodeBody([filePart(samplePdf("first"), "first.pdf"), filePart(samplePdf("second"), "second.pdf")]),
+        url,
+      );
+      expect(res.status).toBe(422);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(((await res.json()) as { errors: { path: string }[] }).errors).toEqual([
+        { path: "body.file", message: "Only one file per upload: the body has a second `file` part" },
+      ]);
+    }
+    expect(await state()).toEqual(before);
   });
 
   it("ignores a version's undocumented fields", async () => {
@@ -216,12 +232,14 @@ describe("fields", () => {
   });
 
   it("answers 400 for a body without a boundary or with a malformed part header", async () => {
-    const noBoundary = await SELF.fetch(DOCS, {
-      method: "POST",
-      headers: { ...user.auth, "Content-Type": "multipart/form-data; charset=utf-8" },
-      body: encodeBody([filePart()]),
-    });
-    await expectProblem(noBoundary, 400, "could not be parsed");
+    for (const contentType of ["multipart/form-data; charset=utf-8", "multipart/form-data", "Multipart/Form-Data  "]) {
+      const noBoundary = await SELF.fetch(DOCS, {
+        method: "POST",
+        headers: { ...user.auth, "Content-Type": contentType },
+        body: encodeBody([filePart()]),
+      });
+      await expectProblem(noBoundary, 400, "could not be parsed");
+    }
     const malformed = encoder.encode(`--${BOUNDARY}\r\nContent-Disposition form-data\r\n\r\nx\r\n--${BOUNDARY}--\r\n`);
     await expectProblem(await post(malformed), 400, "could not be parsed");
     const unterminated = encodeBody([filePart()]).subarray(0, 200);

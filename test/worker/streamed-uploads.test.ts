@@ -32,7 +32,8 @@ const noise = (() => {
 })();
 const CHUNK = 64 * 1024;
 
-type Field = { name: string; value: string };
+/** A text field, or with `filename` a (small) file part. */
+type Field = { name: string; value: string; filename?: string };
 type BodyOptions = {
   size: number;
   /** The file's first bytes (its magic number); or the whole file when `bytes` is given. */
@@ -50,7 +51,9 @@ type BodyOptions = {
 /** A multipart body as a stream, and the SHA-256 of the file it carries once it has been read. */
 function streamedBody(options: BodyOptions): { body: ReadableStream<Uint8Array>; sha256: Promise<string> } {
   const field = (f: Field) =>
-    encoder.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${f.name}"\r\n\r\n${f.value}\r\n`);
+    encoder.encode(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${f.name}"${f.filename ? `; filename="${f.filename}"` : ""}\r\n\r\n${f.value}\r\n`,
+    );
   const head = encoder.encode(
     `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${options.name ?? "big.pdf"}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
   );
@@ -364,6 +367,24 @@ describe("failures leave no object and no part", () => {
     );
     expect(res.status).toBe(503);
     expect(await state()).toEqual(before);
+  }, 60_000);
+
+  it("answers 422 for a second file part, undoing the first (stored as a multipart upload, or with one PUT)", async () => {
+    const before = await state();
+    for (const size of [PART_BYTES * 2 + CHUNK, CHUNK]) {
+      const twice = streamedBody({
+        size,
+        prefix: PDF,
+        after: [{ name: "file", value: "%PDF-1.7\nthe second", filename: "second.pdf" }],
+      });
+      const res = await call(DOCS, twice.body);
+      expect(res.status).toBe(422);
+      expect(res.json()).toMatchObject({
+        code: "validation_failed",
+        errors: [{ path: "body.file", message: expect.stringContaining("second `file` part") }],
+      });
+      expect(await state()).toEqual(before);
+    }
   }, 60_000);
 
   it("lists no part left under any aborted upload (ListParts through the front)", async () => {

@@ -140,7 +140,12 @@ export const multipartDocument: SchemaObject = {
     title: { type: "string", maxLength: 500, description: "Defaults to the file name.", example: "" },
     description: { type: "string", maxLength: 10000, example: "" },
     tags: { type: "string", description: "Comma-separated, or repeat the field.", example: "" },
-    file: { type: "string", format: "binary", description: "The file; its type is detected from its bytes." },
+    file: {
+      type: "string",
+      format: "binary",
+      description:
+        "The file; its type is detected from its bytes. Exactly one `file` part: a second one is 422 and neither is stored. Parts of other names are read past and dropped.",
+    },
   },
 };
 
@@ -149,7 +154,7 @@ export const multipartVersion: SchemaObject = {
   required: ["file"],
   properties: {
     comment: { type: "string", maxLength: 1000, example: "" },
-    file: { type: "string", format: "binary" },
+    file: { type: "string", format: "binary", description: "The file. Exactly one `file` part: a second one is 422." },
   },
 };
 

@@ -5,6 +5,7 @@ import { Buffer } from "node:buffer";
 import type { Readable } from "node:stream";
 import busboy from "busboy";
 import { ApiError } from "../../lib/problem";
+import { validationError } from "../../lib/validation";
 
 /** Room for the multipart framing and the text fields around the file. */
 const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
@@ -29,6 +30,8 @@ function tooLarge(maxBytes: number): ApiError {
 const tooManyParts = () => new ApiError("too_many_parts", `The multipart body has more than ${MAX_PARTS} parts.`);
 const fieldTooLarge = () =>
   new ApiError("field_too_large", `A multipart field other than the file exceeds ${MAX_FIELD_BYTES} bytes (64 KiB).`);
+const secondFile = () =>
+  validationError([{ path: "body.file", message: "Only one file per upload: the body has a second `file` part" }]);
 const unparseable = () => new ApiError("malformed_body", "The multipart body could not be parsed.");
 
 /**
@@ -184,9 +187,9 @@ const feed = (parser: busboy.Busboy, chunk: Buffer) =>
   new Promise<void>((resolve, reject) => parser.write(chunk, (error) => (error ? reject(error) : resolve())));
 
 /**
- * Reads a multipart/form-data body as it arrives (busboy). The first `file` part is streamed to
+ * Reads a multipart/form-data body as it arrives (busboy). The `file` part is streamed to
  * `options.onFile` while the rest of the body is parsed, and the fields named in
- * `options.fields` are kept, before or after the file. More than MAX_PARTS parts, a field over
+ * `options.fields` are kept, before or after the file; a second `file` part is a 422. More than MAX_PARTS parts, a field over
  * MAX_FIELD_BYTES, a file over `maxFileBytes` or a body over its total allowance is a 413 as soon
  * as it is seen: reading stops there, nothing after it is parsed. On any failure the file's
  * stream fails too, and what `onFile` made is undone (its own cleanup, or `discard`) before the
@@ -195,7 +198,8 @@ const feed = (parser: busboy.Busboy, chunk: Buffer) =>
 export async function readMultipart<T>(request: Request, options: MultipartOptions<T>): Promise<ParsedMultipart<T>> {
   const { maxFileBytes } = options;
   const contentType = request.headers.get("content-type") ?? "";
-  if (!/^multipart\/form-data\s*;/i.test(contentType)) {
+  // Without parameters it is still multipart, only broken (no boundary): busboy's 400 below.
+  if (!/^multipart\/form-data\s*(;|$)/i.test(contentType)) {
     throw new ApiError("multipart_required", "Send the file as multipart/form-data.");
   }
   const limit = maxFileBytes + MULTIPART_OVERHEAD_BYTES;
@@ -274,7 +278,11 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
       }
       return push(chunk, encoding);
     };
-    if (name === "file" && !consumer && !failure) {
+    if (name === "file" && consumer) {
+      // Which of two files was meant cannot be known: neither is stored (the first is undone).
+      stream.resume();
+      fail(secondFile());
+    } else if (name === "file" && !failure) {
       fileStream = webStream(stream);
       const started = options.onFile(
         {
@@ -288,7 +296,7 @@ export async function readMultipart<T>(request: Request, options: MultipartOptio
       consumer = started;
       started.catch(fail);
     } else {
-      stream.resume(); // a second file part or an undocumented one: read past, kept nowhere
+      stream.resume(); // an undocumented part: read past, kept nowhere
     }
   });
   parser.on("partsLimit", () => fail(tooManyParts()));
