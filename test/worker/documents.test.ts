@@ -332,6 +332,26 @@ describe("metadata updates", () => {
     expect(await cleared.json()).toMatchObject({ title: "New title", description: null, tags: [] });
   });
 
+  it("refuse a tags array with an empty, blank or comma-holding element (each element is one tag), changing nothing", async () => {
+    const doc = await createDocument(alice.auth, { fields: { tags: "keep" } });
+    for (const [tags, path, message] of [
+      [["ok", ""], "body.tags.1", "at least 1 character"],
+      [["   "], "body.tags.0", "at least 1 character"],
+      [["a,b"], "body.tags.0", "comma"],
+    ] as const) {
+      const res = await put(alice.auth, doc.id, { tags });
+      expect(res.status, JSON.stringify(tags)).toBe(422);
+      const problem = (await res.json()) as { code: string; errors: { path: string; message: string }[] };
+      expect(problem.code).toBe("validation_failed");
+      expect(problem.errors).toEqual([{ path, message: expect.stringContaining(message) }]);
+    }
+    const now = await SELF.fetch(`${DOCS}/${doc.id}`, { headers: alice.auth });
+    expect(now.headers.get("etag")).toBe('"r1"');
+    expect(await now.json()).toMatchObject({ tags: ["keep"] });
+    // One comma-separated string still skips empty pieces, as a form's field does.
+    expect(await (await put(alice.auth, doc.id, { tags: "a,,b," })).json()).toMatchObject({ tags: ["a", "b"] });
+  });
+
   it("honour If-Match: the current ETag passes, a stale one is 412 and changes nothing", async () => {
     const doc = await createDocument(alice.auth, { fields: { title: "Original" } });
     const get = await SELF.fetch(`${DOCS}/${doc.id}`, { headers: alice.auth });

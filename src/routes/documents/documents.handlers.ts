@@ -96,7 +96,7 @@ export const updateDocumentHandler: AppRouteHandler<typeof updateDocument> = asy
   const body = c.req.valid("json");
   const ifMatch = c.req.valid("header")["if-match"];
   const expected = revisionsFromIfMatch(ifMatch);
-  const tags = body.tags === undefined ? undefined : tagsFromInput(body.tags, "body.tags");
+  const tags = body.tags === undefined ? undefined : tagsFromInput(body.tags, "body.tags", "json");
   const document = await updateDocumentRow(c.get("db"), {
     id,
     actor: actorOf(c),

@@ -110,7 +110,7 @@ export const UpdateDocumentBody = z
       .union([z.array(Tag).max(200), z.string().max(20_000)])
       .optional()
       .openapi({
-        description: `Replaces the set: at most ${MAX_TAGS} tags of 1–${MAX_TAG_LENGTH} characters, stored trimmed, lower-case and sorted. An array, or one comma-separated string.`,
+        description: `Replaces the set: at most ${MAX_TAGS} tags of 1–${MAX_TAG_LENGTH} characters, stored trimmed, lower-case and sorted. An array (each element one tag: an empty or blank element, or one with a comma, is 422), or one comma-separated string (empty pieces skipped).`,
       }),
   })
   .openapi("UpdateDocument");

@@ -52,7 +52,7 @@ export const startUploadHandler: AppRouteHandler<typeof startUpload> = async (c)
 export const completeUploadHandler: AppRouteHandler<typeof completeUpload> = async (c) => {
   const { upload_id } = c.req.valid("param");
   const body = c.req.valid("json");
-  const tags = tagsFromInput(body.tags, "body.tags");
+  const tags = tagsFromInput(body.tags, "body.tags", "json");
   const completed = await completeDirectUpload(
     { ...discardingOf(c), config: c.get("config"), db: c.get("db") },
     {
