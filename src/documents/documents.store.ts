@@ -182,6 +182,15 @@ export async function updateDocument(
   >(sql`
     with ${accessCte(id, actor.userId)},
     old as (select d.* from documents d join access a on a.id = d.id),
+    -- What the body really changes: a field sent with its current value is no change (no new
+    -- revision, which would fail other clients' If-Match, and no document.updated).
+    changed as (
+      select ${setTitle} and old.title is distinct from ${input.title ?? null}::text as title,
+             ${setDescription} and old.description is distinct from ${input.description ?? null}::text as description,
+             ${setTags} and array(select t.tag from document_tags t where t.document_id = old.id order by t.tag collate "C")
+               is distinct from array(select n from unnest(${textArray(newTags)}) n order by n collate "C") as tags
+      from old
+    ),
     u as (
       update documents d set
         title = case when ${setTitle} then ${input.title ?? null}::text else d.title end,
@@ -193,11 +202,20 @@ export async function updateDocument(
         )},
         revision = d.revision + 1,
         updated_at = now()
-      from access a
+      from access a, changed c
       where d.id = a.id and ${roleAtLeast(sql`a.role`, "EDIT")}
         and (${expected}::int[] is null or d.revision = any(${expected}::int[]))
+        and (c.title or c.description or c.tags)
       returning d.*
     ),
+    -- The document as it is when the body changes nothing, under the same checks as the update.
+    kept as (
+      select old.* from old, access a, changed c
+      where ${roleAtLeast(sql`a.role`, "EDIT")}
+        and (${expected}::int[] is null or old.revision = any(${expected}::int[]))
+        and not (c.title or c.description or c.tags)
+    ),
+    r as (select * from u union all select * from kept),
     removed as (
       delete from document_tags t using u
       where ${setTags} and t.document_id = u.id and t.tag <> all(${textArray(newTags)})
@@ -212,21 +230,21 @@ export async function updateDocument(
       "document.updated",
       sql`(select id from u)`,
       sql`(select jsonb_strip_nulls(jsonb_build_object(
-        'title', case when ${setTitle} then jsonb_build_object('from', old.title, 'to', ${input.title ?? null}::text) end,
-        'description', case when ${setDescription} then jsonb_build_object('changed', true) end,
-        'tags', case when ${setTags} then jsonb_build_object('to', to_jsonb(${textArray(newTags)})) end)) from old)`,
+        'title', case when c.title then jsonb_build_object('from', old.title, 'to', ${input.title ?? null}::text) end,
+        'description', case when c.description then jsonb_build_object('changed', true) end,
+        'tags', case when c.tags then jsonb_build_object('to', to_jsonb(${textArray(newTags)})) end)) from old, changed c)`,
     )}
       where exists (select 1 from u))
     select (select role from access) as access_role, (select revision from old) as current_revision,
-           u.id, u.title, u.description, u.owner_id, u.current_version, u.revision,
+           r.id, r.title, r.description, r.owner_id, r.current_version, r.revision,
            case when ${setTags} then ${textArray(newTags)}
-                else array(select t.tag from document_tags t where t.document_id = u.id order by t.tag collate "C") end as tags,
+                else array(select t.tag from document_tags t where t.document_id = r.id order by t.tag collate "C") end as tags,
            v.file_name, v.content_type, v.size_bytes, v.sha256,
-           ${iso(sql`u.created_at`)} as created_at, ${iso(sql`u.updated_at`)} as updated_at,
-           (select role from access) as role, ${contentStatus(sql`u`)} as content_status
+           ${iso(sql`r.created_at`)} as created_at, ${iso(sql`r.updated_at`)} as updated_at,
+           (select role from access) as role, ${contentStatus(sql`r`)} as content_status
     from (select 1) one
-    left join u on true
-    left join document_versions v on v.document_id = u.id and v.version_number = u.current_version`);
+    left join r on true
+    left join document_versions v on v.document_id = r.id and v.version_number = r.current_version`);
   const row = result.rows[0];
   if (!row?.access_role) throw documentNotFound();
   if (!row.id) {

@@ -352,6 +352,41 @@ describe("metadata updates", () => {
     expect(await (await put(alice.auth, doc.id, { tags: "a,,b," })).json()).toMatchObject({ tags: ["a", "b"] });
   });
 
+  it("a body that changes nothing keeps the revision and records nothing; a real change records only what changed", async () => {
+    const doc = await createDocument(alice.auth, { fields: { title: "Same", description: "same", tags: "x,y" } });
+    const activity = async () =>
+      (await sql`select action, details from activity_logs where document_id = ${doc.id} order by seq`).map(
+        (r) => r.action,
+      );
+    const before = await activity();
+    for (const body of [
+      { title: "Same" },
+      { description: "same" },
+      { tags: ["Y", "x"] },
+      { tags: "y, x" },
+      { title: "Same", description: "same", tags: ["x", "y"] },
+    ]) {
+      const res = await put(alice.auth, doc.id, body, { "If-Match": '"r1"' });
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(res.headers.get("etag")).toBe('"r1"');
+      expect(await res.json()).toMatchObject({
+        title: "Same",
+        description: "same",
+        tags: ["x", "y"],
+        updated_at: doc.updated_at,
+      });
+    }
+    expect(await activity()).toEqual(before);
+    // Still checked like a write: a stale If-Match is 412.
+    expect((await put(alice.auth, doc.id, { title: "Same" }, { "If-Match": '"r7"' })).status).toBe(412);
+
+    const changed = await put(alice.auth, doc.id, { title: "Same", description: "other", tags: ["x", "y"] });
+    expect(changed.headers.get("etag")).toBe('"r2"');
+    const [row] =
+      await sql`select details from activity_logs where document_id = ${doc.id} and action = 'document.updated'`;
+    expect(row?.details).toEqual({ description: { changed: true } });
+  });
+
   it("honour If-Match: the current ETag passes, a stale one is 412 and changes nothing", async () => {
     const doc = await createDocument(alice.auth, { fields: { title: "Original" } });
     const get = await SELF.fetch(`${DOCS}/${doc.id}`, { headers: alice.auth });
