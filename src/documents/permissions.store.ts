@@ -109,12 +109,15 @@ export async function changePermission(
     doc as (select d.id, d.owner_id from documents d join access a on a.id = d.id),
     old as (select p.role from document_permissions p where p.document_id = (select id from doc) and p.user_id = ${input.userId}::uuid),
     upd as (
-      update document_permissions p set role = ${input.role}::permission_role, updated_at = now()
+      -- The same role again is no change: nothing is recorded and updated_at stays.
+      update document_permissions p set role = ${input.role}::permission_role,
+        updated_at = case when p.role = ${input.role}::permission_role then p.updated_at else now() end
       from access a
       where p.document_id = a.id and p.user_id = ${input.userId}::uuid and ${roleAtLeast(sql`a.role`, "ADMIN")}
       returning p.*
     ),
-    act as (${activity(actor, "permission.updated", sql`upd.document_id`, sql`jsonb_build_object('user_id', upd.user_id, 'from', (select role from old), 'to', upd.role)`)} from upd)
+    act as (${activity(actor, "permission.updated", sql`upd.document_id`, sql`jsonb_build_object('user_id', upd.user_id, 'from', (select role from old), 'to', upd.role)`)} from upd
+      where upd.role is distinct from (select role from old))
     select (select role from access) as access_role, (select owner_id from doc) as owner_id, ${permissionColumns(sql`upd`)}
     from (select 1) one left join upd on true left join users u on u.id = upd.user_id`);
   const row = result.rows[0];

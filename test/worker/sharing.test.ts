@@ -406,12 +406,19 @@ describe("sharing rules", () => {
 });
 
 describe("activity", () => {
-  it("records each permission change once, and nothing for refused ones", async () => {
+  it("records each permission change once, and nothing for refused ones or a role set again", async () => {
     const doc = await createDocument(owner.auth);
     // Its text's indexing (by the service, in the background) is recorded before the changes below.
     await indexingFinished(owner.auth, doc.id);
     await grant(doc.id, owner, reader, "READ");
     await SELF.fetch(`${DOCS}/${doc.id}/permissions/${reader.id}`, json(owner.auth, "PUT", { role: "EDIT" }));
+    // The same role again is no change: answered like any update, recorded nowhere.
+    const same = await SELF.fetch(
+      `${DOCS}/${doc.id}/permissions/${reader.id}`,
+      json(owner.auth, "PUT", { role: "EDIT" }),
+    );
+    expect(same.status).toBe(200);
+    expect(await same.json()).toMatchObject({ user_id: reader.id, role: "EDIT" });
     await postJson(`${DOCS}/${doc.id}/permissions`, { user_id: reader.id, role: "READ" }, owner.auth); // 409
     await SELF.fetch(`${DOCS}/${doc.id}/permissions/${owner.id}`, { method: "DELETE", headers: owner.auth }); // 409
     await SELF.fetch(`${DOCS}/${doc.id}/permissions/${reader.id}`, { method: "DELETE", headers: owner.auth });
