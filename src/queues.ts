@@ -6,7 +6,7 @@ import { consumeContent, consumeContentDeadLetters, contentDeps } from "./conten
 import { createDatabase, type Database } from "./db/client";
 import { createLogger, describeError, type Logger } from "./lib/logger";
 import { type LiveBindings, notifyLiveSoon } from "./live/notify";
-import { attemptDelivery, endDeadLettered } from "./webhooks/delivery";
+import { attemptDelivery, endDeadLettered, webhooksOfDeliveries } from "./webhooks/delivery";
 import { dispatchSoon, type WebhookMessage, type WebhookQueue } from "./webhooks/dispatcher";
 
 /** Queue names as wrangler.toml declares them. */
@@ -26,24 +26,46 @@ const isWebhookMessage = (body: unknown): body is WebhookMessage =>
 async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config) {
   const db = createDatabase(config);
   const logger = createLogger(config.LOG_LEVEL, { queue: batch.queue });
-  // One at a time: events of one webhook leave in the order they were queued.
+  const messages: Message<WebhookMessage>[] = [];
   for (const message of batch.messages) {
-    if (!isWebhookMessage(message.body)) {
-      message.ack();
-      continue;
-    }
-    try {
-      const outcome = await attemptDelivery(db, config, message.body, message.attempts);
-      if (outcome.kind === "retry") message.retry({ delaySeconds: outcome.delaySeconds });
-      else message.ack();
-      logger.info("webhook attempt", { delivery_id: message.body.delivery_id, outcome: outcome.kind });
-    } catch (error) {
-      // The database failed: the queue retries this message; if the attempt was not claimed, the
-      // scheduled job re-queues the delivery once it is stale.
-      logger.error("webhook attempt failed", { delivery_id: message.body.delivery_id, ...describeError(error) });
-      message.retry({ delaySeconds: 30 });
-    }
+    if (isWebhookMessage(message.body)) messages.push(message as Message<WebhookMessage>);
+    else message.ack();
   }
+  // One webhook's events one at a time, in the order they were queued; different webhooks side
+  // by side, so that a receiver answering slowly (up to the 10 s timeout) delays only its own.
+  let webhookOf: Map<string, string>;
+  try {
+    webhookOf = await webhooksOfDeliveries(
+      db,
+      messages.map((m) => m.body.delivery_id),
+    );
+  } catch (error) {
+    logger.error("webhook batch not read", describeError(error));
+    for (const message of messages) message.retry({ delaySeconds: 30 });
+    return;
+  }
+  const lanes = new Map<string, Message<WebhookMessage>[]>();
+  for (const message of messages) {
+    const lane = webhookOf.get(message.body.delivery_id) ?? message.body.delivery_id;
+    lanes.set(lane, [...(lanes.get(lane) ?? []), message]);
+  }
+  await Promise.all(
+    [...lanes.values()].map(async (lane) => {
+      for (const message of lane) {
+        try {
+          const outcome = await attemptDelivery(db, config, message.body, message.attempts);
+          if (outcome.kind === "retry") message.retry({ delaySeconds: outcome.delaySeconds });
+          else message.ack();
+          logger.info("webhook attempt", { delivery_id: message.body.delivery_id, outcome: outcome.kind });
+        } catch (error) {
+          // The database failed: the queue retries this message; if the attempt was not claimed, the
+          // scheduled job re-queues the delivery once it is stale.
+          logger.error("webhook attempt failed", { delivery_id: message.body.delivery_id, ...describeError(error) });
+          message.retry({ delaySeconds: 30 });
+        }
+      }
+    }),
+  );
 }
 
 async function endDeadWebhooks(batch: MessageBatch<unknown>, config: Config) {

@@ -4,6 +4,8 @@
 // per isolate, and every minute from the Cron Trigger in case a Worker died between a commit
 // and its notification (a client then still gets the change, later; and can always catch up
 // from GET /changes with the last cursor it saw).
+
+import { passUntilNoneHeldBack } from "../changes/held-back";
 import type { Database } from "../db/client";
 import { coalescedPasses } from "../lib/coalesced-passes";
 import { connectionsOf, forgetConnection, nextLiveBatch, startLivePosition } from "./live.store";
@@ -22,9 +24,23 @@ export const userEvents = (live: LiveBindings, userId: string) => live.USER_EVEN
 export const documentPresence = (live: LiveBindings, documentId: string) =>
   live.DOCUMENT_PRESENCE?.getByName(documentId);
 
-/** Pushes what committed since the last pass; answers how many objects were called. */
+/**
+ * Pushes what committed since the last pass; answers how many objects were called. While a
+ * committed change is held back by an older open transaction, it tries again for a while
+ * (src/changes/held-back.ts), so that change still reaches its sockets within seconds.
+ */
 export async function notifyLive(db: Database, live: LiveBindings): Promise<number> {
   if (!live.USER_EVENTS || !live.DOCUMENT_PRESENCE) return 0;
+  let called = 0;
+  await passUntilNoneHeldBack(async () => {
+    const pass = await notifyPass(db, live);
+    called += pass.called;
+    return pass.heldBack;
+  });
+  return called;
+}
+
+async function notifyPass(db: Database, live: LiveBindings): Promise<{ called: number; heldBack: boolean }> {
   let called = 0;
   for (let i = 0; i < STATEMENTS_PER_RUN; i++) {
     const batch = await nextLiveBatch(db);
@@ -47,9 +63,9 @@ export async function notifyLive(db: Database, live: LiveBindings): Promise<numb
         await stub.closeUsers(userIds, CLOSE_REVOKED, "access to the document ended");
       }),
     ]);
-    if (batch.scanned < ROWS_PER_STATEMENT) break;
+    if (batch.scanned < ROWS_PER_STATEMENT) return { called, heldBack: batch.heldBack };
   }
-  return called;
+  return { called, heldBack: false };
 }
 
 /** A closed account: every socket of it, events and presence, ends with 4401. */

@@ -52,6 +52,8 @@ type Claimed = {
   allowed: boolean;
 };
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 async function claim(db: Database, message: WebhookMessage, expectedAttempts: number): Promise<Claimed | undefined> {
   const result = await db.execute<Claimed>(sql`
     with d as (
@@ -206,6 +208,19 @@ async function record(db: Database, row: Claimed, status: number | null): Promis
       disabled_at = case when ${disable} then coalesce(disabled_at, now()) else disabled_at end
     where id = (select webhook_id from d)`);
   return outcome;
+}
+
+/**
+ * The webhook of each of these deliveries (one statement), so that a batch's attempts can run
+ * one webhook at a time, in their order, and webhooks side by side. A delivery that no longer
+ * exists is absent (its attempt finds nothing to claim).
+ */
+export async function webhooksOfDeliveries(db: Database, deliveryIds: string[]): Promise<Map<string, string>> {
+  const ids = deliveryIds.filter((id) => UUID.test(id));
+  if (ids.length === 0) return new Map();
+  const result = await db.execute<{ id: string; webhook_id: string }>(sql`
+    select id, webhook_id from webhook_deliveries where id = any(${sql.param(ids)}::uuid[])`);
+  return new Map(result.rows.map((row) => [row.id, row.webhook_id]));
 }
 
 /** A message the queue gave up on (dead-lettered): its delivery ends, so the re-queue leaves it. */

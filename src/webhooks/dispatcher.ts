@@ -13,6 +13,7 @@
 // after each change (waitUntil from the request that made it, so the first attempt leaves within
 // seconds) and every minute from the Cron Trigger (a crash between a commit and the dispatch).
 import { sql } from "drizzle-orm";
+import { heldBackAfter, passUntilNoneHeldBack } from "../changes/held-back";
 import { changeVisibleTo } from "../changes/visibility";
 import type { Database } from "../db/client";
 import { coalescedPasses } from "../lib/coalesced-passes";
@@ -35,8 +36,15 @@ async function send(queue: WebhookQueue, messages: WebhookMessage[]) {
   }
 }
 
-async function dispatchOnce(db: Database): Promise<{ positioned: boolean; scanned: number; ids: string[] }> {
-  const result = await db.execute<{ positioned: boolean; scanned: string | number; ids: string[] }>(sql`
+async function dispatchOnce(
+  db: Database,
+): Promise<{ positioned: boolean; scanned: number; ids: string[]; heldBack: boolean }> {
+  const result = await db.execute<{
+    positioned: boolean;
+    scanned: string | number;
+    ids: string[];
+    held_back: boolean;
+  }>(sql`
     with pos as (
       select split_part(value, ':', 1)::xid8 as xact, split_part(value, ':', 2)::bigint as seq
       from maintenance_state where name = ${DISPATCH_POSITION} for update
@@ -67,29 +75,41 @@ async function dispatchOnce(db: Database): Promise<{ positioned: boolean; scanne
       where name = ${DISPATCH_POSITION} and exists (select 1 from batch)
     )
     select exists (select 1 from pos) as positioned, (select count(*) from batch) as scanned,
-           array(select id::text from ins) as ids`);
+           array(select id::text from ins) as ids, ${heldBackAfter(sql`pos`)} as held_back`);
   const row = result.rows[0];
-  return { positioned: Boolean(row?.positioned), scanned: Number(row?.scanned ?? 0), ids: row?.ids ?? [] };
+  return {
+    positioned: Boolean(row?.positioned),
+    scanned: Number(row?.scanned ?? 0),
+    ids: row?.ids ?? [],
+    heldBack: Boolean(row?.held_back),
+  };
 }
 
-/** Moves what committed since the last run to the queue; answers how many deliveries were queued. */
+/**
+ * Moves what committed since the last run to the queue; answers how many deliveries were queued.
+ * While a committed change is held back by an older open transaction, it tries again for a while
+ * (held-back.ts), so that change's first attempt still leaves within seconds.
+ */
 export async function dispatchChanges(db: Database, queue: WebhookQueue): Promise<number> {
   let queued = 0;
-  for (let i = 0; i < STATEMENTS_PER_RUN; i++) {
-    const run = await dispatchOnce(db);
-    if (!run.positioned) {
-      // A new database: start at the beginning (webhooks only take rows from their creation on).
-      await db.execute(sql`
-        insert into maintenance_state (name, value) values (${DISPATCH_POSITION}, '0:0') on conflict (name) do nothing`);
-      continue;
+  await passUntilNoneHeldBack(async () => {
+    for (let i = 0; i < STATEMENTS_PER_RUN; i++) {
+      const run = await dispatchOnce(db);
+      if (!run.positioned) {
+        // A new database: start at the beginning (webhooks only take rows from their creation on).
+        await db.execute(sql`
+          insert into maintenance_state (name, value) values (${DISPATCH_POSITION}, '0:0') on conflict (name) do nothing`);
+        continue;
+      }
+      await send(
+        queue,
+        run.ids.map((id) => ({ delivery_id: id, attempts: 0 })),
+      );
+      queued += run.ids.length;
+      if (run.scanned < ROWS_PER_STATEMENT) return run.heldBack;
     }
-    await send(
-      queue,
-      run.ids.map((id) => ({ delivery_id: id, attempts: 0 })),
-    );
-    queued += run.ids.length;
-    if (run.scanned < ROWS_PER_STATEMENT) break;
-  }
+    return false;
+  });
   return queued;
 }
 

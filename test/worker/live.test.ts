@@ -10,7 +10,7 @@ import {
   SELF,
   waitOnExecutionContext,
 } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import { createDatabase } from "../../src/db/client";
 import worker from "../../src/index";
 import { type LiveBindings, notifyLive } from "../../src/live/notify";
@@ -210,6 +210,27 @@ describe("events", () => {
     expect(typeof (socket.messages[0] as Pushed).cursor).toBe("string");
     socket.ws.close(1000);
   });
+
+  // PGlite runs one statement at a time: the open transaction below would hold the change itself up.
+  it.skipIf(inject("databaseEngine") === "pglite")(
+    "pushes a change held back by an older open transaction once that one ends, with no other change (PostgreSQL)",
+    async () => {
+      const alice = await newUser("live-held");
+      const doc = await createDocument(alice.auth);
+      const socket = await openEvents(alice);
+      // A transaction with an id (taken before the sleep), open for 3 s: the change after it commits but waits behind it.
+      const holding = sql`select pg_current_xact_id(), pg_sleep(3)`.then((rows) => rows);
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      expect((await retitle(alice.auth, doc.id, "held back")).status).toBe(200);
+      await vi.waitFor(() => expect(socket.messages.length).toBe(1), { timeout: 10_000, interval: 50 });
+      expect((socket.messages[0] as Pushed).action).toBe("document.updated");
+      expect(Date.now() - started).toBeLessThan(6000);
+      await holding;
+      socket.ws.close(1000);
+    },
+    20_000,
+  );
 
   it("never sends a change of a document the user cannot read, and sends the one ending their access", async () => {
     const alice = await newUser("live-vis-a");

@@ -12,7 +12,7 @@ import {
   getQueueResult,
   SELF,
 } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import worker from "../../src/index";
 import { RETRY_DELAYS_SECONDS } from "../../src/webhooks/delivery";
 import { newUser } from "../support/auth";
@@ -306,6 +306,29 @@ describe("nothing lost between a commit and the queue", () => {
     expect(await verifySignature(hook.secret, request?.headers ?? {}, request?.body ?? "")).toBe(true);
   });
 
+  // PGlite runs one statement at a time: the open transaction below would hold the change itself up.
+  it.skipIf(inject("databaseEngine") === "pglite")(
+    "a change held back by an older open transaction is sent once that one ends, with no other change (PostgreSQL)",
+    async () => {
+      const user = await newUser("held");
+      const doc = await createIndexed(user.auth);
+      const { url, key } = receiverUrl("ok");
+      await createWebhook(user.auth, { url });
+      await settle();
+      // A transaction with an id, open for 3 s: the change after it commits but waits behind it, and
+      // the dispatch its request starts finds it not yet passable.
+      const holding = sql`select pg_current_xact_id(), pg_sleep(3)`.then((rows) => rows);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = Date.now();
+      expect((await retitle(user.auth, doc.id, "held back")).status).toBe(200);
+      const [request] = await waitForRequests(key, 1, 10_000);
+      expect(eventOf(request as Received).type).toBe("document.updated");
+      expect(Date.now() - started).toBeLessThan(6000);
+      await holding;
+    },
+    20_000,
+  );
+
   it("a delivery whose queue message was lost is queued again by the scheduled job, once", async () => {
     const user = await newUser("lost");
     const doc = await createIndexed(user.auth);
@@ -350,6 +373,44 @@ describe("nothing lost between a commit and the queue", () => {
     );
     expect((await deliveriesOf(hook.id)).length).toBe(30);
   });
+});
+
+describe("a batch of the queue", () => {
+  it("runs webhooks side by side: a receiver that answers slowly delays only its own, in order", async () => {
+    const slowUser = await newUser("lane-slow");
+    const fastUser = await newUser("lane-fast");
+    const slow = receiverUrl("slow");
+    const fast = receiverUrl("ok");
+    const slowHook = await createWebhook(slowUser.auth, { url: slow.url });
+    const fastHook = await createWebhook(fastUser.auth, { url: fast.url });
+    // Deliveries made here, not by a dispatcher: this batch is their only message.
+    const insert = async (webhookId: string) => {
+      const [row] = await sql`insert into webhook_deliveries (webhook_id, type, next_attempt_at)
+        values (${webhookId}, 'webhook.test', now()) returning id`;
+      return row?.id as string;
+    };
+    const ids = [await insert(slowHook.id), await insert(fastHook.id), await insert(fastHook.id)];
+    const batch = createMessageBatch(
+      "docvault-webhooks",
+      ids.map((id) => ({
+        id: crypto.randomUUID(),
+        timestamp: new Date(),
+        attempts: 1,
+        body: { delivery_id: id, attempts: 0 },
+      })),
+    );
+    const started = Date.now();
+    const ctx = createExecutionContext();
+    const done = worker.queue(batch, env, ctx);
+    const fastRequests = await waitForRequests(fast.key, 2, 5000);
+    // Both of the fast webhook's, in their order, long before the slow receiver's 10 s timeout.
+    expect(Math.max(...fastRequests.map((r) => r.at)) - started).toBeLessThan(5000);
+    expect(fastRequests.map((r) => r.headers["webhook-id"])).toEqual([ids[1], ids[2]]);
+    await done;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(9_500);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(2);
+    expect((await received(slow.key)).length).toBe(1);
+  }, 30_000);
 });
 
 describe("dead letters and other queues", () => {
