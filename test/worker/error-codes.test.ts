@@ -138,7 +138,7 @@ describe("failures with one status differ in code", () => {
   });
 });
 
-type Operation = { security?: unknown[] };
+type Operation = { security?: unknown[]; responses: Record<string, unknown> };
 
 describe("every operation that declares security", () => {
   it("answers 401 token_missing without a token (generated from /openapi.json)", async () => {
@@ -187,6 +187,8 @@ describe("every operation that takes a JSON body", () => {
         });
         expect(res.status, `${method.toUpperCase()} ${path}`).toBe(413);
         expect((await problem(res)).code, `${method} ${path}`).toBe("body_too_large");
+        // …and says so: the 413 is declared (POST /webhooks answered it undeclared).
+        expect(Object.keys(operation.responses), `${method.toUpperCase()} ${path} declares 413`).toContain("413");
         limited.push(`${method.toUpperCase()} ${path}`);
       }
     }

@@ -101,7 +101,7 @@ export const createWebhook = createRoute({
       description: "The webhook, with its secret (only here).",
       content: { "application/json": { schema: CreatedWebhookSchema } },
     },
-    ...problems(400, 401, 404, 409, 415, 422, 429, 503),
+    ...problems(400, 401, 404, 409, 413, 415, 422, 429, 503),
   },
 });
 
