@@ -17,14 +17,20 @@ const NO_TOKEN_SENT: ReadonlySet<ErrorCode> = new Set([
 export const LINK_PASSWORD_CHALLENGE = 'LinkPassword realm="docvault share link"';
 const LINK_PASSWORD: ReadonlySet<ErrorCode> = new Set(["link_password_required", "link_password_wrong"]);
 
-// A live socket's ticket is not a bearer token either (it travels in the query, once).
-export const TICKET_CHALLENGE = 'Ticket realm="docvault live events"';
+// A live socket's ticket is a bearer token of its own realm, sent in the URI query (RFC 6750
+// §2.3; browsers cannot set headers on a WebSocket), once: its 401s are Bearer challenges as the
+// contract asks of every missing, invalid or expired token, naming that realm.
+export const TICKET_CHALLENGE = 'Bearer realm="docvault live events"';
 const TICKET: ReadonlySet<ErrorCode> = new Set(["ticket_missing", "ticket_invalid", "ticket_expired"]);
 
 export function bearerChallenge(code: ErrorCode, detail: string): string {
   if (LINK_PASSWORD.has(code)) return LINK_PASSWORD_CHALLENGE;
-  if (TICKET.has(code)) return TICKET_CHALLENGE;
+  if (code === "ticket_missing") return TICKET_CHALLENGE;
+  if (TICKET.has(code)) return invalidToken(TICKET_CHALLENGE, detail);
   if (NO_TOKEN_SENT.has(code)) return BEARER_CHALLENGE;
-  // A quoted-string may not carry quotes or backslashes unescaped; the detail needs neither.
-  return `${BEARER_CHALLENGE}, error="invalid_token", error_description="${detail.replace(/["\\]/g, "")}"`;
+  return invalidToken(BEARER_CHALLENGE, detail);
 }
+
+// A quoted-string may not carry quotes or backslashes unescaped; the detail needs neither.
+const invalidToken = (challenge: string, detail: string) =>
+  `${challenge}, error="invalid_token", error_description="${detail.replace(/["\\]/g, "")}"`;

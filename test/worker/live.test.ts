@@ -102,7 +102,12 @@ describe("tickets", () => {
     const alice = await newUser("live-ticket");
     await problem(await upgrade(EVENTS), 401, "ticket_missing");
     const missing = await upgrade(EVENTS);
-    expect(missing.headers.get("www-authenticate")).toContain("Ticket");
+    // The ticket is a bearer token (in the query): Bearer challenges of its own realm, as on every 401.
+    expect(missing.headers.get("www-authenticate")).toBe('Bearer realm="docvault live events"');
+    const forged = await upgrade(`${EVENTS}?ticket=${"A".repeat(43)}`);
+    expect(forged.headers.get("www-authenticate")).toMatch(
+      /^Bearer realm="docvault live events", error="invalid_token", error_description="[^"]+"$/,
+    );
     await problem(await upgrade(`${EVENTS}?ticket=${"A".repeat(43)}`), 401, "ticket_invalid");
     await problem(await upgrade(`${EVENTS}?ticket=not-a-ticket`), 401, "ticket_invalid");
     // An access token is not a ticket.
