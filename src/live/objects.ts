@@ -161,7 +161,11 @@ export class DocumentPresence extends LiveObject {
     this.broadcast();
   }
 
-  /** `{type: "presence", users}` to every socket: each user once, `since` their earliest socket. */
+  /**
+   * `{type: "presence", users}` to every socket: who else has the document open (the contract's
+   * words), so each socket's list leaves its own user out; each user once, `since` their earliest
+   * socket.
+   */
   private broadcast() {
     const users = new Map<string, { user_id: string; full_name: string | null; since: string }>();
     const sockets = this.open();
@@ -172,13 +176,13 @@ export class DocumentPresence extends LiveObject {
       if (!seen || who.since < seen.since)
         users.set(who.userId, { user_id: who.userId, full_name: who.fullName, since: who.since });
     }
-    const message = JSON.stringify({
-      type: "presence",
-      users: [...users.values()].sort((a, b) => a.since.localeCompare(b.since) || a.user_id.localeCompare(b.user_id)),
-    });
+    const present = [...users.values()].sort(
+      (a, b) => a.since.localeCompare(b.since) || a.user_id.localeCompare(b.user_id),
+    );
     for (const ws of sockets) {
+      const self = this.attachment(ws)?.userId;
       try {
-        ws.send(message);
+        ws.send(JSON.stringify({ type: "presence", users: present.filter((user) => user.user_id !== self) }));
       } catch {
         // closing
       }

@@ -394,22 +394,32 @@ describe("presence", () => {
     const doc = await createDocument(alice.auth);
     await grant(doc.id, alice, bob);
 
+    // Who else has it open: each socket's list leaves its own user out.
     const a = await openPresence(alice, doc.id);
     await vi.waitFor(() => expect(a.messages.length).toBe(1));
-    expect(a.messages[0]).toMatchObject({
-      type: "presence",
-      users: [{ user_id: alice.id, full_name: "Alice Presence" }],
-    });
+    expect(a.messages[0]).toEqual({ type: "presence", users: [] });
     const b = await openPresence(bob, doc.id);
     await vi.waitFor(() => expect(a.messages.length).toBe(2));
     await vi.waitFor(() => expect(b.messages.length).toBe(1));
-    const both = a.messages[1] as Presence;
-    expect(both.users.map((u) => u.user_id)).toEqual([alice.id, bob.id]);
-    expect(b.messages[0]).toEqual(both);
-    expect(Date.parse(both.users[0]?.since ?? "")).not.toBeNaN();
+    expect(a.messages[1]).toMatchObject({ type: "presence", users: [{ user_id: bob.id }] });
+    expect(b.messages[0]).toMatchObject({
+      type: "presence",
+      users: [{ user_id: alice.id, full_name: "Alice Presence" }],
+    });
+    expect((a.messages[1] as Presence).users).toHaveLength(1);
+    expect((b.messages[0] as Presence).users).toHaveLength(1);
+    expect(Date.parse((b.messages[0] as Presence).users[0]?.since ?? "")).not.toBeNaN();
+    // Alice's second tab: Bob sees her once, with her first socket's time; she sees only Bob.
+    const a2 = await openPresence(alice, doc.id);
+    await vi.waitFor(() => expect(b.messages.length).toBe(2));
+    await vi.waitFor(() => expect(a2.messages.length).toBe(1));
+    expect((b.messages[1] as Presence).users).toEqual((b.messages[0] as Presence).users);
+    expect((a2.messages[0] as Presence).users.map((u) => u.user_id)).toEqual([bob.id]);
+    a2.ws.close(1000);
+    await vi.waitFor(() => expect(b.messages.length).toBe(3));
     b.ws.close(1000);
-    await vi.waitFor(() => expect(a.messages.length).toBe(3));
-    expect((a.messages[2] as Presence).users.map((u) => u.user_id)).toEqual([alice.id]);
+    await vi.waitFor(() => expect(a.messages.length).toBe(5));
+    expect(a.messages[4]).toEqual({ type: "presence", users: [] });
     a.ws.close(1000);
   });
 
@@ -449,7 +459,8 @@ describe("presence", () => {
     ).toBe(204);
     expect((await b.closed).code).toBe(4403);
     expect(Date.now() - started).toBeLessThan(1500);
-    await vi.waitFor(() => expect((a.messages.at(-1) as Presence).users.map((u) => u.user_id)).toEqual([alice.id]));
+    // Bob has left Alice's list (her own user is never in it).
+    await vi.waitFor(() => expect((a.messages.at(-1) as Presence).users).toEqual([]));
     expect(a.closeInfo).toBeUndefined();
 
     // Deleting the document closes the owner's own socket too (it is in the trash).
@@ -473,9 +484,7 @@ describe("presence", () => {
     });
     expect(res.status).toBe(204);
     for (const s of [bobEvents, bobEvents2, bobPresence]) expect((await s.closed).code).toBe(4401);
-    await vi.waitFor(() =>
-      expect((alicePresence.messages.at(-1) as Presence).users.map((u) => u.user_id)).toEqual([alice.id]),
-    );
+    await vi.waitFor(() => expect((alicePresence.messages.at(-1) as Presence).users).toEqual([]));
     expect(alicePresence.closeInfo).toBeUndefined();
     alicePresence.ws.close(1000);
   });
@@ -516,11 +525,11 @@ describe("bad clients", () => {
       }
     }
     expect((await flood.closed).code).toBe(1008);
-    await vi.waitFor(() => expect((good.messages.at(-1) as Presence).users).toHaveLength(1));
+    // Alice's sockets list only others: the good one still hears who joins.
     const other = await newUser("live-flood-b");
     await grant(doc.id, alice, other);
     const joined = await openPresence(other, doc.id);
-    await vi.waitFor(() => expect((good.messages.at(-1) as Presence).users).toHaveLength(2));
+    await vi.waitFor(() => expect((good.messages.at(-1) as Presence).users).toHaveLength(1));
     joined.ws.close(1000);
     good.ws.close(1000);
   });

@@ -76,8 +76,9 @@ export const presenceSocket = createRoute({
   description:
     "Needs READ on the document when connecting (a document the ticket's user cannot read, or that does not " +
     "exist, is `404 document_not_found`; the ticket is used up either way). On every join and leave, every " +
-    'socket of the document receives `{"type":"presence","users":[{"user_id","full_name","since"}]}`: each user ' +
-    "once (with several tabs open, `since` is their earliest), oldest first; the joining socket gets it too. A " +
+    'socket of the document receives `{"type":"presence","users":[{"user_id","full_name","since"}]}`: who else ' +
+    "has it open (the socket's own user is not listed, so a user alone gets `[]`), each user once (with several " +
+    "tabs open, `since` is their earliest), oldest first; the joining socket gets it too. A " +
     "socket ends with close code `4403` when its user loses access (permission revoked, including by leaving " +
     `or an account closure; the document deleted), within about a second of the change. ${SOCKET_RULES}`,
   request: { params: IdParam, query: TicketQuery },
