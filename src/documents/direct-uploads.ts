@@ -54,6 +54,9 @@ export type UploadTicket = {
   expiresAt: Date;
 };
 
+/** The most one S3 PutObject takes (and R2's). */
+export const SINGLE_PUT_MAX_BYTES = 5 * 1024 ** 3;
+
 /** A resumable upload: its parts' URLs are asked for with signParts (multipart-uploads.ts). */
 export type MultipartTicket = { uploadId: string; partSize: number; partsCount: number; expiresAt: Date };
 
@@ -85,6 +88,14 @@ export async function startDirectUpload(
 ): Promise<UploadTicket | MultipartTicket> {
   if (input.sizeBytes > config.MAX_DIRECT_UPLOAD_BYTES) {
     throw new Failure("file_too_large", `Direct uploads are limited to ${config.MAX_DIRECT_UPLOAD_BYTES} bytes.`);
+  }
+  // S3 and R2 refuse one PUT of more than 5 GiB: with MAX_DIRECT_UPLOAD_BYTES raised past it, the
+  // URL would only ever fail. Bigger files go in parts.
+  if (!input.multipart && input.sizeBytes > SINGLE_PUT_MAX_BYTES) {
+    throw new Failure(
+      "file_too_large",
+      `One PUT holds at most ${SINGLE_PUT_MAX_BYTES} bytes (5 GiB, the store's limit): start a multipart upload ("multipart": true).`,
+    );
   }
   const declaredType = mediaType(input.contentType);
   if (!allowedTypes(config).includes(declaredType)) {

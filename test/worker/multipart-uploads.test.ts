@@ -539,7 +539,7 @@ describe("multipart direct uploads", () => {
   });
 
   it("choose part sizes of at least 5 MiB and at most 10,000 parts, and check size and quota at the start", async () => {
-    const start = (size: number, bindings: Record<string, string> = {}) =>
+    const start = (size: number, bindings: Record<string, string> = {}, multipart = true) =>
       withBindings(
         new Request(UPLOADS, {
           method: "POST",
@@ -548,7 +548,7 @@ describe("multipart direct uploads", () => {
             file_name: "huge.pdf",
             content_type: "application/pdf",
             size_bytes: size,
-            multipart: true,
+            multipart,
           }),
         }),
         bindings,
@@ -568,6 +568,13 @@ describe("multipart direct uploads", () => {
       expect((await deleteUpload(alice, body.upload_id as string)).status).toBe(204);
     }
     expect((await start(5 * 1024 ** 4 + 1, unlimited)).body).toMatchObject({ code: "file_too_large" });
+    // One PUT holds 5 GiB at most (S3's and R2's limit), whatever MAX_DIRECT_UPLOAD_BYTES allows.
+    const single = await start(5 * 1024 ** 3, unlimited, false);
+    expect(single).toMatchObject({ status: 201, body: { method: "PUT" } });
+    expect((await deleteUpload(alice, single.body.upload_id as string)).status).toBe(204);
+    const tooBig = await start(5 * 1024 ** 3 + 1, unlimited, false);
+    expect(tooBig).toMatchObject({ status: 413, body: { code: "file_too_large" } });
+    expect(tooBig.body.detail).toContain('"multipart": true');
     const quota = await start(20 * MiB, { STORAGE_QUOTA_BYTES: String(10 * MiB) });
     expect(quota).toMatchObject({ status: 507, body: { code: "quota_exceeded" } });
     const bad = await postJson(

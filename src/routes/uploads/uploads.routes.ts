@@ -164,7 +164,7 @@ export const startUpload = createRoute({
     "with another digest. Send the bytes to `url` with `method` and `headers` (do not add a Content-Encoding: " +
     "`complete` refuses an encoded object), then call `complete`. The URL never names the version's own object, " +
     "so replaying it after `complete` cannot change what downloads serve. 413 above MAX_DIRECT_UPLOAD_BYTES " +
-    "(default 5 GiB); 415 when `content_type` is not on the allow-list. With `document_id`, the upload becomes " +
+    "(default 5 GiB), and without `multipart` above 5 GiB whatever that limit (one PUT holds no more on S3 or R2); 415 when `content_type` is not on the allow-list. With `document_id`, the upload becomes " +
     "a new version (needs EDIT). `size_bytes` must fit the storage quota of the future owner (the caller, " +
     "or the document's owner for a version): 507 `quota_exceeded` otherwise.\n\n" +
     'With `multipart: true` the upload is resumable: the answer is `{upload_id, method: "MULTIPART", part_size, ' +
