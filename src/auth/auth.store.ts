@@ -143,25 +143,21 @@ export async function countLoginAttempt(
  * a count within the limit. A CTE body: login and account closure use it, and so do share-link
  * passwords (src/documents/links.store.ts) with keys of their own.
  */
-export function countAttempts(keys: SQL, windowSeconds: number): SQL {
+export function countAttempts(keys: SQL, windowSeconds: number, options: { checking?: boolean } = {}): SQL {
   const window = sql`make_interval(secs => ${windowSeconds})`;
+  // With `checking`, the attempt is also counted as a check in flight (`checking`, answered too):
+  // share links end it when the password has been checked (links.store.ts).
+  const checks = options.checking ? 1 : 0;
   return sql`
-      insert into ${loginThrottles} as t (key, failures, window_started_at)
-      select k.key, 1, now() from (${keys}) as k(key)
+      insert into ${loginThrottles} as t (key, failures, checking, window_started_at)
+      select k.key, 1, ${checks}::int, now() from (${keys}) as k(key)
       on conflict (key) do update set
         failures = case when t.window_started_at <= now() - ${window} then 1 else t.failures + 1 end,
+        checking = case when t.window_started_at <= now() - ${window} then ${checks}::int else t.checking + ${checks}::int end,
         window_started_at = case when t.window_started_at <= now() - ${window} then now() else t.window_started_at end
-      returning t.key, t.failures, t.window_started_at::text as window_started_at,
+      returning t.key, t.failures, t.checking, t.window_started_at::text as window_started_at,
         ceil(extract(epoch from t.window_started_at + ${window} - now()))::int as retry`;
 }
-
-/**
- * Takes one counted attempt back from `key` (as a statement fragment, for a CTE of another
- * statement): only within the window it was counted in, never below zero.
- */
-export const uncountSql = (key: string, windowStartedAt: string) => sql`
-  update ${loginThrottles} set failures = failures - 1
-  where key = ${key} and window_started_at = ${windowStartedAt}::timestamptz and failures > 0`;
 
 // A window may have been opened by a transaction that started after this one (its now() is
 // later), so the remaining time can come out a little above the window; it is never above it.

@@ -288,11 +288,18 @@ export const loginThrottles = pgTable(
   {
     key: text("key").primaryKey(),
     failures: integer("failures").notNull(),
+    /**
+     * Of `failures`, the attempts whose password is being checked right now (share links only):
+     * a right one is taken back, a wrong one stays a failure. Lets an attempt over the limit tell
+     * checks in flight, which will end, from failures, which will not (src/documents/links.ts).
+     */
+    checking: integer("checking").notNull().default(0),
     windowStartedAt: timestamp("window_started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [
     index("login_throttles_window_idx").on(t.windowStartedAt),
     check("login_throttles_failures_nonnegative", sql`${t.failures} >= 0`),
+    check("login_throttles_checking_nonnegative", sql`${t.checking} >= 0`),
     check("login_throttles_key_length", sql`char_length(${t.key}) <= 300`),
   ],
 );

@@ -7,7 +7,7 @@
 // login throttle's table with its one-upsert counting (auth.store.ts `countAttempts`), keyed
 // `link:<id>` per link and `address:<client>` per address (the same address counter as logins).
 import { type SQL, sql } from "drizzle-orm";
-import { countAttempts, uncountSql } from "../auth/auth.store";
+import { countAttempts } from "../auth/auth.store";
 import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
 import { offsetOf, type Page, type PageRequest } from "../lib/page-request";
@@ -184,10 +184,13 @@ export type CountedGuess = {
   linkKey: string;
   linkWindow: string;
   linkFailures: number;
+  /** Of linkFailures, the checks in flight (this one included). */
+  linkChecking: number;
   linkRetry: number;
   addressKey: string;
   addressWindow: string;
   addressFailures: number;
+  addressChecking: number;
   addressRetry: number;
 };
 
@@ -207,9 +210,11 @@ type ResolvedRow = {
   storage_key: string;
   link_key: string | null;
   link_failures: number | null;
+  link_checking: number | null;
   link_window: string | null;
   link_retry: number | null;
   address_failures: number | null;
+  address_checking: number | null;
   address_window: string | null;
   address_retry: number | null;
 };
@@ -232,13 +237,15 @@ export async function resolveLink(
             union all
             select ${addressKey}::text from link where password_hash is not null and not expired and not exhausted`,
         countGuess.windowSeconds,
+        { checking: true },
       )})`
     : sql``;
   const guessColumns = countGuess
-    ? sql`lc.key as link_key, lc.failures as link_failures, lc.window_started_at as link_window, lc.retry as link_retry,
-          ac.failures as address_failures, ac.window_started_at as address_window, ac.retry as address_retry`
-    : sql`null as link_key, null as link_failures, null as link_window, null as link_retry,
-          null as address_failures, null as address_window, null as address_retry`;
+    ? sql`lc.key as link_key, lc.failures as link_failures, lc.checking as link_checking, lc.window_started_at as link_window,
+          lc.retry as link_retry, ac.failures as address_failures, ac.checking as address_checking,
+          ac.window_started_at as address_window, ac.retry as address_retry`
+    : sql`null as link_key, null as link_failures, null as link_checking, null as link_window, null as link_retry,
+          null as address_failures, null as address_checking, null as address_window, null as address_retry`;
   const guessJoins = countGuess
     ? sql`left join counted lc on lc.key = 'link:' || link.id::text left join counted ac on ac.key = ${addressKey}::text`
     : sql``;
@@ -280,21 +287,34 @@ export async function resolveLink(
           linkKey: row.link_key,
           linkWindow: row.link_window,
           linkFailures: Number(row.link_failures),
+          linkChecking: Number(row.link_checking),
           linkRetry: Number(row.link_retry),
           addressKey,
           addressWindow: row.address_window,
           addressFailures: Number(row.address_failures),
+          addressChecking: Number(row.address_checking),
           addressRetry: Number(row.address_retry),
         }
       : null;
   return { link, guess };
 }
 
-/** Takes a counted password attempt back from both counters (refused unchecked, or right). */
-export async function releaseGuess(db: Database, guess: CountedGuess): Promise<void> {
+/**
+ * Ends a counted password check on one counter (a statement fragment): `taken back` (a right
+ * password, or one refused unchecked) leaves no failure; `failed` (a wrong one) stays a failure.
+ * Only within the window it was counted in, never below zero.
+ */
+const endCheckSql = (key: string, windowStartedAt: string, outcome: "taken back" | "failed") => sql`
+  update login_throttles set checking = greatest(0, checking - 1)${
+    outcome === "taken back" ? sql`, failures = greatest(0, failures - 1)` : sql``
+  }
+  where key = ${key} and window_started_at = ${windowStartedAt}::timestamptz`;
+
+/** Ends a counted password attempt on both counters: taken back (refused unchecked, or right) or failed (wrong). */
+export async function endGuess(db: Database, guess: CountedGuess, outcome: "taken back" | "failed"): Promise<void> {
   await db.execute(sql`
-    with a as (${uncountSql(guess.linkKey, guess.linkWindow)})
-    ${uncountSql(guess.addressKey, guess.addressWindow)}`);
+    with a as (${endCheckSql(guess.linkKey, guess.linkWindow, outcome)})
+    ${endCheckSql(guess.addressKey, guess.addressWindow, outcome)}`);
 }
 
 /**
@@ -316,8 +336,8 @@ export async function countDownload(
   },
 ): Promise<boolean> {
   const release = input.guess
-    ? sql`, r1 as (${uncountSql(input.guess.linkKey, input.guess.linkWindow)}),
-           r2 as (${uncountSql(input.guess.addressKey, input.guess.addressWindow)})`
+    ? sql`, r1 as (${endCheckSql(input.guess.linkKey, input.guess.linkWindow, "taken back")}),
+           r2 as (${endCheckSql(input.guess.addressKey, input.guess.addressWindow, "taken back")})`
     : sql``;
   const newHash = input.rehash
     ? sql`case when l.password_hash = ${input.rehash.from}::text then ${input.rehash.to}::text else l.password_hash end`

@@ -23,13 +23,19 @@ import type { Actor } from "./actor";
 import { presignDownload } from "./download-url";
 import {
   countDownload,
+  endGuess,
   insertLink,
   type LinkView,
   linkNotFound,
   type ResolvedLink,
-  releaseGuess,
   resolveLink,
 } from "./links.store";
+
+/**
+ * How long a download over the password throttle waits for other checks in flight to end before
+ * answering 429 (a check is one scrypt, ~150 ms; a burst queues behind the limit's few at a time).
+ */
+const CHECK_WAIT_MS = 10_000;
 
 /** How long a presigned URL handed out through a share link lives. */
 export const LINK_URL_TTL_SECONDS = 60;
@@ -133,9 +139,11 @@ const passwordRequired = () =>
  * is then `link_password_required`, and nothing is counted.
  */
 export async function downloadByLink(
-  { config, db, storage, logger }: LinkServices,
+  services: LinkServices,
   input: { token: string; password: string | undefined; address: string; actor: Omit<Actor, "userId"> },
+  waitUntil = Date.now() + CHECK_WAIT_MS,
 ): Promise<{ url: string; expiresAt: string }> {
+  const { config, db, storage, logger } = services;
   if (!isTokenShaped(input.token)) throw linkNotFound();
   const countGuess =
     input.password === undefined
@@ -155,7 +163,16 @@ export async function downloadByLink(
     const overAddress = guess.addressFailures > config.LOGIN_MAX_FAILURES_PER_ADDRESS;
     if (overLink || overAddress) {
       // Never checked, so not a failure: it is taken back (as for logins).
-      await releaseGuess(db, guess);
+      await endGuess(db, guess, "taken back");
+      // Where the places over the limit are held by other checks still running, not by failures,
+      // one comes free within a check's time (a right password gives its place back): wait for it,
+      // so that of N+k right passwords at once exactly N download (max_downloads under
+      // concurrency), while at most the limit are ever checked at once or failed per window.
+      const checksRunning = (!overLink || guess.linkChecking > 1) && (!overAddress || guess.addressChecking > 1);
+      if (checksRunning && Date.now() < waitUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 25 + Math.random() * 75));
+        return downloadByLink(services, input, waitUntil);
+      }
       const window = config.LOGIN_FAILURE_WINDOW_SECONDS;
       const retryAfter = Math.max(
         overLink ? waitSeconds(guess.linkRetry, window) : 0,
@@ -164,14 +181,22 @@ export async function downloadByLink(
       logger.warn("share link password throttled", { link_id: link.id, retry_after: retryAfter });
       throw new Failure(
         "link_password_throttled",
-        "Too many password attempts for this link: wrong ones, or more at once than are checked at a time. Try again later.",
+        "Too many wrong password attempts for this link (or from this address). Try again later.",
         {
           retryAfterSeconds: retryAfter,
         },
       );
     }
-    const verdict = await verifyPassword(input.password, link.passwordHash, peppersOf(config));
+    let verdict: Awaited<ReturnType<typeof verifyPassword>>;
+    try {
+      verdict = await verifyPassword(input.password, link.passwordHash, peppersOf(config));
+    } catch (error) {
+      await endGuess(db, guess, "failed").catch(() => {});
+      throw error;
+    }
     if (!verdict.ok) {
+      // A failure that stays counted; its check has ended.
+      await endGuess(db, guess, "failed");
       logger.info("share link password wrong", { link_id: link.id });
       throw new Failure("link_password_wrong", "The password is wrong.");
     }
@@ -180,13 +205,21 @@ export async function downloadByLink(
     }
   }
 
-  const stored = await storage.head(link.storageKey);
-  if (!stored) {
-    logger.error("share link's object is missing from storage", { link_id: link.id, document_id: link.documentId });
-    throw new DependencyError("storage", new Error("object missing"));
+  let presigned: { url: string; expiresAt: string };
+  try {
+    const stored = await storage.head(link.storageKey);
+    if (!stored) {
+      logger.error("share link's object is missing from storage", { link_id: link.id, document_id: link.documentId });
+      throw new DependencyError("storage", new Error("object missing"));
+    }
+    presigned = await presignDownload(storage, link, LINK_URL_TTL_SECONDS);
+  } catch (error) {
+    // No download: the right password's attempt stays counted (as before its check could end), its check is over.
+    if (guess && link.passwordHash !== null) await endGuess(db, guess, "failed").catch(() => {});
+    throw error;
   }
-  const presigned = await presignDownload(storage, link, LINK_URL_TTL_SECONDS);
 
+  // Ends the password's check too (taken back), in the same statement.
   const counted = await countDownload(db, {
     linkId: link.id,
     versionNumber: link.versionNumber,

@@ -141,8 +141,7 @@ export const ERROR_CODES = {
   },
   link_password_throttled: {
     status: 429,
-    meaning:
-      "Too many password attempts for this share link (wrong ones, or more at once than are checked at a time) or wrong ones from this address; see Retry-After.",
+    meaning: "Too many wrong password attempts for this share link, or from this address; see Retry-After.",
   },
   // 507
   quota_exceeded: {

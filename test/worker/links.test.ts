@@ -332,6 +332,29 @@ describe("expiry and download limits", () => {
     expect(await activityOf(docId, "link.downloaded")).toHaveLength(7);
   });
 
+  it("hands out exactly max_downloads URLs to 20 concurrent right passwords (past the throttle's 5 checks at a time)", async () => {
+    const docId = await sharedDocument();
+    const link = await makeLink(docId, owner.auth, { max_downloads: 10, password: "right pass" });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => postDownload(link.token, { password: "right pass" })),
+    );
+    const statuses = results.map((r) => r.status);
+    // Before, 15 of them were 429 link_password_throttled and only 5 downloaded.
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 410)).toHaveLength(10);
+    for (const res of results.filter((r) => r.status === 410)) expect((await problem(res)).code).toBe("link_exhausted");
+    expect((await linkRow(link.id))?.download_count).toBe(10);
+    // Every right password's attempt was taken back: nothing counts against the link.
+    const [counter] = await sql`select failures, checking from login_throttles where key = ${`link:${link.id}`}`;
+    expect(counter).toEqual({ failures: 0, checking: 0 });
+    // A link without a limit serves all of a burst of right passwords.
+    const open = await makeLink(docId, owner.auth, { password: "right pass" });
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, () => postDownload(open.token, { password: "right pass" })),
+    );
+    expect(burst.map((r) => r.status)).toEqual(Array(12).fill(200));
+  }, 60_000);
+
   it("uses no download when the object is missing from storage (503)", async () => {
     const docId = await sharedDocument();
     const link = await makeLink(docId, owner.auth, { max_downloads: 1 });
@@ -387,9 +410,9 @@ describe("passwords", () => {
     await expectCode(throttled, 429, "link_password_throttled");
     // Now even the right password waits (the throttle answers before any hashing).
     await expectCode(await postDownload(link.token, { password: "the right one" }), 429, "link_password_throttled");
-    // Refused attempts were taken back: the counter holds the 5 checked ones.
-    const [counter] = await sql`select failures from login_throttles where key = ${`link:${link.id}`}`;
-    expect(counter?.failures).toBe(5);
+    // Refused attempts were taken back: the counter holds the 5 checked ones, none still checking.
+    const [counter] = await sql`select failures, checking from login_throttles where key = ${`link:${link.id}`}`;
+    expect(counter).toEqual({ failures: 5, checking: 0 });
     // Another link is unaffected.
     const other = await makeLink(docId, owner.auth, { password: "the right one" });
     expect((await postDownload(other.token, { password: "the right one" })).status).toBe(200);

@@ -241,9 +241,11 @@ export const downloadByLink = createRoute({
     "logins, counted before any hashing: per link LOGIN_MAX_FAILURES_PER_ACCOUNT (default 5) and per client " +
     "address LOGIN_MAX_FAILURES_PER_ADDRESS (default 50, the same counter as logins) in LOGIN_FAILURE_WINDOW_SECONDS " +
     "(default 900); past either, 429 `link_password_throttled` with Retry-After, without checking the password. " +
-    "Because attempts are counted before hashing, more than the per-link limit in flight at once are throttled too, " +
-    "right passwords included (a burst of 10 gets 5 answers and 5 429s); the Retry-After is the window's, an upper " +
-    `bound for them. A right password takes its attempt back when it finishes. ${LINK_GONE} The dead-link answers come before any password check.`,
+    "Attempts are counted before hashing, so at most the per-link limit are checked at once; an attempt past it " +
+    "while others are still being checked waits for one to end (up to 10 s) rather than answering 429, since a right " +
+    "password takes its attempt back when it finishes: of a burst of right passwords, each gets its answer, and of " +
+    "N+k at once for a link with N downloads left exactly N get a URL. 429 means the limit is full of wrong ones " +
+    `(or the checks did not end in time). ${LINK_GONE} The dead-link answers come before any password check.`,
   request: {
     params: TokenParam,
     body: { required: false, content: { "application/json": { schema: LinkDownloadBody } } },
