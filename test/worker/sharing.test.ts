@@ -221,7 +221,7 @@ const ENDPOINTS: Endpoint[] = [
     expected: [302, 302, 302, 302, 302, 302],
   },
   // A WebSocket authenticated by a ticket the caller's token buys (none without a token: 401 with
-  // the ticket's own challenge).
+  // the ticket realm's Bearer challenge).
   {
     name: "GET presence (socket, with the caller's ticket)",
     request: async (id, a) => {
@@ -235,7 +235,7 @@ const ENDPOINTS: Endpoint[] = [
       return res;
     },
     expected: [101, 101, 101, 101, 404, 401],
-    challenge: "Ticket",
+    challenge: 'Bearer realm="docvault live events"',
   },
 ];
 
