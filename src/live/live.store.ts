@@ -13,7 +13,7 @@
 import { sql } from "drizzle-orm";
 import { encodeCursor } from "../changes/cursor";
 import type { ChangeView } from "../changes/feed.store";
-import { heldBackAfter } from "../changes/held-back";
+import { heldBackUpTo, positionAfter } from "../changes/held-back";
 import { changeVisibleTo, readsNow } from "../changes/visibility";
 import type { Database } from "../db/client";
 import { iso } from "../documents/sql";
@@ -75,8 +75,9 @@ export async function connectionsOf(db: Database, userId: string): Promise<Conne
 export type LiveBatch = {
   positioned: boolean;
   scanned: number;
-  /** A committed change after the position waits for an older open transaction (held-back.ts). */
-  heldBack: boolean;
+  /** Where the pass left the position, and the last committed change after it still held back (held-back.ts). */
+  position: string;
+  heldUpTo: string | null;
   /** Changes per connected user, in commit order. */
   pushes: { userId: string; connectedAt: string; changes: ChangeView[] }[];
   /** Users present on a document they can no longer read (closed 4403). */
@@ -96,7 +97,8 @@ export async function nextLiveBatch(db: Database): Promise<LiveBatch> {
   const result = await db.execute<{
     positioned: boolean;
     scanned: string;
-    held_back: boolean;
+    position: string | null;
+    held_up_to: string | null;
     pushes: PushRow[] | null;
     evictions: { document_id: string; user_ids: string[] }[] | null;
   }>(sql`
@@ -142,7 +144,7 @@ export async function nextLiveBatch(db: Database): Promise<LiveBatch> {
       where name = ${LIVE_POSITION} and exists (select 1 from batch)
     )
     select exists (select 1 from pos) as positioned, (select count(*) from batch)::text as scanned,
-           ${heldBackAfter(sql`pos`)} as held_back,
+           ${positionAfter(sql`batch`, sql`pos`)} as position, ${heldBackUpTo(sql`pos`)} as held_up_to,
            (select json_agg(p order by p.user_id, p.xact_id::xid8, p.seq::bigint) from pushes p) as pushes,
            (select json_agg(evictions) from evictions) as evictions`);
   const row = result.rows[0];
@@ -158,7 +160,8 @@ export async function nextLiveBatch(db: Database): Promise<LiveBatch> {
   return {
     positioned: Boolean(row?.positioned),
     scanned: Number(row?.scanned ?? 0),
-    heldBack: Boolean(row?.held_back),
+    position: row?.position ?? "0:0",
+    heldUpTo: row?.held_up_to ?? null,
     pushes: [...byUser.values()],
     evictions: (row?.evictions ?? []).map((e) => ({ documentId: e.document_id, userIds: e.user_ids })),
   };

@@ -5,7 +5,7 @@
 // and its notification (a client then still gets the change, later; and can always catch up
 // from GET /changes with the last cursor it saw).
 
-import { passUntilNoneHeldBack } from "../changes/held-back";
+import { type PassEnd, passUntilReleased } from "../changes/held-back";
 import type { Database } from "../db/client";
 import { coalescedPasses } from "../lib/coalesced-passes";
 import { connectionsOf, forgetConnection, nextLiveBatch, startLivePosition } from "./live.store";
@@ -25,23 +25,24 @@ export const documentPresence = (live: LiveBindings, documentId: string) =>
   live.DOCUMENT_PRESENCE?.getByName(documentId);
 
 /**
- * Pushes what committed since the last pass; answers how many objects were called. While a
- * committed change is held back by an older open transaction, it tries again for a while
- * (src/changes/held-back.ts), so that change still reaches its sockets within seconds.
+ * Pushes what committed since the last pass; answers how many objects were called. While
+ * committed changes are held back by an older open transaction, it tries again until it has passed
+ * them, for a while (src/changes/held-back.ts), so they still reach their sockets within seconds.
  */
 export async function notifyLive(db: Database, live: LiveBindings): Promise<number> {
   if (!live.USER_EVENTS || !live.DOCUMENT_PRESENCE) return 0;
   let called = 0;
-  await passUntilNoneHeldBack(async () => {
+  await passUntilReleased(async () => {
     const pass = await notifyPass(db, live);
     called += pass.called;
-    return pass.heldBack;
+    return pass;
   });
   return called;
 }
 
-async function notifyPass(db: Database, live: LiveBindings): Promise<{ called: number; heldBack: boolean }> {
+async function notifyPass(db: Database, live: LiveBindings): Promise<PassEnd & { called: number }> {
   let called = 0;
+  let end: PassEnd = { position: "0:0", heldUpTo: null };
   for (let i = 0; i < STATEMENTS_PER_RUN; i++) {
     const batch = await nextLiveBatch(db);
     if (!batch.positioned) {
@@ -63,9 +64,10 @@ async function notifyPass(db: Database, live: LiveBindings): Promise<{ called: n
         await stub.closeUsers(userIds, CLOSE_REVOKED, "access to the document ended");
       }),
     ]);
-    if (batch.scanned < ROWS_PER_STATEMENT) return { called, heldBack: batch.heldBack };
+    end = { position: batch.position, heldUpTo: batch.heldUpTo };
+    if (batch.scanned < ROWS_PER_STATEMENT) break;
   }
-  return { called, heldBack: false };
+  return { ...end, called };
 }
 
 /** A closed account: every socket of it, events and presence, ends with 4401. */

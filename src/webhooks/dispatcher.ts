@@ -13,7 +13,7 @@
 // after each change (waitUntil from the request that made it, so the first attempt leaves within
 // seconds) and every minute from the Cron Trigger (a crash between a commit and the dispatch).
 import { sql } from "drizzle-orm";
-import { heldBackAfter, passUntilNoneHeldBack } from "../changes/held-back";
+import { heldBackUpTo, type PassEnd, passUntilReleased, positionAfter } from "../changes/held-back";
 import { changeVisibleTo } from "../changes/visibility";
 import type { Database } from "../db/client";
 import { coalescedPasses } from "../lib/coalesced-passes";
@@ -36,14 +36,13 @@ async function send(queue: WebhookQueue, messages: WebhookMessage[]) {
   }
 }
 
-async function dispatchOnce(
-  db: Database,
-): Promise<{ positioned: boolean; scanned: number; ids: string[]; heldBack: boolean }> {
+async function dispatchOnce(db: Database): Promise<{ positioned: boolean; scanned: number; ids: string[] } & PassEnd> {
   const result = await db.execute<{
     positioned: boolean;
     scanned: string | number;
     ids: string[];
-    held_back: boolean;
+    position: string | null;
+    held_up_to: string | null;
   }>(sql`
     with pos as (
       select split_part(value, ':', 1)::xid8 as xact, split_part(value, ':', 2)::bigint as seq
@@ -75,24 +74,27 @@ async function dispatchOnce(
       where name = ${DISPATCH_POSITION} and exists (select 1 from batch)
     )
     select exists (select 1 from pos) as positioned, (select count(*) from batch) as scanned,
-           array(select id::text from ins) as ids, ${heldBackAfter(sql`pos`)} as held_back`);
+           array(select id::text from ins) as ids,
+           ${positionAfter(sql`batch`, sql`pos`)} as position, ${heldBackUpTo(sql`pos`)} as held_up_to`);
   const row = result.rows[0];
   return {
     positioned: Boolean(row?.positioned),
     scanned: Number(row?.scanned ?? 0),
     ids: row?.ids ?? [],
-    heldBack: Boolean(row?.held_back),
+    position: row?.position ?? "0:0",
+    heldUpTo: row?.held_up_to ?? null,
   };
 }
 
 /**
  * Moves what committed since the last run to the queue; answers how many deliveries were queued.
- * While a committed change is held back by an older open transaction, it tries again for a while
- * (held-back.ts), so that change's first attempt still leaves within seconds.
+ * While committed changes are held back by an older open transaction, it tries again until it has
+ * passed them, for a while (held-back.ts), so their first attempts still leave within seconds.
  */
 export async function dispatchChanges(db: Database, queue: WebhookQueue): Promise<number> {
   let queued = 0;
-  await passUntilNoneHeldBack(async () => {
+  await passUntilReleased(async (): Promise<PassEnd> => {
+    let end: PassEnd = { position: "0:0", heldUpTo: null };
     for (let i = 0; i < STATEMENTS_PER_RUN; i++) {
       const run = await dispatchOnce(db);
       if (!run.positioned) {
@@ -106,9 +108,10 @@ export async function dispatchChanges(db: Database, queue: WebhookQueue): Promis
         run.ids.map((id) => ({ delivery_id: id, attempts: 0 })),
       );
       queued += run.ids.length;
-      if (run.scanned < ROWS_PER_STATEMENT) return run.heldBack;
+      end = { position: run.position, heldUpTo: run.heldUpTo };
+      if (run.scanned < ROWS_PER_STATEMENT) break;
     }
-    return false;
+    return end;
   });
   return queued;
 }

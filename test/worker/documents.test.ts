@@ -401,6 +401,8 @@ describe("metadata updates", () => {
     }
     expect((await put(alice.auth, doc.id, { title: "Any" }, { "If-Match": "*" })).status).toBe(200);
     expect((await put(alice.auth, doc.id, { title: "Listed" }, { "If-Match": '"r1", "r3"' })).status).toBe(200);
+    // A list passes when any of its tags is current, whatever the others are (RFC 9110 §13.1.1).
+    expect((await put(alice.auth, doc.id, { description: "listed" }, { "If-Match": '"x", "r4"' })).status).toBe(200);
     const after = (await (await SELF.fetch(`${DOCS}/${doc.id}`, { headers: alice.auth })).json()) as { title: string };
     expect(after.title).toBe("Listed");
   });

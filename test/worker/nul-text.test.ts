@@ -18,11 +18,13 @@ beforeAll(async () => {
   userId = user.id;
 });
 
-async function expectNulRefused(res: Response) {
+/** A 422 naming `path` (a JSON body's field is named; a multipart field, caught by the database, is "body"). */
+async function expectNulRefused(res: Response, path?: string) {
   expect(res.status).toBe(422);
   expect(res.headers.get("content-type")).toBe("application/problem+json");
   const body = (await res.json()) as { errors: { path: string; message: string }[] };
   expect(body.errors.length).toBeGreaterThan(0);
+  if (path) expect(body.errors.map((e) => e.path)).toEqual([path]);
   expect(JSON.stringify(body)).not.toMatch(/22021|invalid byte sequence|insert|select/i);
 }
 
@@ -53,13 +55,14 @@ describe("NUL characters in text", () => {
     const doc = await createDocument(auth, { fields: { title: "Before" } });
     // Its text's indexing, recorded in the background, is done before the refused updates.
     await indexingFinished(auth, doc.id);
-    for (const body of [{ title: `After${NUL}` }, { description: `a${NUL}b` }]) {
+    for (const body of [{ title: `After${NUL}` }, { description: `a${NUL}b` }, { tags: ["ok", `t${NUL}`] }]) {
       const res = await SELF.fetch(`${DOCS}/${doc.id}`, {
         method: "PUT",
         headers: { ...auth, "content-type": "application/json" },
         body: JSON.stringify(body),
       });
-      await expectNulRefused(res);
+      const field = Object.keys(body)[0];
+      await expectNulRefused(res, field === "tags" ? "body.tags.1" : `body.${field}`);
     }
     const [row] = await sql`select title, description, revision from documents where id = ${doc.id}`;
     expect(row).toEqual({ title: "Before", description: null, revision: 1 });
@@ -91,6 +94,7 @@ describe("NUL characters in text", () => {
     const email = `nul-${crypto.randomUUID()}@example.com`;
     await expectNulRefused(
       await postJson(`${AUTH}/register`, { email, password: "correct horse battery", full_name: `Ada${NUL}` }),
+      "body.full_name",
     );
     expect((await sql`select count(*)::int as n from users where email = ${email}`)[0]?.n).toBe(0);
 
