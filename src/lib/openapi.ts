@@ -150,7 +150,11 @@ export type LimitedRoutes = {
 };
 
 type HeaderObject = { description: string; schema: { type: string } };
-type ResponseObject = { description: string; headers?: Record<string, HeaderObject>; content?: unknown };
+type ResponseObject = {
+  description: string;
+  headers?: Record<string, HeaderObject>;
+  content?: Record<string, unknown>;
+};
 type OperationDocument = { paths?: Record<string, Record<string, { responses?: Record<string, ResponseObject> }>> };
 
 const RATE_LIMIT_HEADERS: Record<string, HeaderObject> = {
@@ -218,10 +222,16 @@ export function withMiddlewareResponses<D extends { paths?: object }>(
         };
         responses[429].headers = { ...responses[429].headers, ...RETRY_AFTER, ...RATE_LIMIT_HEADERS };
         for (const [status, response] of Object.entries(responses)) {
-          if (status.startsWith("2")) response.headers = { ...response.headers, ...RATE_LIMIT_HEADERS };
+          if (/^[23]/.test(status)) response.headers = { ...response.headers, ...RATE_LIMIT_HEADERS };
         }
       }
       if (responses[401]) responses[401].headers = { ...responses[401].headers, ...WWW_AUTHENTICATE };
+      // Every 429 (the login throttle's too) and every 503 (dependency down, "retry after 5 s") says when to retry.
+      for (const status of ["429", "503"]) {
+        const response = responses[status];
+        // Problems only: /health's 503 is its own JSON report, without Retry-After.
+        if (response?.content?.["application/problem+json"]) response.headers = { ...response.headers, ...RETRY_AFTER };
+      }
     }
   }
   return document;

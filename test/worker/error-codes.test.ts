@@ -202,7 +202,10 @@ describe("every operation that takes a JSON body", () => {
 type Described = {
   parameters?: { in: string; schema?: { format?: string } }[];
   security?: unknown[];
-  responses: Record<string, { headers?: Record<string, unknown>; description: string }>;
+  responses: Record<
+    string,
+    { headers?: Record<string, unknown>; description: string; content?: Record<string, unknown> }
+  >;
 };
 
 describe("the OpenAPI document", () => {
@@ -230,11 +233,15 @@ describe("the OpenAPI document", () => {
           );
           expect(responses[429]?.description, name).toContain("`rate_limited`");
           for (const [status, response] of Object.entries(responses)) {
-            if (status.startsWith("2"))
+            if (/^[23]/.test(status))
               expect(Object.keys(response.headers ?? {}), `${name} ${status}`).toContain("RateLimit");
           }
         }
         if (responses[401]) expect(Object.keys(responses[401].headers ?? {}), name).toContain("WWW-Authenticate");
+        // Every 429 (login's throttle too) and every problem 503 sends Retry-After, and says so.
+        if (responses[429]) expect(Object.keys(responses[429].headers ?? {}), name).toContain("Retry-After");
+        if (responses[503]?.content?.["application/problem+json"])
+          expect(Object.keys(responses[503].headers ?? {}), name).toContain("Retry-After");
         if (operation.security?.length) expect(responses[401], name).toBeDefined();
         // An id that is not a UUID is a 422 (validation_failed), so each route with one says so.
         if (operation.parameters?.some((p) => p.in === "path" && p.schema?.format === "uuid")) {
