@@ -115,6 +115,18 @@ describe("POST /api/v1/auth/register", () => {
     }
   });
 
+  it("counts a password's characters as it is hashed (normalised): e + U+0301 is one character", async () => {
+    const decomposed = "e\u0301";
+    const short = await postJson(`${AUTH}/register`, { email: uniqueEmail(), password: decomposed.repeat(6) });
+    expect(short.status).toBe(422);
+    expect(((await short.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
+      "body.password",
+    ]);
+    expect((await postJson(`${AUTH}/register`, { email: uniqueEmail(), password: decomposed.repeat(12) })).status).toBe(
+      201,
+    );
+  });
+
   it("accepts a full_name of 200 characters, counting emoji as one, and refuses 201", async () => {
     const res = await postJson(`${AUTH}/register`, {
       email: uniqueEmail(),

@@ -5,12 +5,14 @@ import { codePoints, upToCharacters } from "../../lib/characters";
 export const NewPassword = z
   .string()
   .max(1024)
-  .refine((v) => codePoints(v) >= 12, "must be at least 12 characters")
-  .refine((v) => codePoints(v) <= 256, "must be at most 256 characters")
+  // Counted as it is hashed: NFKC-normalised (password.ts), so "é" typed as e + U+0301 is one character.
+  .refine((v) => codePoints(v.normalize("NFKC")) >= 12, "must be at least 12 characters")
+  .refine((v) => codePoints(v.normalize("NFKC")) <= 256, "must be at most 256 characters")
   .openapi({
     minLength: 12,
     maxLength: 256,
-    description: "12 to 256 characters (Unicode code points), no composition rules.",
+    description:
+      "12 to 256 characters (Unicode code points, once NFKC-normalised as it is hashed), no composition rules.",
     example: "correct horse battery staple",
   });
 
