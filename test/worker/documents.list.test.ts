@@ -96,6 +96,13 @@ describe("GET /api/v1/documents", () => {
     expect((await list(owner, "?created_after=2999-01-01")).total).toBe(0);
     expect((await list(owner, "?created_before=2000-01-01T00:00:00Z")).total).toBe(0);
     expect((await list(owner, "?created_after=2000-01-01T00:00:00%2B02:00")).total).toBe(5);
+    // Without an offset (Python's isoformat() of a naive UTC datetime), taken as UTC.
+    expect((await list(owner, "?created_after=2000-01-01T00:00:00")).total).toBe(5);
+    expect((await list(owner, "?created_after=2999-01-01T00:00:00.000")).total).toBe(0);
+    const newest = (await list(owner, "?limit=1")).items[0] as unknown as { id: string; created_at: string };
+    const naive = newest.created_at.replace(/Z$/, "");
+    expect((await list(owner, `?created_after=${naive}`)).items.map((d) => d.id)).toContain(newest.id);
+    expect((await list(owner, `?created_before=${naive}`)).items.map((d) => d.id)).not.toContain(newest.id);
   });
 
   it("takes any RFC 3339 instant as a bound, the years 0000 and 9999 and offsets past them included", async () => {

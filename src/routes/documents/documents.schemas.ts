@@ -158,8 +158,9 @@ export const multipartVersion: SchemaObject = {
   },
 };
 
-const Timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).openapi({
-  description: "RFC 3339 date-time (with Z or an offset), or a date (midnight UTC).",
+const Timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.datetime({ local: true }), z.iso.date()]).openapi({
+  description:
+    "RFC 3339 date-time (with Z or an offset), a date-time without one (taken as UTC, as Python's isoformat() of a naive UTC datetime writes it), or a date (midnight UTC).",
   example: "2026-11-01T00:00:00Z",
 });
 

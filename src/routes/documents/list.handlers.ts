@@ -3,7 +3,9 @@ import { listDocuments as listDocumentRows, type SortKey } from "../../documents
 import type { listDocuments } from "./documents.routes";
 import { tagsFromInput } from "./tags-input";
 
-const toDate = (value: string) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
+/** A bound as an instant: a date is its midnight UTC, and a date-time without an offset is UTC too. */
+const toDate = (value: string) =>
+  new Date(value.length === 10 ? `${value}T00:00:00Z` : /(z|[+-]\d{2}:?\d{2})$/i.test(value) ? value : `${value}Z`);
 
 export const listDocumentsHandler: AppRouteHandler<typeof listDocuments> = async (c) => {
   const query = c.req.valid("query");
