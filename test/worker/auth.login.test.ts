@@ -57,6 +57,18 @@ describe("POST /api/v1/auth/login", () => {
     expect(decodeJwt(tokens.access_token).sub).toBe(user.id);
   });
 
+  it("logs in with the same form sent as multipart/form-data (a browser's FormData; FastAPI's form reads it)", async () => {
+    const user = await register();
+    const body = new FormData();
+    body.set("username", user.email);
+    body.set("password", PASSWORD);
+    const res = await SELF.fetch(`${AUTH}/login`, { method: "POST", body });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(decodeJwt(((await res.json()) as { access_token: string }).access_token).sub).toBe(user.id);
+    body.set("password", "wrong password!!");
+    expect((await SELF.fetch(`${AUTH}/login`, { method: "POST", body })).status).toBe(401);
+  });
+
   it("answers the same 401 for a wrong password and an unknown email", async () => {
     const user = await register();
     const wrong = await postJson(`${AUTH}/login`, { email: user.email, password: "wrong password!!" });

@@ -40,7 +40,7 @@ function credentials(
   json: { email?: string; password?: string },
 ) {
   const type = c.req.header("content-type") ?? "";
-  if (/^application\/x-www-form-urlencoded\b/i.test(type) && form.username && form.password) {
+  if (/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type) && form.username && form.password) {
     return { email: form.username, password: form.password };
   }
   if (/^application\/(.+\+)?json\b/i.test(type) && json.email && json.password) {

@@ -41,7 +41,8 @@ export const login = createRoute({
   summary: "Log in (OAuth2 password flow)",
   description:
     "Takes an OAuth2 password-grant form (`username` = email, `password`, optional `grant_type=password`; " +
-    "what Swagger UI's Authorize button sends) or JSON `{email, password}`. Every wrong email/password " +
+    "what Swagger UI's Authorize button sends), URL-encoded or as multipart/form-data (a browser's FormData, " +
+    "which the original design's FastAPI form read too), or JSON `{email, password}`. Every wrong email/password " +
     "pair answers the same 401, whether or not the account exists. At most the configured number of " +
     "passwords are checked per account (default 5 in 15 minutes) and per client address (default 50; IPv6 " +
     "by /64) in a window, however many arrive at once; the rest are 429 with `Retry-After` until the window " +
@@ -51,6 +52,8 @@ export const login = createRoute({
       required: false,
       content: {
         "application/x-www-form-urlencoded": { schema: LoginForm },
+        // FastAPI's OAuth2PasswordRequestForm (the original design) reads it too: a browser's FormData.
+        "multipart/form-data": { schema: LoginForm },
         "application/json": { schema: LoginJson },
       },
     },
