@@ -168,7 +168,13 @@ export async function downloadByLink(
       // one comes free within a check's time (a right password gives its place back): wait for it,
       // so that of N+k right passwords at once exactly N download (max_downloads under
       // concurrency), while at most the limit are ever checked at once or failed per window.
-      const checksRunning = (!overLink || guess.linkChecking > 1) && (!overAddress || guess.addressChecking > 1);
+      // Failures are the counted attempts not being checked (attempts over the limit, like this
+      // one, are in both counts for a moment, so they never pass for checks running).
+      const linkFailed = guess.linkFailures - guess.linkChecking;
+      const addressFailed = guess.addressFailures - guess.addressChecking;
+      const checksRunning =
+        (!overLink || linkFailed < config.LOGIN_MAX_FAILURES_PER_ACCOUNT) &&
+        (!overAddress || addressFailed < config.LOGIN_MAX_FAILURES_PER_ADDRESS);
       if (checksRunning && Date.now() < waitUntil) {
         await new Promise((resolve) => setTimeout(resolve, 25 + Math.random() * 75));
         return downloadByLink(services, input, waitUntil);
