@@ -1,5 +1,5 @@
 // Refresh-token rotation, reuse detection (RFC 9700 §4.14.2), logout, and the hourly purge.
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashRefreshToken } from "../../src/auth/tokens";
 import worker from "../../src/index";
@@ -26,6 +26,29 @@ describe("POST /api/v1/auth/refresh", () => {
     expect(((await (await me(next.access_token)).json()) as { id: string }).id).toBe(user.id);
     const third = await refreshOk(next.refresh_token);
     expect(third.refresh_token).not.toBe(next.refresh_token);
+  });
+
+  it("takes an OAuth2 refresh form too (RFC 6749 §6), and refuses a body with neither", async () => {
+    const user = await newUser("refresh-form");
+    const res = await SELF.fetch(`${AUTH}/refresh`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: user.tokens.refresh_token }).toString(),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const next = (await res.json()) as Tokens;
+    expect(next.refresh_token).not.toBe(user.tokens.refresh_token);
+    expect((await me(next.access_token)).status).toBe(200);
+    // The form's token was used: presenting it again is a reuse.
+    expect((await refresh(user.tokens.refresh_token)).status).toBe(401);
+    const wrongGrant = await SELF.fetch(`${AUTH}/refresh`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "password", refresh_token: "x" }).toString(),
+    });
+    expect(wrongGrant.status).toBe(422);
+    const empty = await SELF.fetch(`${AUTH}/refresh`, { method: "POST" });
+    expect(empty.status).toBe(422);
   });
 
   it("treats a reused refresh token as theft: 401 and the whole chain revoked, other logins untouched", async () => {

@@ -65,7 +65,18 @@ export const loginHandler: AppRouteHandler<typeof login> = async (c) => {
 };
 
 export const refreshHandler: AppRouteHandler<typeof refresh> = async (c) => {
-  const tokens = await refreshSession(c.var, c.req.valid("json").refresh_token);
+  const type = c.req.header("content-type") ?? "";
+  const refreshToken = /^application\/x-www-form-urlencoded\b/i.test(type)
+    ? c.req.valid("form").refresh_token
+    : /^application\/(.+\+)?json\b/i.test(type)
+      ? c.req.valid("json").refresh_token
+      : undefined;
+  if (!refreshToken) {
+    throw new ApiError("validation_failed", "Send JSON {refresh_token} or an OAuth2 refresh form.", {
+      errors: [{ path: "body.refresh_token", message: "Required" }],
+    });
+  }
+  const tokens = await refreshSession(c.var, refreshToken);
   return c.json(toTokenResponse(tokens), 200, NO_STORE);
 };
 

@@ -6,6 +6,7 @@ import {
   LoginForm,
   LoginJson,
   RefreshBody,
+  RefreshForm,
   RegisterBody,
   TokensSchema,
   UserSchema,
@@ -73,8 +74,17 @@ export const refresh = createRoute({
     "Presenting an already-used refresh token again is treated as theft: 401, and every refresh token of " +
     "that login is revoked (the user must log in again), also when both uses arrive at once. Expired, " +
     "revoked and unknown tokens are 401, and so is any token of a login older than `SESSION_MAX_SECONDS` " +
-    "(default 30 days).",
-  request: { body: { required: true, content: { "application/json": { schema: RefreshBody } } } },
+    "(default 30 days). Takes JSON `{refresh_token}`, or an OAuth2 refresh form (RFC 6749 §6: " +
+    "`grant_type=refresh_token&refresh_token=…`, URL-encoded), since this is the password flow's `refreshUrl`.",
+  request: {
+    body: {
+      required: false,
+      content: {
+        "application/json": { schema: RefreshBody },
+        "application/x-www-form-urlencoded": { schema: RefreshForm },
+      },
+    },
+  },
   responses: { 200: tokens, ...problems(400, 401, 413, 415, 422, 503) },
 });
 

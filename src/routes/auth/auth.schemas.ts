@@ -84,6 +84,16 @@ export const LoginForm = z
 
 export const RefreshBody = z.object({ refresh_token: z.string().min(1).max(512) }).openapi("RefreshRequest");
 
+/** The same as an OAuth2 refresh request (RFC 6749 §6), which the OpenAPI's `refreshUrl` implies. */
+export const RefreshForm = z
+  .object({
+    refresh_token: z.string().min(1).max(512),
+    grant_type: z.literal("refresh_token").optional(),
+    scope: z.string().max(1000).optional(),
+    client_id: z.string().max(200).optional(),
+  })
+  .openapi("RefreshForm", { description: "OAuth2 refresh request (RFC 6749 §6)." });
+
 export const CloseAccountBody = z
   .object({ password: LoginPassword.openapi({ description: "The account's current password, to confirm." }) })
   .openapi("CloseAccountRequest");
