@@ -47,7 +47,9 @@ async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config) {
   const lanes = new Map<string, Message<WebhookMessage>[]>();
   for (const message of messages) {
     const lane = webhookOf.get(message.body.delivery_id) ?? message.body.delivery_id;
-    lanes.set(lane, [...(lanes.get(lane) ?? []), message]);
+    const queued = lanes.get(lane);
+    if (queued) queued.push(message);
+    else lanes.set(lane, [message]);
   }
   await Promise.all(
     [...lanes.values()].map(async (lane) => {

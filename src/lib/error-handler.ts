@@ -8,7 +8,7 @@ import { statusOf } from "./error-codes";
 import { createLogger, describeError, type Logger } from "./logger";
 import { ApiError, DependencyError, Failure, problemResponse } from "./problem";
 import { redactPath } from "./redact";
-import { validationError } from "./validation";
+import { NUL_MESSAGE, validationError } from "./validation";
 
 // Hono's body parsing answers these statuses for requests it cannot read.
 const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
@@ -32,7 +32,7 @@ export const onError: ErrorHandler<AppEnv> = (thrown, c) => {
   // values it cannot store, so this one check covers every route.
   // Likewise the statements check that their caller's account is open (DELETE /auth/me closes it).
   const error = isUnstorableText(thrown)
-    ? validationError([{ path: "body", message: "Text must not contain NUL (U+0000) characters." }])
+    ? validationError([{ path: "body", message: NUL_MESSAGE }])
     : isClosedAccount(thrown)
       ? new Failure("account_inactive", "The account no longer exists.")
       : thrown;

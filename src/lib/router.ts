@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
 import { problemResponse } from "./problem";
-import { toFieldErrors } from "./validation";
+import { NUL_MESSAGE, toFieldErrors } from "./validation";
 
 const TARGET_NAMES: Record<string, string> = {
   json: "body",
@@ -11,8 +11,6 @@ const TARGET_NAMES: Record<string, string> = {
   header: "header",
   cookie: "cookie",
 };
-
-const NUL_MESSAGE = "Text must not contain NUL (U+0000) characters.";
 
 /**
  * Paths (under `at`) of the strings in `value` that hold a NUL, which PostgreSQL cannot store.

@@ -23,3 +23,6 @@ export function parseOr422<S extends z.ZodType>(schema: S, value: unknown, where
   if (!result.success) throw validationError(toFieldErrors(result.error.issues, where));
   return result.data;
 }
+
+/** What a text value holding U+0000 is told: PostgreSQL text cannot store it. */
+export const NUL_MESSAGE = "Text must not contain NUL (U+0000) characters.";

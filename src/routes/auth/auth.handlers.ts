@@ -34,16 +34,27 @@ export const registerHandler: AppRouteHandler<typeof register> = async (c) => {
   return c.json(toUser(user), 201);
 };
 
+/**
+ * Which of its declared bodies a request sent: an OAuth2 form (URL-encoded or multipart) or JSON.
+ * Login and refresh take either; each validator only reads the body its content type names.
+ */
+function bodyKind(c: Context<AppEnv>): "form" | "json" | null {
+  const type = c.req.header("content-type") ?? "";
+  if (/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) return "form";
+  if (/^application\/(.+\+)?json\b/i.test(type)) return "json";
+  return null;
+}
+
 function credentials(
   c: Context<AppEnv>,
   form: { username?: string; password?: string },
   json: { email?: string; password?: string },
 ) {
-  const type = c.req.header("content-type") ?? "";
-  if (/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type) && form.username && form.password) {
+  const kind = bodyKind(c);
+  if (kind === "form" && form.username && form.password) {
     return { email: form.username, password: form.password };
   }
-  if (/^application\/(.+\+)?json\b/i.test(type) && json.email && json.password) {
+  if (kind === "json" && json.email && json.password) {
     return { email: json.email, password: json.password };
   }
   throw new ApiError(
@@ -65,12 +76,13 @@ export const loginHandler: AppRouteHandler<typeof login> = async (c) => {
 };
 
 export const refreshHandler: AppRouteHandler<typeof refresh> = async (c) => {
-  const type = c.req.header("content-type") ?? "";
-  const refreshToken = /^application\/x-www-form-urlencoded\b/i.test(type)
-    ? c.req.valid("form").refresh_token
-    : /^application\/(.+\+)?json\b/i.test(type)
-      ? c.req.valid("json").refresh_token
-      : undefined;
+  const kind = bodyKind(c);
+  const refreshToken =
+    kind === "form"
+      ? c.req.valid("form").refresh_token
+      : kind === "json"
+        ? c.req.valid("json").refresh_token
+        : undefined;
   if (!refreshToken) {
     throw new ApiError("validation_failed", "Send JSON {refresh_token} or an OAuth2 refresh form.", {
       errors: [{ path: "body.refresh_token", message: "Required" }],
