@@ -12,19 +12,18 @@
 import type { Config } from "../config";
 import { createDatabase, type Database } from "../db/client";
 import { createLogger, describeError, type Logger } from "../lib/logger";
+import { isUuid } from "../lib/uuid";
 import { ObjectStorage } from "../storage/object-storage";
 import { leasePending, saveContent, versionToIndex } from "./content.store";
 import { extractText } from "./extract";
 
 export type ContentMessage = { document_id: string; version_number: number; backfill?: boolean };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** The message's request, or null for a body this service never sends (acknowledged and dropped). */
 export function parseContentMessage(body: unknown): ContentMessage | null {
   if (typeof body !== "object" || body === null) return null;
   const { document_id, version_number, backfill } = body as Record<string, unknown>;
-  if (typeof document_id !== "string" || !UUID.test(document_id)) return null;
+  if (typeof document_id !== "string" || !isUuid(document_id)) return null;
   if (typeof version_number !== "number" || !Number.isInteger(version_number) || version_number < 1) return null;
   if (version_number > 2_147_483_647) return null;
   return { document_id, version_number, backfill: backfill === true };

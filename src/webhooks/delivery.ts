@@ -14,6 +14,7 @@ import { changeVisibleTo } from "../changes/visibility";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { iso } from "../documents/sql";
+import { isUuid } from "../lib/uuid";
 import type { WebhookMessage } from "./dispatcher";
 import { decryptSecret, encryptSecret, signPayload } from "./secrets";
 import { checkWebhookUrl, resolveAndCheck } from "./url-policy";
@@ -51,8 +52,6 @@ type Claimed = {
   seq: string | number | null;
   allowed: boolean;
 };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function claim(db: Database, message: WebhookMessage, expectedAttempts: number): Promise<Claimed | undefined> {
   const result = await db.execute<Claimed>(sql`
@@ -216,7 +215,7 @@ async function record(db: Database, row: Claimed, status: number | null): Promis
  * exists is absent (its attempt finds nothing to claim).
  */
 export async function webhooksOfDeliveries(db: Database, deliveryIds: string[]): Promise<Map<string, string>> {
-  const ids = deliveryIds.filter((id) => UUID.test(id));
+  const ids = deliveryIds.filter(isUuid);
   if (ids.length === 0) return new Map();
   const result = await db.execute<{ id: string; webhook_id: string }>(sql`
     select id, webhook_id from webhook_deliveries where id = any(${sql.param(ids)}::uuid[])`);
