@@ -117,6 +117,10 @@ export async function undoBenchWrites(client: pg.Client, owners: string[], logge
              join bench_documents b on b.id = v.document_id group by b.owner_id) s
        where u.id = s.owner_id`,
     );
+    await client.query(
+      `delete from change_audience a using activity_logs l
+       where l.document_id in ${inBench} and a.xact_id = l.xact_id and a.seq = l.seq`,
+    );
     const activity = await client.query(`delete from activity_logs where document_id in ${inBench}`);
     for (const table of ["share_links", "document_permissions", "document_tags", "uploads", "document_contents"]) {
       await client.query(`delete from ${table} where document_id in ${inBench}`);
@@ -133,7 +137,7 @@ export async function undoBenchWrites(client: pg.Client, owners: string[], logge
     };
     if (undone.documents > 0) {
       await client.query(
-        "vacuum documents, document_versions, document_contents, document_tags, activity_logs, refresh_tokens, users",
+        "vacuum documents, document_versions, document_contents, document_tags, activity_logs, change_audience, refresh_tokens, users",
       );
     } else if (undone.refreshTokens > 0) await client.query("vacuum refresh_tokens");
     return undone;

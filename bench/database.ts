@@ -12,7 +12,7 @@ export const SERVER_URL = process.env.DEV_POSTGRES_URL || "postgres://postgres@1
 const PREFIX = process.env.BENCH_DATABASE || "docvault_bench";
 if (!/^[a-z_][a-z0-9_]*$/.test(PREFIX)) throw new Error("BENCH_DATABASE must be a plain lower-case identifier");
 /** What the seed writes; a database seeded by an older seed is seeded again. */
-const SEED_VERSION = "docvault bench seed 2 (heavy users, content)";
+const SEED_VERSION = "docvault bench seed 3 (heavy users, content, change audiences)";
 
 /** The data set's size: DOCS documents (default 1,000,000) and USERS users (default DOCS / 100). */
 export function benchSize(documents = Number(process.env.DOCS ?? 1_000_000)): SeedSize {

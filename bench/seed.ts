@@ -259,6 +259,9 @@ export async function seedActivity(client: pg.Client, log: (line: string) => voi
   await client.query("create index on seed_batches (b)");
   const { rows } = await client.query<{ n: number }>("select coalesce(max(b) + 1, 0)::int as n from seed_batches");
   const batches = rows[0]?.n ?? 0;
+  // Each change's audience (migration 0020) is written per batch in one statement, the trigger's
+  // rule applied to the rows just inserted, rather than by the trigger row by row.
+  await client.query("alter table activity_logs disable trigger activity_logs_audience");
   for (let b = 0; b < batches; b++) {
     await client.query(
       `with d as (select d.id, d.owner_id, d.title, d.current_version, d.created_at
@@ -274,10 +277,18 @@ export async function seedActivity(client: pg.Client, log: (line: string) => voi
        from d join document_permissions p on p.document_id = d.id`,
       [b],
     );
+    await client.query(
+      `insert into change_audience (user_id, xact_id, seq)
+       select r, l.xact_id, l.seq from seed_batches s join activity_logs l on l.document_id = s.id
+       cross join lateral docvault_change_readers(l.document_id, l.action, l.details) r
+       where s.b = $1 and r is not null`,
+      [b],
+    );
     if (batches >= 20 && (b + 1) % Math.ceil(batches / 10) === 0) {
       log(`  activity: ${Math.round(((b + 1) / batches) * 100)}% (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
   }
+  await client.query("alter table activity_logs enable trigger activity_logs_audience");
   await client.query("drop table seed_batches");
   log(`  activity: the history of every document in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

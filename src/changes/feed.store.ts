@@ -30,16 +30,10 @@ type ChangeRow = Omit<ChangeView, "cursor" | "id"> & {
 /** The transactions below this have all ended (the statement's snapshot xmin). */
 const SAFE_XMIN = sql`pg_snapshot_xmin(pg_current_snapshot())`;
 
-/** Rows of `l` after `after` and below the snapshot's xmin, in commit order. */
+/** Positions of `a` after `after` and below the snapshot's xmin. */
 const afterPosition = (after: Position) =>
-  sql`(l.xact_id, l.seq) > (${after.xact.toString()}::xid8, ${after.seq.toString()}::bigint)
-      and l.xact_id < (select xmin from snap)`;
-
-const ids = (source: SQL, where: SQL, limit: number) => sql`
-  select c.id, c.xact_id, c.seq from ${source} cross join lateral (
-    select l.id, l.xact_id, l.seq from activity_logs l
-    where ${where}
-    order by l.xact_id, l.seq limit ${limit}) c`;
+  sql`(a.xact_id, a.seq) > (${after.xact.toString()}::xid8, ${after.seq.toString()}::bigint)
+      and a.xact_id < (select xmin from snap)`;
 
 /**
  * One row, `ok`: whether `after` is a position this service can have issued. Every cursor it
@@ -54,9 +48,11 @@ const issuedPosition = (after: Position) => sql`(select
     and ${after.seq.toString()}::bigint <= coalesce(pg_sequence_last_value('activity_logs_seq_seq'::regclass), 0) as ok)`;
 
 /**
- * Up to `limit` changes visible to `userId` after `after` (src/changes/visibility.ts states the
- * rule), and whether more follow. Each readable document contributes at most `limit + 1` rows
- * through its own index range, so a page costs the same however long the log is.
+ * Up to `limit` changes visible to `userId` after `after`, and whether more follow. Visible means
+ * the user could read the change's document when the change was made (src/changes/visibility.ts
+ * states the rule), which change_audience records for every change as it is written: a page is one
+ * range of that table's primary key, so it costs the same however long the log is and however many
+ * documents the user reads.
  */
 export async function changesAfter(
   db: Database,
@@ -77,38 +73,18 @@ export async function changesAfter(
 
 /** The statement of changesAfter (`limit + 1` rows), also explained by `npm run bench:explain`. */
 export function changesStatement(input: { userId: string; after: Position; limit: number }): SQL {
-  const user = sql`${input.userId}::uuid`;
   const take = input.limit + 1;
   return sql`
     with snap as materialized (select ${SAFE_XMIN} as xmin where ${callerOpen(input.userId)}),
-    readable as (
-      select d.id from documents d where d.owner_id = ${user} and d.deleted_at is null
-      union all
-      select p.document_id from document_permissions p join documents d on d.id = p.document_id
-      where p.user_id = ${user} and d.deleted_at is null
-    ),
-    gone as (
-      select d.id from documents d where d.owner_id = ${user} and d.deleted_at is not null
-      union all
-      select p.document_id from document_permissions p join documents d on d.id = p.document_id
-      where p.user_id = ${user} and d.deleted_at is not null
-    ),
-    candidates as (
-      ${ids(sql`readable r`, sql`l.document_id = r.id and ${afterPosition(input.after)}`, take)}
-      union all
-      ${ids(sql`gone g`, sql`l.document_id = g.id and l.action = 'document.deleted' and ${afterPosition(input.after)}`, take)}
-      union all
-      (select l.id, l.xact_id, l.seq from activity_logs l
-       where l.action = 'permission.revoked' and l.details->>'user_id' = ${user}::text
-         and ${afterPosition(input.after)}
-         and l.document_id not in (select id from readable)
-       order by l.xact_id, l.seq limit ${take})
-    ),
-    page as (select id, xact_id, seq from candidates order by xact_id, seq limit ${take})
+    page as (
+      select a.xact_id, a.seq from change_audience a
+      where a.user_id = ${input.userId}::uuid and ${afterPosition(input.after)}
+      order by a.xact_id, a.seq limit ${take}
+    )
     select issued.ok as issued, l.id, l.action, l.actor_id, l.document_id, l.details,
            ${iso(sql`l.created_at`)} as created_at, page.xact_id::text as xact_id, page.seq
     from ${issuedPosition(input.after)} issued
-    left join (page join activity_logs l on l.id = page.id) on true
+    left join (page join activity_logs l on l.xact_id = page.xact_id and l.seq = page.seq) on true
     order by page.xact_id, page.seq`;
 }
 

@@ -258,14 +258,8 @@ export const activityLogs = pgTable(
   },
   (t) => [
     index("activity_logs_document_created_idx").on(t.documentId, t.createdAt.desc(), t.id),
-    // The changes feed, per readable document, in commit order.
-    index("activity_logs_document_xact_idx").on(t.documentId, t.xactId, t.seq),
     // The dispatcher's scan of everything new, in commit order.
     index("activity_logs_xact_idx").on(t.xactId, t.seq),
-    // The feed's "your access was removed" events on documents the caller can no longer read.
-    index("activity_logs_revoked_user_idx")
-      .on(sql`((${t.details}->>'user_id'))`, t.xactId, t.seq)
-      .where(sql`${t.action} = 'permission.revoked'`),
     index("activity_logs_actor_idx").on(t.actorId),
     // content.indexed is recorded once per version and outcome: a redelivered queue message, two
     // consumers racing on one version, or a re-extraction reaching the same status add nothing
@@ -276,6 +270,24 @@ export const activityLogs = pgTable(
     check("activity_logs_action_length", sql`char_length(${t.action}) between 1 and 100`),
     check("activity_logs_user_agent_length", sql`${t.userAgent} is null or char_length(${t.userAgent}) <= 1000`),
   ],
+);
+
+/**
+ * Who could read each change's document when the change was made: one row per activity row and
+ * user, written by a trigger on activity_logs (migration 0020) from the state the writing
+ * statement left. The changes feed serves a user their rows in commit order (their own index
+ * range), so what a cursor has passed never changes afterwards (src/changes/feed.store.ts).
+ * Keyed by the activity row's position; no foreign keys: only the trigger writes here, from rows
+ * that exist, and activity rows are never deleted (the bench's undo deletes both).
+ */
+export const changeAudience = pgTable(
+  "change_audience",
+  {
+    userId: uuid("user_id").notNull(),
+    xactId: xid8("xact_id").notNull(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.xactId, t.seq] })],
 );
 
 /**

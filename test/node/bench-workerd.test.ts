@@ -438,6 +438,8 @@ describe.skipIf(!serverUrl)("bench database ceiling and cleanup (real PostgreSQL
     expect(await count("document_versions")).toBe(2);
     expect(await count("document_tags")).toBe(2);
     expect(await count("activity_logs")).toBe(2);
+    // Each remaining change keeps its audience (its owner); the removed ones' audiences are gone.
+    expect(await count("change_audience")).toBe(2);
     expect(await count("document_contents")).toBe(2);
     const tokens = await client.query<{ user_id: string }>("select user_id from refresh_tokens");
     expect(tokens.rows.map((r) => r.user_id)).toEqual([other]);

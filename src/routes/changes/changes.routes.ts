@@ -46,20 +46,19 @@ export const listChanges = createRoute({
   security,
   summary: "Changes to the documents the caller can read, in commit order",
   description:
-    "Every activity row (the same actions and shape as the activity log) of the documents the caller can read " +
-    "now, oldest first in commit order, after `cursor`. A change is listed once its transaction and every " +
+    "Every activity row (the same actions and shape as the activity log) made while the caller could read its " +
+    "document, oldest first in commit order, after `cursor`. A change is listed once its transaction and every " +
     "transaction that began before it have ended, so a cursor never skips a change that commits late, and " +
-    "never yields one twice. A document the caller can no longer read contributes only the event that ended " +
-    "their access: their own `permission.revoked` (also when they removed it themselves, or their account's " +
-    "permissions went with a closure) or its `document.deleted` (when they owned it or still held a permission " +
-    "when it was trashed), and nothing after it; its earlier changes are not listed to a reader who starts " +
-    "after losing access. `document.purged` follows a deletion, so it is not listed. Once a trashed document is " +
-    "purged its permissions are gone, so from then on its `document.deleted` is listed to its owner only. A " +
-    "restored document is readable again, with its whole history. Visibility is decided when the feed is read, " +
-    "not when each change was made: a change the caller's cursor passed while they could not read its document " +
-    "(it was in the trash, or their access was revoked) is not listed later, when they can again, so on " +
-    "`document.restored`, or on a `permission.granted` naming them, a sync client fetches the document anew; and a " +
-    "reader whose access returns before they read sees the changes made meanwhile (as GET /activity shows them). " +
+    "never yields one twice. Who could read a document is recorded with each change as it is made (its owner " +
+    "and the holders of a permission, unless it was in the trash), so what the feed lists never changes " +
+    "afterwards: a reader who starts over sees exactly what one who followed the cursor saw. A new reader's " +
+    "first change of a document is the `permission.granted` naming them (fetch the document then); the events " +
+    "that end their access are listed too: their own `permission.revoked` (also when they removed it " +
+    "themselves, a closure removed it, or a purge did) and `document.deleted` (listed to everyone who could read " +
+    "the document until then); after them nothing of that document until they can read it again " +
+    "(`document.restored`, or a new `permission.granted`), and nothing made meanwhile. A change made while a " +
+    "grant or revocation of the caller is in flight may fall on either side of it. `document.purged` concerns a " +
+    "document nobody can read (it is in the trash), so it is not listed. " +
     "`wait` (seconds, whole) holds an empty " +
     "answer until a change arrives (answered within about half a second of its commit) or the time passes; it " +
     "counts once against the request budget. A cursor this service did not issue is 422 `cursor_invalid`. " +
