@@ -23,7 +23,25 @@ const isWebhookMessage = (body: unknown): body is WebhookMessage =>
   typeof (body as WebhookMessage).delivery_id === "string" &&
   Number.isInteger((body as WebhookMessage).attempts);
 
-async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config) {
+/**
+ * A first attempt that waits for an earlier delivery of its webhook (delivery.ts, claim) goes back
+ * to the queue as a new message with the same attempt count, after 1 s (10 s after ten waits): a
+ * retry of this one would count as an attempt, and the claim would then take it for a stale one.
+ */
+async function waitForEarlier(message: Message<WebhookMessage>, queue: WebhookQueue | undefined) {
+  const waits = (message.body.waits ?? 0) + 1;
+  const attempts = message.body.attempts + message.attempts - 1;
+  if (!queue) {
+    message.retry({ delaySeconds: 1 });
+    return;
+  }
+  await queue.sendBatch([
+    { body: { delivery_id: message.body.delivery_id, attempts, waits }, delaySeconds: waits > 10 ? 10 : 1 },
+  ]);
+  message.ack();
+}
+
+async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config, queue: WebhookQueue | undefined) {
   const db = createDatabase(config);
   const logger = createLogger(config.LOG_LEVEL, { queue: batch.queue });
   const messages: Message<WebhookMessage>[] = [];
@@ -57,6 +75,7 @@ async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config) {
         try {
           const outcome = await attemptDelivery(db, config, message.body, message.attempts);
           if (outcome.kind === "retry") message.retry({ delaySeconds: outcome.delaySeconds });
+          else if (outcome.kind === "waiting") await waitForEarlier(message, queue);
           else message.ack();
           logger.info("webhook attempt", { delivery_id: message.body.delivery_id, outcome: outcome.kind });
         } catch (error) {
@@ -116,7 +135,7 @@ export async function handleQueueBatch(
       return;
     }
     case QUEUES.webhooks:
-      return deliverWebhooks(batch, config);
+      return deliverWebhooks(batch, config, env.WEBHOOK_QUEUE);
     case QUEUES.webhooksDead:
       return endDeadWebhooks(batch, config);
     default:

@@ -502,6 +502,11 @@ export const webhookDeliveries = pgTable(
     deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
     /** Why no further attempt will be made (gave_up, webhook_disabled, no_access, webhook_deleted). */
     endedReason: text("ended_reason"),
+    /**
+     * An attempt is being made (claimed, not yet recorded; its lease is next_attempt_at): later
+     * deliveries of the webhook wait for its outcome before their first attempt (delivery.ts).
+     */
+    attempting: boolean("attempting").notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [
@@ -509,6 +514,10 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_webhook_created_idx").on(t.webhookId, t.createdAt.desc(), t.id),
     // The scheduled job's pruning of finished deliveries past WEBHOOK_DELIVERY_RETENTION_DAYS.
     index("webhook_deliveries_created_idx").on(t.createdAt),
+    // A first attempt's check that no earlier delivery of its webhook is still waiting for one.
+    index("webhook_deliveries_webhook_pending_idx")
+      .on(t.webhookId)
+      .where(sql`${t.deliveredAt} is null and ${t.endedReason} is null`),
     // The scheduled job's re-queue of deliveries whose message was lost.
     index("webhook_deliveries_pending_idx")
       .on(t.nextAttemptAt)

@@ -12,6 +12,7 @@ import { sql } from "drizzle-orm";
 import { encodeCursor } from "../changes/cursor";
 import { changeVisibleTo } from "../changes/visibility";
 import type { Config } from "../config";
+import { isTrue } from "../db/booleans";
 import type { Database } from "../db/client";
 import { iso } from "../documents/sql";
 import { isUuid } from "../lib/uuid";
@@ -26,6 +27,8 @@ export const DISABLE_AFTER_FAILING_MS = 3 * 86_400_000;
 
 export type Outcome =
   | { kind: "stale" }
+  /** A first attempt waiting for an earlier delivery of its webhook (claim): send it again shortly. */
+  | { kind: "waiting" }
   | { kind: "ended"; reason: string }
   | { kind: "delivered"; status: number }
   | { kind: "disabled"; status: number | null }
@@ -53,29 +56,58 @@ type Claimed = {
   allowed: boolean;
 };
 
-async function claim(db: Database, message: WebhookMessage, expectedAttempts: number): Promise<Claimed | undefined> {
-  const result = await db.execute<Claimed>(sql`
-    with d as (
-      update webhook_deliveries set attempts = attempts + 1, last_attempt_at = now(),
+type Claim = { kind: "claimed"; row: Claimed } | { kind: "waiting" } | { kind: "stale" };
+
+/**
+ * Claims the attempt `expectedAttempts + 1` of the delivery `message` names: nothing when the
+ * count is not current (a duplicate or stale message) or the delivery is finished. A first attempt
+ * also waits (`waiting`, nothing claimed) while an earlier delivery of the same webhook, in the
+ * changes' commit order, has had no attempt yet or is being attempted under its lease: queue
+ * batches may be consumed side by side, and the contract wants each webhook's events in order as
+ * far as retries allow (a failed attempt waiting for its retry holds nothing back).
+ */
+async function claim(db: Database, message: WebhookMessage, expectedAttempts: number): Promise<Claim> {
+  const result = await db.execute<Partial<Claimed> & { waiting: boolean | string }>(sql`
+    with me as (
+      select wd.id, wd.webhook_id, l.xact_id, l.seq from webhook_deliveries wd
+      join activity_logs l on l.id = wd.activity_id
+      where wd.id = ${message.delivery_id}::uuid and ${expectedAttempts}::int = 0
+    ),
+    waiting as (
+      select exists (
+        select 1 from me
+        join webhook_deliveries e on e.webhook_id = me.webhook_id and e.id <> me.id
+          and e.delivered_at is null and e.ended_reason is null
+          and (e.attempts = 0 or (e.attempting and e.next_attempt_at > now()))
+        join activity_logs el on el.id = e.activity_id
+        where (el.xact_id, el.seq) < (me.xact_id, me.seq)) as yes
+    ),
+    d as (
+      update webhook_deliveries set attempts = attempts + 1, attempting = true, last_attempt_at = now(),
         next_attempt_at = now() + interval '5 minutes'
       where id = ${message.delivery_id}::uuid and attempts = ${expectedAttempts}
-        and delivered_at is null and ended_reason is null
+        and delivered_at is null and ended_reason is null and not (select yes from waiting)
       returning *
     )
-    select d.id, d.type, d.attempts, ${iso(sql`d.created_at`)} as delivery_created_at,
+    select (select yes from waiting) as waiting,
+           d.id, d.type, d.attempts, ${iso(sql`d.created_at`)} as delivery_created_at,
            w.id as webhook_id, w.url, w.secret_ciphertext, w.disabled_at is not null as disabled,
            (extract(epoch from w.failing_since) * 1000)::bigint as failing_since_ms,
            l.id as activity_id, l.action, l.actor_id, l.document_id, l.details,
            ${iso(sql`l.created_at`)} as created_at, l.xact_id::text as xact_id, l.seq,
            u.is_active and (d.activity_id is null or ${changeVisibleTo(sql`w.owner_id`, sql`l`)}) as allowed
-    from d join webhooks w on w.id = d.webhook_id join users u on u.id = w.owner_id
-    left join activity_logs l on l.id = d.activity_id`);
-  return result.rows[0];
+    from (select 1) one
+    left join (d join webhooks w on w.id = d.webhook_id join users u on u.id = w.owner_id
+               left join activity_logs l on l.id = d.activity_id) on true`);
+  const row = result.rows[0];
+  if (row?.id) return { kind: "claimed", row: row as Claimed };
+  return isTrue(row?.waiting) ? { kind: "waiting" } : { kind: "stale" };
 }
 
 async function end(db: Database, id: string, reason: string, status: number | null = null) {
   await db.execute(sql`
-    update webhook_deliveries set ended_reason = ${reason}, next_attempt_at = null, last_status = ${status}
+    update webhook_deliveries set ended_reason = ${reason}, next_attempt_at = null, last_status = ${status},
+      attempting = false
     where id = ${id}::uuid`);
 }
 
@@ -151,8 +183,9 @@ export async function attemptDelivery(
   message: WebhookMessage,
   receivedAttempts: number,
 ): Promise<Outcome> {
-  const row = await claim(db, message, message.attempts + receivedAttempts - 1);
-  if (!row) return { kind: "stale" };
+  const claimed = await claim(db, message, message.attempts + receivedAttempts - 1);
+  if (claimed.kind !== "claimed") return claimed;
+  const { row } = claimed;
   if (row.disabled && row.type !== "webhook.test") {
     await end(db, row.id, "webhook_disabled");
     return { kind: "ended", reason: "webhook_disabled" };
@@ -183,7 +216,8 @@ export async function attemptDelivery(
 async function record(db: Database, row: Claimed, status: number | null): Promise<Outcome> {
   if (status !== null && status >= 200 && status < 300) {
     await db.execute(sql`
-      with d as (update webhook_deliveries set delivered_at = now(), last_status = ${status}, next_attempt_at = null
+      with d as (update webhook_deliveries set delivered_at = now(), last_status = ${status}, next_attempt_at = null,
+                   attempting = false
                  where id = ${row.id}::uuid returning webhook_id)
       update webhooks set failure_count = 0, failing_since = null where id = (select webhook_id from d)`);
     return { kind: "delivered", status };
@@ -199,7 +233,7 @@ async function record(db: Database, row: Claimed, status: number | null): Promis
   const ended = outcome.kind === "disabled" ? "webhook_disabled" : outcome.kind === "gave_up" ? "gave_up" : null;
   await db.execute(sql`
     with d as (
-      update webhook_deliveries set last_status = ${status}, ended_reason = ${ended},
+      update webhook_deliveries set last_status = ${status}, ended_reason = ${ended}, attempting = false,
         next_attempt_at = ${outcome.kind === "retry" ? sql`now() + make_interval(secs => ${outcome.delaySeconds})` : null}
       where id = ${row.id}::uuid returning webhook_id
     )

@@ -21,7 +21,8 @@ import { coalescedPasses } from "../lib/coalesced-passes";
 export const DISPATCH_POSITION = "webhook_dispatch_position";
 
 /** What goes on the queue: the delivery, and how many attempts it had when sent. */
-export type WebhookMessage = { delivery_id: string; attempts: number };
+/** `waits`: how often a first attempt went back to the queue to wait for an earlier delivery (queues.ts). */
+export type WebhookMessage = { delivery_id: string; attempts: number; waits?: number };
 
 export type WebhookQueue = Pick<Queue<WebhookMessage>, "sendBatch">;
 

@@ -375,6 +375,72 @@ describe("nothing lost between a commit and the queue", () => {
   });
 });
 
+describe("order per webhook across queue batches", () => {
+  /**
+   * Two changes of one document, in commit order, and their deliveries to `hookId`, written in one
+   * statement (so no dispatcher queues them as well): answers the two delivery ids.
+   */
+  async function twoDeliveries(docId: string, actorId: string, hookId: string): Promise<[string, string]> {
+    const rows = (await sql`
+      with a as (
+        insert into activity_logs (document_id, actor_id, action, details)
+        select ${docId}, ${actorId}, 'document.updated', jsonb_build_object('n', n) from generate_series(1, 2) n
+        returning id, seq
+      )
+      insert into webhook_deliveries (webhook_id, activity_id, type, next_attempt_at)
+      select ${hookId}, a.id, 'document.updated', now() from a
+      returning id, (select seq from a where a.id = activity_id) as seq`) as { id: string; seq: string }[];
+    const sorted = [...rows].sort((x, y) => Number(x.seq) - Number(y.seq));
+    return [sorted[0]?.id as string, sorted[1]?.id as string];
+  }
+  const consume = async (deliveryId: string) => {
+    const batch = createMessageBatch("docvault-webhooks", [
+      { id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { delivery_id: deliveryId, attempts: 0 } },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    return getQueueResult(batch, ctx);
+  };
+
+  // Queue batches may be consumed side by side (Miniflare starts a second flush when a batch fills
+  // during one; Cloudflare scales consumers out), so a later change's message can come first.
+  it("a first attempt waits for an earlier delivery of its webhook that has had none yet", async () => {
+    const user = await newUser("order-wait");
+    const doc = await createIndexed(user.auth);
+    const { url, key } = receiverUrl("ok");
+    const hook = await createWebhook(user.auth, { url });
+    const [first, second] = await twoDeliveries(doc.id, user.id, hook.id);
+    // The second change's message alone: nothing is sent, the message goes back to the queue.
+    const result = await consume(second);
+    expect(result.explicitAcks).toHaveLength(1);
+    const [waiting] = await sql`select attempts, attempting from webhook_deliveries where id = ${second}`;
+    expect(waiting).toMatchObject({ attempts: 0, attempting: false });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await received(key)).toEqual([]);
+    // The first one's message: sent; the second follows from the queue, after it.
+    await consume(first);
+    const requests = await waitForRequests(key, 2);
+    expect(requests.map((r) => r.headers["webhook-id"])).toEqual([first, second]);
+  });
+
+  it("a failed attempt waiting for its retry holds nothing back (in order as far as retries allow)", async () => {
+    const user = await newUser("order-retry");
+    const doc = await createIndexed(user.auth);
+    const flaky = receiverUrl("flaky/1");
+    const hook = await createWebhook(user.auth, { url: flaky.url });
+    const [first, second] = await twoDeliveries(doc.id, user.id, hook.id);
+    const result = await consume(first);
+    expect(result.retryMessages).toHaveLength(1);
+    const [failed] = await sql`select attempts, attempting, last_status from webhook_deliveries where id = ${first}`;
+    expect(failed).toMatchObject({ attempts: 1, attempting: false, last_status: 500 });
+    await consume(second);
+    const requests = await waitForRequests(flaky.key, 2);
+    expect(requests.map((r) => r.headers["webhook-id"])).toEqual([first, second]);
+    const [sent] = await sql`select delivered_at is not null as delivered from webhook_deliveries where id = ${second}`;
+    expect(sent?.delivered).toBe(true);
+  });
+});
+
 describe("a batch of the queue", () => {
   it("runs webhooks side by side: a receiver that answers slowly delays only its own, in order", async () => {
     const slowUser = await newUser("lane-slow");
