@@ -33,6 +33,12 @@ async function createIndexed(auth: Record<string, string>) {
   return doc;
 }
 
+const TRASH = DOCS.replace("/documents", "/trash");
+const trash = (auth: Record<string, string>, id: string) =>
+  SELF.fetch(`${DOCS}/${id}`, { method: "DELETE", headers: auth });
+const restore = (auth: Record<string, string>, id: string) =>
+  SELF.fetch(`${TRASH}/${id}/restore`, { method: "POST", headers: auth });
+
 const revoke = (docId: string, by: User, who: User) =>
   SELF.fetch(`${DOCS}/${docId}/permissions/${who.id}`, { method: "DELETE", headers: by.auth });
 
@@ -167,15 +173,12 @@ describe("visibility", () => {
     const doc = await createIndexed(owner.auth);
     await grant(doc.id, owner, editor, "EDIT");
     const mark = await latest(editor.auth);
-    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+    expect((await trash(owner.auth, doc.id)).status).toBe(204);
     for (const user of [owner, editor]) {
       expect((await drain(user.auth, mark)).items.map((c) => c.action)).toEqual(["document.deleted"]);
     }
     expect((await drain(editor.auth)).items.map((c) => c.action)).toEqual(["permission.granted", "document.deleted"]);
-    const restored = await SELF.fetch(`${DOCS.replace("/documents", "/trash")}/${doc.id}/restore`, {
-      method: "POST",
-      headers: owner.auth,
-    });
+    const restored = await restore(owner.auth, doc.id);
     expect(restored.status).toBe(200);
     expect((await drain(editor.auth)).items.map((c) => c.action)).toEqual([
       "permission.granted",
@@ -191,14 +194,11 @@ describe("visibility", () => {
     await grant(doc.id, owner, reader, "READ");
     const mark = await latest(reader.auth);
     await retitle(owner.auth, doc.id, "edited before the trash");
-    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
+    expect((await trash(owner.auth, doc.id)).status).toBe(204);
     // Read while the document is in the trash: the edit was made while the reader could read it.
     const during = await drain(reader.auth, mark);
     expect(during.items.map((c) => c.action)).toEqual(["document.updated", "document.deleted"]);
-    const restored = await SELF.fetch(`${DOCS.replace("/documents", "/trash")}/${doc.id}/restore`, {
-      method: "POST",
-      headers: owner.auth,
-    });
+    const restored = await restore(owner.auth, doc.id);
     expect(restored.status).toBe(200);
     await retitle(owner.auth, doc.id, "edited after the restore");
     const later = await drain(reader.auth, during.cursor);
@@ -214,11 +214,8 @@ describe("visibility", () => {
     const doc = await createDocument(owner.auth);
     await grant(doc.id, owner, reader, "READ");
     const mark = await latest(reader.auth);
-    expect((await SELF.fetch(`${DOCS}/${doc.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
-    const purged = await SELF.fetch(`${DOCS.replace("/documents", "/trash")}/${doc.id}`, {
-      method: "DELETE",
-      headers: owner.auth,
-    });
+    expect((await trash(owner.auth, doc.id)).status).toBe(204);
+    const purged = await SELF.fetch(`${TRASH}/${doc.id}`, { method: "DELETE", headers: owner.auth });
     expect(purged.status).toBe(204);
     const seen = await drain(reader.auth, mark);
     expect(seen.items.map((c) => [c.action, c.document_id, c.details.user_id, c.details.reason])).toEqual([
