@@ -1,10 +1,11 @@
-// Which changes a user may receive now: every change to a document they can read now, and the
-// event that ended their access to one they no longer can read (their own `permission.revoked`, or
-// the `document.deleted` of a document they owned or held a permission on), nothing else about
-// such a document. The webhooks' rule (the contract: "only of changes the webhook's owner can read
-// when it is delivered") and the live events' (src/webhooks/, src/live/). The changes feed lists
-// by the access the user had when each change was made instead, recorded as the change is written
-// (change_audience, migration 0020), so that what a cursor passed never changes afterwards.
+// Who may receive a change now: every change to a document they can read now, and the event that
+// ended their access to one they no longer can read (their own `permission.revoked`, or the
+// `document.deleted` of a document they owned or held a permission on), nothing else about such a
+// document. The webhooks' rule (the contract: "only of changes the webhook's owner can read when
+// it is delivered", src/webhooks/); `readsNow` also ends presence sockets (src/live/). The changes
+// feed and live event sockets list changes by the access the user had when each was made instead,
+// recorded as the change is written (change_audience, migration 0020), so that what a cursor
+// passed never changes afterwards and a socket sends what the feed lists.
 import { type SQL, sql } from "drizzle-orm";
 
 /** The user can read document `documentId` now (owner or any permission, not deleted). */

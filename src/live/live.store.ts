@@ -14,7 +14,7 @@ import { sql } from "drizzle-orm";
 import { encodeCursor } from "../changes/cursor";
 import type { ChangeView } from "../changes/feed.store";
 import { heldBackUpTo, positionAfter } from "../changes/held-back";
-import { changeVisibleTo, readsNow } from "../changes/visibility";
+import { readsNow } from "../changes/visibility";
 import type { Database } from "../db/client";
 import { iso } from "../documents/sql";
 
@@ -87,9 +87,8 @@ export type LiveBatch = {
 type PushRow = Omit<ChangeView, "cursor"> & { user_id: string; connected_at: string; xact_id: string; seq: string };
 
 /**
- * One pass: the next committed rows after the position, each paired with the connected users who
- * may see it (candidates are the document's owner and permission holders, and the user a
- * `permission.revoked` names; each is checked with the feed's visibility rule), and the present
+ * One pass: the next committed rows after the position, each paired with the connected users of
+ * its audience (who could read its document when it was made: the changes feed's rule), and the present
  * users of those rows' documents who can no longer read them (open accounts only: a closed one
  * gets 4401 from the closure). Moves the position in the same statement.
  */
@@ -113,22 +112,19 @@ export async function nextLiveBatch(db: Database): Promise<LiveBatch> {
         and l.xact_id < pg_snapshot_xmin(pg_current_snapshot())
       order by l.xact_id, l.seq limit ${ROWS_PER_STATEMENT}
     ),
-    candidates as (
-      select b.id, d.owner_id as user_id from batch b join documents d on d.id = b.document_id
-      union
-      select b.id, p.user_id from batch b join document_permissions p on p.document_id = b.document_id
-      union
-      select b.id, c.user_id from batch b
-      join live_connections c on c.kind = 'events' and c.user_id::text = b.details->>'user_id'
-      where b.action = 'permission.revoked'
-    ),
+    -- Each row goes to the connected users of its audience (change_audience: who could read its
+    -- document when it was made, what the changes feed lists them), so a socket and the feed a
+    -- reconnecting client catches up from list the same changes. One range of the audience's
+    -- primary key per connected user, over the batch's positions.
     pushes as (
-      select c.user_id, lc.connected_at::text as connected_at, b.id, b.action, b.actor_id, b.document_id, b.details,
+      select lc.user_id, lc.connected_at::text as connected_at, b.id, b.action, b.actor_id, b.document_id, b.details,
              ${iso(sql`b.created_at`)} as created_at, b.xact_id::text as xact_id, b.seq::text as seq
-      from candidates c
-      join live_connections lc on lc.kind = 'events' and lc.object_id = c.user_id and lc.user_id = c.user_id
-      join batch b on b.id = c.id
-      where ${changeVisibleTo(sql`c.user_id`, sql`b`)}
+      from live_connections lc
+      join change_audience a on a.user_id = lc.user_id
+        and (a.xact_id, a.seq) >= (select xact_id, seq from batch order by xact_id, seq limit 1)
+        and (a.xact_id, a.seq) <= (select xact_id, seq from batch order by xact_id desc, seq desc limit 1)
+      join batch b on b.xact_id = a.xact_id and b.seq = a.seq
+      where lc.kind = 'events' and lc.object_id = lc.user_id
     ),
     evictions as (
       select lc.object_id as document_id, array_agg(distinct lc.user_id::text) as user_ids
