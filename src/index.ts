@@ -1,12 +1,17 @@
 // The Worker's boundary: configuration is validated here, once per isolate, before any route or
 // scheduled job runs.
+
+import { Hono } from "hono";
+import { requestId } from "hono/request-id";
 import { createApp } from "./app";
+import type { AppEnv } from "./app-env";
 import { loadConfig } from "./config";
 import { contentDeps, enqueuePending } from "./content/consume";
 import { createDatabase } from "./db/client";
-import { problemBody } from "./lib/problem";
+import { problemResponse } from "./lib/problem";
 import { type LiveBindings, notifyLive } from "./live/notify";
 import { runScheduledMaintenance } from "./maintenance";
+import { securityHeaders } from "./middleware/security-headers";
 import { handleQueueBatch } from "./queues";
 import { runWebhookJob, WEBHOOK_CRON } from "./webhooks/job";
 
@@ -26,28 +31,37 @@ const CONTENT_BACKFILL_PER_RUN = 1000;
 
 const isLoopback = (url: string) => /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(new URL(url).hostname);
 
-function logInvalidConfiguration(problems: string[]) {
-  console.error(JSON.stringify({ level: "error", msg: "invalid configuration", problems, hint: LOCAL_HINT }));
+function logInvalidConfiguration(problems: string[], request_id?: string) {
+  console.error(
+    JSON.stringify({ level: "error", msg: "invalid configuration", problems, hint: LOCAL_HINT, request_id }),
+  );
+}
+
+/**
+ * The answer to every request while the configuration is invalid: a 500 `service_misconfigured`
+ * problem with the request id and security headers every other answer has.
+ */
+function misconfigured(request: Request, problems: string[]): Response | Promise<Response> {
+  const answer = new Hono<AppEnv>();
+  answer.use(requestId({ headerName: "X-Request-Id" }), securityHeaders);
+  answer.all("*", (c) => {
+    logInvalidConfiguration(problems, c.get("requestId"));
+    // Only a caller on this machine is told more: elsewhere it is the operator's business.
+    return problemResponse(
+      c,
+      "service_misconfigured",
+      isLoopback(request.url)
+        ? `The service is misconfigured (${problems.map((p) => p.split(":")[0]).join(", ")}). ${LOCAL_HINT}`
+        : "The service is misconfigured; the operator has been told in the logs.",
+    );
+  });
+  return answer.fetch(request);
 }
 
 export default {
   fetch(request, env, ctx) {
     const loaded = loadConfig(env);
-    if (!loaded.ok) {
-      logInvalidConfiguration(loaded.problems);
-      // Only a caller on this machine is told more: elsewhere it is the operator's business.
-      const local = isLoopback(request.url);
-      const body = problemBody(
-        "service_misconfigured",
-        local
-          ? `The service is misconfigured (${loaded.problems.map((p) => p.split(":")[0]).join(", ")}). ${LOCAL_HINT}`
-          : "The service is misconfigured; the operator has been told in the logs.",
-      );
-      return new Response(JSON.stringify(body), {
-        status: 500,
-        headers: { "Content-Type": "application/problem+json", "X-Content-Type-Options": "nosniff" },
-      });
-    }
+    if (!loaded.ok) return misconfigured(request, loaded.problems);
     return app.fetch(request, env, ctx);
   },
 

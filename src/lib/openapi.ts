@@ -226,6 +226,13 @@ export function withMiddlewareResponses<D extends { paths?: object }>(
         }
       }
       if (responses[401]) responses[401].headers = { ...responses[401].headers, ...WWW_AUTHENTICATE };
+      // Any operation can fail inside the service, or meet a deployment whose configuration is invalid.
+      responses[500] ??= {
+        description:
+          "The service failed (logged under the answer's `request_id`, which is also its X-Request-Id) or the " +
+          "deployment's configuration is invalid. Codes: `internal_error`, `service_misconfigured`.",
+        content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+      };
       // Every 429 (the login throttle's too) and every 503 (dependency down, "retry after 5 s") says when to retry.
       for (const status of ["429", "503"]) {
         const response = responses[status];

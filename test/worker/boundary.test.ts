@@ -27,6 +27,12 @@ describe("configuration", () => {
     expect(res.headers.get("content-type")).toBe("application/problem+json");
     const text = await res.text();
     expect(JSON.parse(text)).toMatchObject({ status: 500, title: "Internal Server Error" });
+    // As every other answer: the request id (in the body too, to quote to the operator) and the security headers.
+    const id = res.headers.get("x-request-id");
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(text).request_id).toBe(id);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
     expect(text).not.toContain("not a url");
     expect(text).not.toContain(env.S3_ACCESS_KEY_ID);
   });

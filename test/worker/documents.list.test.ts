@@ -103,6 +103,17 @@ describe("GET /api/v1/documents", () => {
     const naive = newest.created_at.replace(/Z$/, "");
     expect((await list(owner, `?created_after=${naive}`)).items.map((d) => d.id)).toContain(newest.id);
     expect((await list(owner, `?created_before=${naive}`)).items.map((d) => d.id)).not.toContain(newest.id);
+    // The OpenAPI describes the three forms apart: an offset-less date-time by its pattern, since
+    // `format: date-time` (RFC 3339) requires an offset.
+    const document = (await (await SELF.fetch("http://localhost/openapi.json")).json()) as {
+      paths: Record<string, { get: { parameters: { name: string; schema: { anyOf: Record<string, string>[] } }[] } }>;
+    };
+    const bound = document.paths["/api/v1/documents"]?.get.parameters.find((p) => p.name === "created_after");
+    const forms = bound?.schema.anyOf ?? [];
+    expect(forms.map((f) => f.format ?? "pattern")).toEqual(["date-time", "pattern", "date"]);
+    expect(new RegExp(forms[1]?.pattern ?? "^$").test(naive)).toBe(true);
+    expect(new RegExp(forms[1]?.pattern ?? "^$").test("2000-01-01T00:00")).toBe(true);
+    expect(new RegExp(forms[1]?.pattern ?? "^$").test("2000-01-01T00:00:00Z")).toBe(false);
   });
 
   it("takes any RFC 3339 instant as a bound, the years 0000 and 9999 and offsets past them included", async () => {

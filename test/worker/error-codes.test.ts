@@ -243,6 +243,8 @@ describe("the OpenAPI document", () => {
         if (responses[503]?.content?.["application/problem+json"])
           expect(Object.keys(responses[503].headers ?? {}), name).toContain("Retry-After");
         if (operation.security?.length) expect(responses[401], name).toBeDefined();
+        // Every operation can answer 500 (internal_error, service_misconfigured), and says so.
+        expect(responses[500]?.description, name).toContain("`service_misconfigured`");
         // An id that is not a UUID is a 422 (validation_failed), so each route with one says so.
         if (operation.parameters?.some((p) => p.in === "path" && p.schema?.format === "uuid")) {
           expect(responses[422], name).toBeDefined();

@@ -158,7 +158,17 @@ export const multipartVersion: SchemaObject = {
   },
 };
 
+/**
+ * Its three forms, described apart: the generator would describe the offset-less one as
+ * `format: date-time` too, which RFC 3339 (and so a validating client) reads as requiring an
+ * offset; it is described by its pattern instead.
+ */
 const Timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.datetime({ local: true }), z.iso.date()]).openapi({
+  anyOf: [
+    { type: "string", format: "date-time" },
+    { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?$" },
+    { type: "string", format: "date" },
+  ],
   description:
     "RFC 3339 date-time (with Z or an offset), a date-time without one (taken as UTC, as Python's isoformat() of a naive UTC datetime writes it), or a date (midnight UTC).",
   example: "2026-11-01T00:00:00Z",
