@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app-env";
-import { notFound, onError } from "./lib/error-handler";
+import { notFoundFor, onError } from "./lib/error-handler";
 import {
   API_DESCRIPTION,
   ERROR_CODES_TABLE,
@@ -123,7 +123,7 @@ export function createApp() {
     ),
   );
 
-  app.notFound(notFound);
+  app.notFound(notFoundFor(app.routes));
   app.onError(onError);
   return app;
 }

@@ -57,6 +57,11 @@ export const ERROR_CODES = {
     meaning: "No such share link: unknown or malformed token, revoked link, or its document was deleted.",
   },
   webhook_not_found: { status: 404, meaning: "No such webhook, or it is another user's." },
+  // 405
+  method_not_allowed: {
+    status: 405,
+    meaning: "The endpoint exists but not with this method; `Allow` lists its methods.",
+  },
   // 409
   email_taken: { status: 409, meaning: "An account with this email already exists." },
   permission_exists: { status: 409, meaning: "That user already has a permission; change it with PUT." },

@@ -62,5 +62,45 @@ export const onError: ErrorHandler<AppEnv> = (thrown, c) => {
   return problemResponse(c, "internal_error", "An unexpected error occurred.");
 };
 
-export const notFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(c, "route_not_found", `No route for ${c.req.method} ${redactPath(c.req.path)}.`);
+/** A route as the app lists it (`app.routes`): its method (`ALL` for middleware) and path pattern. */
+type RouteEntry = { method: string; path: string };
+
+/** `/a/:id` as a whole-path regular expression. */
+const pathPattern = (path: string) =>
+  new RegExp(
+    `^${path
+      .split(/(:[A-Za-z_][A-Za-z0-9_]*)/)
+      .map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
+      .join("")}$`,
+  );
+
+/**
+ * Unknown routes: 404 `route_not_found`, or, for a path that exists with other methods, 405
+ * `method_not_allowed` with `Allow` naming them (RFC 9110 §15.5.6; HEAD wherever GET is, as
+ * Hono serves it).
+ */
+export function notFoundFor(routes: readonly RouteEntry[]): NotFoundHandler<AppEnv> {
+  const byPath = new Map<string, Set<string>>();
+  for (const { method, path } of routes) {
+    // Middleware: for every method, or for some under a wildcard prefix (body limits on writes).
+    if (method === "ALL" || path.includes("*")) continue;
+    const methods = byPath.get(path) ?? new Set<string>();
+    methods.add(method);
+    if (method === "GET") methods.add("HEAD");
+    byPath.set(path, methods);
+  }
+  const patterns = [...byPath].map(([path, methods]) => ({ pattern: pathPattern(path), methods }));
+  return (c) => {
+    const allowed = new Set<string>();
+    for (const { pattern, methods } of patterns) {
+      if (pattern.test(c.req.path)) for (const method of methods) allowed.add(method);
+    }
+    if (allowed.size > 0 && !allowed.has(c.req.method)) {
+      const allow = [...allowed].sort().join(", ");
+      return problemResponse(c, "method_not_allowed", `${c.req.method} is not allowed here; use ${allow}.`, {
+        headers: { Allow: allow },
+      });
+    }
+    return problemResponse(c, "route_not_found", `No route for ${c.req.method} ${redactPath(c.req.path)}.`);
+  };
+}

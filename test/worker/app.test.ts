@@ -16,6 +16,51 @@ describe("unknown routes", () => {
     expect(body.request_id).toBe(res.headers.get("x-request-id"));
   });
 
+  it("answer 405 with Allow for a path that exists with other methods", async () => {
+    const res = await SELF.fetch(`${BASE}/health`, { method: "PUT" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(await res.json()).toMatchObject({ status: 405, title: "Method Not Allowed", code: "method_not_allowed" });
+    // A path with a parameter: every method of its routes.
+    const register = await SELF.fetch(`${BASE}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        email: `allow-${crypto.randomUUID()}@example.com`,
+        password: "correct horse battery staple",
+      }),
+    });
+    expect(register.status).toBe(201);
+    const login = await SELF.fetch(`${BASE}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        email: ((await register.json()) as { email: string }).email,
+        password: "correct horse battery staple",
+      }),
+    });
+    const { access_token } = (await login.json()) as { access_token: string };
+    const patch = await SELF.fetch(`${BASE}/api/v1/documents/${crypto.randomUUID()}`, {
+      method: "PATCH",
+      headers: { Authorization: `Bearer ${access_token}` },
+    });
+    expect(patch.status).toBe(405);
+    expect(patch.headers.get("allow")).toBe("DELETE, GET, HEAD, PUT");
+    // Without a token the authentication comes first, as for every method there.
+    const anonymous = await SELF.fetch(`${BASE}/api/v1/documents/${crypto.randomUUID()}`, { method: "PATCH" });
+    expect(anonymous.status).toBe(401);
+    // A path that does not exist at all stays 404.
+    expect(
+      (
+        await SELF.fetch(`${BASE}/api/v1/documents/${crypto.randomUUID()}/nothing`, {
+          method: "PATCH",
+          headers: { Authorization: `Bearer ${access_token}` },
+        })
+      ).status,
+    ).toBe(404);
+  });
+
   it("do not echo an unbounded path back", async () => {
     const res = await SELF.fetch(`${BASE}/${"a".repeat(5000)}`);
     const body = (await res.json()) as { detail: string };

@@ -3,7 +3,7 @@
 // failures (503) and unexpected errors (500 without internals).
 import { createRoute, z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
-import { notFound, onError } from "../../src/lib/error-handler";
+import { notFoundFor, onError } from "../../src/lib/error-handler";
 import { ApiError, DependencyError, Failure } from "../../src/lib/problem";
 import { createRouter } from "../../src/lib/router";
 
@@ -36,7 +36,7 @@ function testApp() {
   app.get("/boom", () => {
     throw new Error("select * from users where password_hash = 'secret'");
   });
-  app.notFound(notFound);
+  app.notFound(notFoundFor(app.routes));
   app.onError(onError);
   return app;
 }
