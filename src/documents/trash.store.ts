@@ -318,9 +318,9 @@ export async function purgeRows(
                'versions', (select count(*) from v), 'size_bytes', (select coalesce(sum(size_bytes), 0) from v))
       from u
     ),
-    -- Each holder's access ends here, recorded as for any revocation: the changes feed lists a
-    -- user's own permission.revoked even when the document is gone, so a sync client that did not
-    -- read the feed while the document sat in the trash still learns to drop it.
+    -- Each holder's permission ends here, recorded as for any revocation (the audit trail). The
+    -- changes feed does not list it: the holders lost access with the document.deleted, which
+    -- their feed keeps (change_audience, migration 0020).
     r as (
       insert into activity_logs (document_id, actor_id, action, details)
       select (select id from u), ${input.actorId}::uuid, 'permission.revoked',

@@ -54,7 +54,7 @@ export const listChanges = createRoute({
     "afterwards: a reader who starts over sees exactly what one who followed the cursor saw. A new reader's " +
     "first change of a document is the `permission.granted` naming them (fetch the document then); the events " +
     "that end their access are listed too: their own `permission.revoked` (also when they removed it " +
-    "themselves, a closure removed it, or a purge did) and `document.deleted` (listed to everyone who could read " +
+    "themselves or a closure removed it) and `document.deleted` (listed to everyone who could read " +
     "the document until then); after them nothing of that document until they can read it again " +
     "(`document.restored`, or a new `permission.granted`), and nothing made meanwhile. A change made while a " +
     "grant or revocation of the caller is in flight may fall on either side of it. `document.purged` concerns a " +
