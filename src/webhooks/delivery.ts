@@ -43,7 +43,6 @@ type Claimed = {
   webhook_id: string;
   url: string;
   secret_ciphertext: string;
-  disabled: boolean;
   failing_since_ms: string | number | null;
   activity_id: string | null;
   action: string | null;
@@ -53,10 +52,13 @@ type Claimed = {
   created_at: string | null;
   xact_id: string | null;
   seq: string | number | null;
-  allowed: boolean;
 };
 
-type Claim = { kind: "claimed"; row: Claimed } | { kind: "waiting" } | { kind: "stale" };
+type Claim =
+  | { kind: "claimed"; row: Claimed }
+  | { kind: "waiting" }
+  | { kind: "stale" }
+  | { kind: "ended"; reason: string };
 
 /**
  * Claims the attempt `expectedAttempts + 1` of the delivery `message` names: nothing when the
@@ -64,10 +66,14 @@ type Claim = { kind: "claimed"; row: Claimed } | { kind: "waiting" } | { kind: "
  * also waits (`waiting`, nothing claimed) while an earlier delivery of the same webhook, in the
  * changes' commit order, has had no attempt yet or is being attempted under its lease: queue
  * batches may be consumed side by side, and the contract wants each webhook's events in order as
- * far as retries allow (a failed attempt waiting for its retry holds nothing back).
+ * far as retries allow (a failed attempt waiting for its retry holds nothing back). A delivery
+ * that may no longer be sent (the webhook disabled, or the owner unable to read the change now) is
+ * ended in the same statement without counting an attempt, its last attempt's figures kept.
  */
 async function claim(db: Database, message: WebhookMessage, expectedAttempts: number): Promise<Claim> {
-  const result = await db.execute<Partial<Claimed> & { waiting: boolean | string }>(sql`
+  /** Delivery `wd` is at this attempt count and unfinished (re-checked by each update under its row lock). */
+  const current = sql`wd.attempts = ${expectedAttempts} and wd.delivered_at is null and wd.ended_reason is null`;
+  const result = await db.execute<Partial<Claimed> & { waiting: boolean | string; ended_reason: string | null }>(sql`
     with me as (
       select wd.id, wd.webhook_id, l.xact_id, l.seq from webhook_deliveries wd
       join activity_logs l on l.id = wd.activity_id
@@ -82,25 +88,38 @@ async function claim(db: Database, message: WebhookMessage, expectedAttempts: nu
         join activity_logs el on el.id = e.activity_id
         where (el.xact_id, el.seq) < (me.xact_id, me.seq)) as yes
     ),
+    target as (
+      select wd.id,
+             case when w.disabled_at is not null and wd.type <> 'webhook.test' then 'webhook_disabled'
+                  when not (u.is_active and (wd.activity_id is null or ${changeVisibleTo(sql`w.owner_id`, sql`l`)}))
+                    then 'no_access'
+             end as refused
+      from webhook_deliveries wd join webhooks w on w.id = wd.webhook_id join users u on u.id = w.owner_id
+      left join activity_logs l on l.id = wd.activity_id
+      where wd.id = ${message.delivery_id}::uuid and ${current} and not (select yes from waiting)
+    ),
+    ended as (
+      update webhook_deliveries wd set ended_reason = t.refused, next_attempt_at = null, attempting = false
+      from target t where wd.id = t.id and t.refused is not null and ${current}
+      returning wd.ended_reason
+    ),
     d as (
-      update webhook_deliveries set attempts = attempts + 1, attempting = true, last_attempt_at = now(),
+      update webhook_deliveries wd set attempts = attempts + 1, attempting = true, last_attempt_at = now(),
         next_attempt_at = now() + interval '5 minutes'
-      where id = ${message.delivery_id}::uuid and attempts = ${expectedAttempts}
-        and delivered_at is null and ended_reason is null and not (select yes from waiting)
-      returning *
+      from target t where wd.id = t.id and t.refused is null and ${current}
+      returning wd.*
     )
-    select (select yes from waiting) as waiting,
+    select (select yes from waiting) as waiting, (select ended_reason from ended) as ended_reason,
            d.id, d.type, d.attempts, ${iso(sql`d.created_at`)} as delivery_created_at,
-           w.id as webhook_id, w.url, w.secret_ciphertext, w.disabled_at is not null as disabled,
+           w.id as webhook_id, w.url, w.secret_ciphertext,
            (extract(epoch from w.failing_since) * 1000)::bigint as failing_since_ms,
            l.id as activity_id, l.action, l.actor_id, l.document_id, l.details,
-           ${iso(sql`l.created_at`)} as created_at, l.xact_id::text as xact_id, l.seq,
-           u.is_active and (d.activity_id is null or ${changeVisibleTo(sql`w.owner_id`, sql`l`)}) as allowed
+           ${iso(sql`l.created_at`)} as created_at, l.xact_id::text as xact_id, l.seq
     from (select 1) one
-    left join (d join webhooks w on w.id = d.webhook_id join users u on u.id = w.owner_id
-               left join activity_logs l on l.id = d.activity_id) on true`);
+    left join (d join webhooks w on w.id = d.webhook_id left join activity_logs l on l.id = d.activity_id) on true`);
   const row = result.rows[0];
   if (row?.id) return { kind: "claimed", row: row as Claimed };
+  if (row?.ended_reason) return { kind: "ended", reason: row.ended_reason };
   return isTrue(row?.waiting) ? { kind: "waiting" } : { kind: "stale" };
 }
 
@@ -186,14 +205,6 @@ export async function attemptDelivery(
   const claimed = await claim(db, message, message.attempts + receivedAttempts - 1);
   if (claimed.kind !== "claimed") return claimed;
   const { row } = claimed;
-  if (row.disabled && row.type !== "webhook.test") {
-    await end(db, row.id, "webhook_disabled");
-    return { kind: "ended", reason: "webhook_disabled" };
-  }
-  if (!row.allowed) {
-    await end(db, row.id, "no_access");
-    return { kind: "ended", reason: "no_access" };
-  }
   const secret = await readSecret(db, config, row);
   if (!secret) {
     await end(db, row.id, "secret_unreadable");

@@ -47,12 +47,13 @@ type Delivery = {
   last_status: number | null;
   delivered_at: string | null;
   ended_reason: string | null;
+  attempting: boolean;
   next_in_seconds: number | null;
 };
 
 async function deliveriesOf(webhookId: string): Promise<Delivery[]> {
   const rows = await sql`
-    select id, attempts, last_status, delivered_at, ended_reason,
+    select id, attempts, last_status, delivered_at, ended_reason, attempting,
            extract(epoch from next_attempt_at - now())::float as next_in_seconds
     from webhook_deliveries where webhook_id = ${webhookId} order by created_at`;
   return rows as Delivery[];
@@ -282,7 +283,14 @@ describe("access at delivery time", () => {
     const result = await redeliver(delivery?.id as string, 2);
     expect(result.retryMessages).toEqual([]);
     expect((await received(target.key)).length).toBe(1); // the retry would have succeeded (flaky/1)
-    expect((await deliveriesOf(hook.id))[0]).toMatchObject({ ended_reason: "no_access", delivered_at: null });
+    // Ended without an attempt: the failed first one's figures stay (nothing was sent this time).
+    expect((await deliveriesOf(hook.id))[0]).toMatchObject({
+      ended_reason: "no_access",
+      delivered_at: null,
+      attempts: 1,
+      last_status: 500,
+      attempting: false,
+    });
   });
 });
 
