@@ -12,6 +12,7 @@ import { dispatchSoon, type WebhookMessage, type WebhookQueue } from "./webhooks
 /** Queue names as wrangler.toml declares them. */
 export const QUEUES = {
   webhooks: "docvault-webhooks",
+  webhooksSlow: "docvault-webhooks-slow",
   webhooksDead: "docvault-webhooks-dlq",
   content: "docvault-content",
   contentDead: "docvault-content-dlq",
@@ -23,6 +24,13 @@ const isWebhookMessage = (body: unknown): body is WebhookMessage =>
   typeof (body as WebhookMessage).delivery_id === "string" &&
   Number.isInteger((body as WebhookMessage).attempts);
 
+/** The message of the delivery `message` names as a new one, with the attempt count it has reached. */
+const resent = (message: Message<WebhookMessage>, extra: Partial<WebhookMessage> = {}): WebhookMessage => ({
+  delivery_id: message.body.delivery_id,
+  attempts: message.body.attempts + message.attempts - 1,
+  ...extra,
+});
+
 /**
  * A first attempt that waits for an earlier delivery of its webhook (delivery.ts, claim) goes back
  * to the queue as a new message with the same attempt count, after 1 s (10 s after ten waits): a
@@ -30,18 +38,26 @@ const isWebhookMessage = (body: unknown): body is WebhookMessage =>
  */
 async function waitForEarlier(message: Message<WebhookMessage>, queue: WebhookQueue | undefined) {
   const waits = (message.body.waits ?? 0) + 1;
-  const attempts = message.body.attempts + message.attempts - 1;
   if (!queue) {
     message.retry({ delaySeconds: 1 });
     return;
   }
-  await queue.sendBatch([
-    { body: { delivery_id: message.body.delivery_id, attempts, waits }, delaySeconds: waits > 10 ? 10 : 1 },
-  ]);
+  await queue.sendBatch([{ body: resent(message, { waits }), delaySeconds: waits > 10 ? 10 : 1 }]);
   message.ack();
 }
 
-async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config, queue: WebhookQueue | undefined) {
+/** Where a batch's webhook messages go: the queue they came from, and the failing webhooks' queue. */
+type WebhookQueues = { own: WebhookQueue | undefined; failing?: WebhookQueue | undefined };
+
+/**
+ * One batch of webhook deliveries. One webhook's events one at a time, in the order they were
+ * queued; different webhooks side by side, so that a receiver answering slowly (up to the 10 s
+ * timeout) delays only its own. A webhook whose receiver is failing is not attempted here but in
+ * the failing webhooks' queue, consumed apart (its own batches, its own invocations), so that its
+ * timeouts never hold back another webhook's first attempt in a later batch of this queue; a
+ * webhook that fails in this batch sends the rest of its lane there too.
+ */
+async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config, queues: WebhookQueues) {
   const db = createDatabase(config);
   const logger = createLogger(config.LOG_LEVEL, { queue: batch.queue });
   const messages: Message<WebhookMessage>[] = [];
@@ -49,9 +65,7 @@ async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config, que
     if (isWebhookMessage(message.body)) messages.push(message as Message<WebhookMessage>);
     else message.ack();
   }
-  // One webhook's events one at a time, in the order they were queued; different webhooks side
-  // by side, so that a receiver answering slowly (up to the 10 s timeout) delays only its own.
-  let webhookOf: Map<string, string>;
+  let webhookOf: Map<string, { webhookId: string; failing: boolean }>;
   try {
     webhookOf = await webhooksOfDeliveries(
       db,
@@ -62,22 +76,39 @@ async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config, que
     for (const message of messages) message.retry({ delaySeconds: 30 });
     return;
   }
-  const lanes = new Map<string, Message<WebhookMessage>[]>();
+  const lanes = new Map<string, { failing: boolean; messages: Message<WebhookMessage>[] }>();
   for (const message of messages) {
-    const lane = webhookOf.get(message.body.delivery_id) ?? message.body.delivery_id;
-    const queued = lanes.get(lane);
-    if (queued) queued.push(message);
-    else lanes.set(lane, [message]);
+    const webhook = webhookOf.get(message.body.delivery_id);
+    const key = webhook?.webhookId ?? message.body.delivery_id;
+    const lane = lanes.get(key);
+    if (lane) lane.messages.push(message);
+    else lanes.set(key, { failing: webhook?.failing ?? false, messages: [message] });
   }
+  /** Moves messages to the failing webhooks' queue (false when there is none: this queue is it). */
+  const moveToFailing = async (moved: Message<WebhookMessage>[]) => {
+    if (!queues.failing || moved.length === 0) return false;
+    await queues.failing.sendBatch(moved.map((message) => ({ body: resent(message) })));
+    for (const message of moved) message.ack();
+    return true;
+  };
   await Promise.all(
     [...lanes.values()].map(async (lane) => {
-      for (const message of lane) {
+      try {
+        if (lane.failing && (await moveToFailing(lane.messages))) return;
+      } catch (error) {
+        logger.error("webhook lane not moved", describeError(error));
+        for (const message of lane.messages) message.retry({ delaySeconds: 30 });
+        return;
+      }
+      for (const [index, message] of lane.messages.entries()) {
         try {
           const outcome = await attemptDelivery(db, config, message.body, message.attempts);
           if (outcome.kind === "retry") message.retry({ delaySeconds: outcome.delaySeconds });
-          else if (outcome.kind === "waiting") await waitForEarlier(message, queue);
+          else if (outcome.kind === "waiting") await waitForEarlier(message, queues.own);
           else message.ack();
           logger.info("webhook attempt", { delivery_id: message.body.delivery_id, outcome: outcome.kind });
+          // The receiver just failed: the rest of its events wait in the failing webhooks' queue.
+          if (outcome.kind === "retry" && (await moveToFailing(lane.messages.slice(index + 1)))) return;
         } catch (error) {
           // The database failed: the queue retries this message; if the attempt was not claimed, the
           // scheduled job re-queues the delivery once it is stale.
@@ -97,7 +128,10 @@ async function endDeadWebhooks(batch: MessageBatch<unknown>, config: Config) {
   }
 }
 
-export type QueueBindings = Pick<Env, "CONTENT_QUEUE"> & { WEBHOOK_QUEUE?: WebhookQueue } & LiveBindings;
+export type QueueBindings = Pick<Env, "CONTENT_QUEUE"> & {
+  WEBHOOK_QUEUE?: WebhookQueue;
+  WEBHOOK_SLOW_QUEUE?: WebhookQueue;
+} & LiveBindings;
 
 /**
  * Changes a consumer recorded (content indexing's `content.indexed`) leave as a request's do
@@ -135,7 +169,9 @@ export async function handleQueueBatch(
       return;
     }
     case QUEUES.webhooks:
-      return deliverWebhooks(batch, config, env.WEBHOOK_QUEUE);
+      return deliverWebhooks(batch, config, { own: env.WEBHOOK_QUEUE, failing: env.WEBHOOK_SLOW_QUEUE });
+    case QUEUES.webhooksSlow:
+      return deliverWebhooks(batch, config, { own: env.WEBHOOK_SLOW_QUEUE });
     case QUEUES.webhooksDead:
       return endDeadWebhooks(batch, config);
     default:

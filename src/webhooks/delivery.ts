@@ -255,16 +255,22 @@ async function record(db: Database, row: Claimed, status: number | null): Promis
 }
 
 /**
- * The webhook of each of these deliveries (one statement), so that a batch's attempts can run
- * one webhook at a time, in their order, and webhooks side by side. A delivery that no longer
- * exists is absent (its attempt finds nothing to claim).
+ * The webhook of each of these deliveries, and whether its receiver is failing (an attempt failed
+ * since its last success), in one statement, so that a batch's attempts can run one webhook at a
+ * time, in their order, webhooks side by side, and failing webhooks apart (queues.ts). A delivery
+ * that no longer exists is absent (its attempt finds nothing to claim).
  */
-export async function webhooksOfDeliveries(db: Database, deliveryIds: string[]): Promise<Map<string, string>> {
+export async function webhooksOfDeliveries(
+  db: Database,
+  deliveryIds: string[],
+): Promise<Map<string, { webhookId: string; failing: boolean }>> {
   const ids = deliveryIds.filter(isUuid);
   if (ids.length === 0) return new Map();
-  const result = await db.execute<{ id: string; webhook_id: string }>(sql`
-    select id, webhook_id from webhook_deliveries where id = any(${sql.param(ids)}::uuid[])`);
-  return new Map(result.rows.map((row) => [row.id, row.webhook_id]));
+  const result = await db.execute<{ id: string; webhook_id: string; failing: boolean | string }>(sql`
+    select d.id, d.webhook_id, w.failing_since is not null as failing
+    from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+    where d.id = any(${sql.param(ids)}::uuid[])`);
+  return new Map(result.rows.map((row) => [row.id, { webhookId: row.webhook_id, failing: isTrue(row.failing) }]));
 }
 
 /** A message the queue gave up on (dead-lettered): its delivery ends, so the re-queue leaves it. */

@@ -595,7 +595,7 @@ describe("secrets stay secret", () => {
     expect((await call(`${LINKS}/${token}/download`)).status).toBe(401);
     expect((await call(`${LINKS}/${plain.token}/download`)).status).toBe(302);
     expect((await call(`${LINKS}/${token}/nothing-here`)).status).toBe(404);
-    expect((await call(`${LINKS}/${token}/download`, { method: "PUT" })).status).toBe(404);
+    expect((await call(`${LINKS}/${token}/download`, { method: "PUT" })).status).toBe(405);
     expect((await call(`${DOCS}/${docId}/links`, { headers: owner.auth })).status).toBe(200);
     expect((await call(`${DOCS}/${docId}/links/${id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
     expect((await call(`${LINKS}/${token}`)).status).toBe(404);

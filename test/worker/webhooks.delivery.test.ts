@@ -62,9 +62,10 @@ async function deliveriesOf(webhookId: string): Promise<Delivery[]> {
 /**
  * One redelivery of `deliveryId` as the queue makes it: same body, `attempts` counted by the queue.
  * Answers the queue result and the delays asked of message.retry (getQueueResult does not report them).
+ * A retry follows a failure, so it comes from the failing webhooks' queue (queues.ts).
  */
 async function redeliver(deliveryId: string, queueAttempts: number) {
-  const batch = createMessageBatch("docvault-webhooks", [
+  const batch = createMessageBatch("docvault-webhooks-slow", [
     {
       id: crypto.randomUUID(),
       timestamp: new Date(),
@@ -449,6 +450,37 @@ describe("order per webhook across queue batches", () => {
   });
 });
 
+describe("a failing receiver", () => {
+  // Batches of one queue are consumed one after another (Miniflare; Cloudflare may scale out, but
+  // need not), so a receiver that times out (10 s an attempt) held back every webhook's first
+  // attempt queued after its batch began: a probe measured 31 and 41 s for another tenant.
+  it("is attempted in the failing webhooks' queue, and another webhook's first attempt does not wait for it", async () => {
+    const slowUser = await newUser("isolate-slow");
+    const fastUser = await newUser("isolate-fast");
+    const slowDoc = await createIndexed(slowUser.auth);
+    const fastDoc = await createIndexed(fastUser.auth);
+    const slow = receiverUrl("slow");
+    const fast = receiverUrl("ok");
+    const slowHook = await createWebhook(slowUser.auth, { url: slow.url, events: ["document.updated"] });
+    await createWebhook(fastUser.auth, { url: fast.url, events: ["document.updated"] });
+    // The receiver failed before (its first timeout is where this starts).
+    await sql`update webhooks set failing_since = now() where id = ${slowHook.id}`;
+    for (const n of [1, 2]) expect((await retitle(slowUser.auth, slowDoc.id, `slow ${n}`)).status).toBe(200);
+    // Its first attempt is under way, in the failing webhooks' queue.
+    await waitForRequests(slow.key, 1);
+    const started = Date.now();
+    expect((await retitle(fastUser.auth, fastDoc.id, "not held back")).status).toBe(200);
+    const [delivered] = await waitForRequests(fast.key, 1, 8000);
+    expect((delivered?.at ?? Number.POSITIVE_INFINITY) - started).toBeLessThan(5000);
+    // The failing receiver still gets its events, in order, each timing out and being retried.
+    const slowRequests = await waitForRequests(slow.key, 2, 15_000);
+    expect(slowRequests.map((r) => (JSON.parse(r.body).data.details as { title: { to: string } }).title.to)).toEqual([
+      "slow 1",
+      "slow 2",
+    ]);
+  }, 40_000);
+});
+
 describe("a batch of the queue", () => {
   it("runs webhooks side by side: a receiver that answers slowly delays only its own, in order", async () => {
     const slowUser = await newUser("lane-slow");
@@ -526,7 +558,7 @@ describe("rotating WEBHOOK_SECRET_KEY", () => {
     const [before] = await sql`select secret_ciphertext from webhooks where id = ${hook.id}`;
     const NEW_KEY = "mZ3pQ8rT1vX5yB9dF2hK6nL0sW4uE7aC3gJ8kM1oP5q=";
     const rotated = { ...env, WEBHOOK_SECRET_KEY: NEW_KEY, WEBHOOK_SECRET_KEY_PREVIOUS: env.WEBHOOK_SECRET_KEY } as Env;
-    const batch = createMessageBatch("docvault-webhooks", [
+    const batch = createMessageBatch("docvault-webhooks-slow", [
       { id: "rotated", timestamp: new Date(), attempts: 2, body: { delivery_id: delivery?.id, attempts: 0 } },
     ]);
     await worker.queue(batch, rotated, createExecutionContext());
