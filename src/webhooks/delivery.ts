@@ -41,8 +41,11 @@ type Claimed = {
   attempts: number;
   delivery_created_at: string;
   webhook_id: string;
+  owner_id: string;
   url: string;
   secret_ciphertext: string;
+  /** The claiming statement's snapshot xmin: "now" in the changes feed (a test event's cursor). */
+  now_xmin: string;
   failing_since_ms: string | number | null;
   activity_id: string | null;
   action: string | null;
@@ -111,7 +114,8 @@ async function claim(db: Database, message: WebhookMessage, expectedAttempts: nu
     )
     select (select yes from waiting) as waiting, (select ended_reason from ended) as ended_reason,
            d.id, d.type, d.attempts, ${iso(sql`d.created_at`)} as delivery_created_at,
-           w.id as webhook_id, w.url, w.secret_ciphertext,
+           w.id as webhook_id, w.owner_id, w.url, w.secret_ciphertext,
+           pg_snapshot_xmin(pg_current_snapshot())::text as now_xmin,
            (extract(epoch from w.failing_since) * 1000)::bigint as failing_since_ms,
            l.id as activity_id, l.action, l.actor_id, l.document_id, l.details,
            ${iso(sql`l.created_at`)} as created_at, l.xact_id::text as xact_id, l.seq
@@ -132,10 +136,20 @@ async function end(db: Database, id: string, reason: string, status: number | nu
 
 function payloadOf(row: Claimed): { type: string; timestamp: string; data: unknown } {
   if (row.activity_id === null || row.xact_id === null || row.seq === null) {
+    // A test event has no activity row; its data has a Change's shape all the same (the contract:
+    // `data` is the Change), with the feed's "now" as its cursor and no document.
     return {
       type: row.type,
       timestamp: row.delivery_created_at,
-      data: { webhook_id: row.webhook_id, message: "A test event sent with POST /webhooks/{id}/test." },
+      data: {
+        id: row.id,
+        action: row.type,
+        actor_id: row.owner_id,
+        document_id: null,
+        details: { webhook_id: row.webhook_id, message: "A test event sent with POST /webhooks/{id}/test." },
+        created_at: row.delivery_created_at,
+        cursor: encodeCursor({ xact: BigInt(row.now_xmin), seq: 0n }),
+      },
     };
   }
   return {

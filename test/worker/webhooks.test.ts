@@ -236,7 +236,24 @@ describe("CRUD and the test event", () => {
     const { event_id } = (await test.json()) as { event_id: string };
     const [request] = await waitForRequests(key, 1);
     const event = JSON.parse(request?.body ?? "{}") as Event;
-    expect(event).toMatchObject({ id: event_id, type: "webhook.test", data: { webhook_id: hook.id } });
+    // `data` has a Change's shape (the contract: `data` is the Change), with the feed's "now" as its cursor.
+    expect(event).toMatchObject({
+      id: event_id,
+      type: "webhook.test",
+      data: {
+        id: event_id,
+        action: "webhook.test",
+        actor_id: erin.id,
+        document_id: null,
+        details: { webhook_id: hook.id },
+      },
+    });
+    const data = (event as unknown as { data: { cursor: string; created_at: string } }).data;
+    expect(Object.keys(data).sort()).toEqual(
+      ["action", "actor_id", "created_at", "cursor", "details", "document_id", "id"].sort(),
+    );
+    const resumed = await SELF.fetch(`http://api.test/api/v1/changes?cursor=${data.cursor}`, { headers: erin.auth });
+    expect(resumed.status).toBe(200);
     expect(await verifySignature(hook.secret, request?.headers ?? {}, request?.body ?? "")).toBe(true);
 
     expect((await SELF.fetch(`${WEBHOOKS}/${hook.id}`, { method: "DELETE", headers: erin.auth })).status).toBe(204);

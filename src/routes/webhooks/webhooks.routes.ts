@@ -158,8 +158,11 @@ export const testWebhook = createRoute({
   security,
   summary: "Queue a webhook.test event",
   description:
-    "Queues an event of type `webhook.test` (`data: {webhook_id, message}`), signed and retried like any " +
-    "other; it is sent even to a disabled webhook, so a receiver can be checked before recreating it. Its " +
+    "Queues an event of type `webhook.test`, signed and retried like any other, whose `data` has a Change's " +
+    "shape: `id` the event id, `action` `webhook.test`, `actor_id` the webhook's owner, `document_id` null, " +
+    '`details: {webhook_id, message}`, `created_at`, and `cursor` the changes feed\'s "now" (as ' +
+    "GET /changes/latest gives it). It is sent even to a disabled webhook, so a receiver can be checked " +
+    "before recreating it. Its " +
     "`event_id` appears in the deliveries.",
   request: { params: WebhookIdParam },
   responses: {
