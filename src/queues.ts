@@ -24,12 +24,27 @@ const isWebhookMessage = (body: unknown): body is WebhookMessage =>
   typeof (body as WebhookMessage).delivery_id === "string" &&
   Number.isInteger((body as WebhookMessage).attempts);
 
-/** The message of the delivery `message` names as a new one, with the attempt count it has reached. */
-const resent = (message: Message<WebhookMessage>, extra: Partial<WebhookMessage> = {}): WebhookMessage => ({
-  delivery_id: message.body.delivery_id,
-  attempts: message.body.attempts + message.attempts - 1,
-  ...extra,
-});
+/**
+ * Acks `messages` and sends each again as a new message with the attempt count it has reached
+ * (a new message's queue count starts over, and the claim checks the sum of the two).
+ */
+async function sendAgain(
+  queue: WebhookQueue,
+  messages: Message<WebhookMessage>[],
+  options: { waits?: number; delaySeconds?: number } = {},
+) {
+  await queue.sendBatch(
+    messages.map((message) => ({
+      body: {
+        delivery_id: message.body.delivery_id,
+        attempts: message.body.attempts + message.attempts - 1,
+        ...(options.waits === undefined ? {} : { waits: options.waits }),
+      },
+      ...(options.delaySeconds === undefined ? {} : { delaySeconds: options.delaySeconds }),
+    })),
+  );
+  for (const message of messages) message.ack();
+}
 
 /**
  * A first attempt that waits for an earlier delivery of its webhook (delivery.ts, claim) goes back
@@ -42,8 +57,7 @@ async function waitForEarlier(message: Message<WebhookMessage>, queue: WebhookQu
     message.retry({ delaySeconds: 1 });
     return;
   }
-  await queue.sendBatch([{ body: resent(message, { waits }), delaySeconds: waits > 10 ? 10 : 1 }]);
-  message.ack();
+  await sendAgain(queue, [message], { waits, delaySeconds: waits > 10 ? 10 : 1 });
 }
 
 /** Where a batch's webhook messages go: the queue they came from, and the failing webhooks' queue. */
@@ -87,8 +101,7 @@ async function deliverWebhooks(batch: MessageBatch<unknown>, config: Config, que
   /** Moves messages to the failing webhooks' queue (false when there is none: this queue is it). */
   const moveToFailing = async (moved: Message<WebhookMessage>[]) => {
     if (!queues.failing || moved.length === 0) return false;
-    await queues.failing.sendBatch(moved.map((message) => ({ body: resent(message) })));
-    for (const message of moved) message.ack();
+    await sendAgain(queues.failing, moved);
     return true;
   };
   await Promise.all(

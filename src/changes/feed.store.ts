@@ -49,10 +49,10 @@ const issuedPosition = (after: Position) => sql`(select
 
 /**
  * Up to `limit` changes visible to `userId` after `after`, and whether more follow. Visible means
- * the user could read the change's document when the change was made (src/changes/visibility.ts
- * states the rule), which change_audience records for every change as it is written: a page is one
- * range of that table's primary key, so it costs the same however long the log is and however many
- * documents the user reads.
+ * the user could read the change's document when the change was made, which change_audience
+ * records for every change as it is written (`docvault_change_readers`, migration 0020, states the
+ * rule): a page is one range of that table's primary key, so it costs the same however long the
+ * log is and however many documents the user reads.
  */
 export async function changesAfter(
   db: Database,
