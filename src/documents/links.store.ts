@@ -162,6 +162,17 @@ export async function deleteLink(db: Database, input: { documentId: string; link
   throw new Failure("role_too_low", "Revoking a share link needs its creator, the owner or the ADMIN role.");
 }
 
+/**
+ * A link answers only while its creator may still share the document: its owner, or a holder of
+ * EDIT or above (the role creating a link needs). A revoked or demoted creator keeps the token
+ * they made, and it must not keep their access ("no access after revocation"); the link answers
+ * again if the role comes back, as a trashed document's links do after a restore. Checked in the
+ * statement that serves the link, so a revocation's commit is the line: no race to lose.
+ */
+const creatorMayShare = (link: SQL, doc: SQL) => sql`(${link}.created_by = ${doc}.owner_id or exists (
+  select 1 from document_permissions cp
+  where cp.document_id = ${doc}.id and cp.user_id = ${link}.created_by and ${roleAtLeast(sql`cp.role::text`, "EDIT")}))`;
+
 /** A live link as the public sees it, with what a download needs. */
 export type ResolvedLink = {
   id: string;
@@ -220,7 +231,7 @@ type ResolvedRow = {
 };
 
 /**
- * The link of a token hash, if its document is live, with its version (pinned, or the current
+ * The link of a token hash, if its document is live and its creator may share it, with its version (pinned, or the current
  * one), in one statement. With `countGuess`, a password attempt is counted in the same statement
  * against the link and the address, but only for a live link that has a password (an expired or
  * used-up link is answered 410 before any password is looked at).
@@ -260,7 +271,7 @@ export async function resolveLink(
       from share_links l
       join documents d on d.id = l.document_id and d.deleted_at is null
       join document_versions v on v.document_id = d.id and v.version_number = coalesce(l.version_number, d.current_version)
-      where l.token_hash = ${tokenHash}
+      where l.token_hash = ${tokenHash} and ${creatorMayShare(sql`l`, sql`d`)}
     )${counted}
     select link.*, ${guessColumns}
     from link ${guessJoins}`);
@@ -319,7 +330,7 @@ export async function endGuess(db: Database, guess: CountedGuess, outcome: "take
 
 /**
  * Uses one download of the link, in one statement: the count is raised only while the link is
- * live (document not trashed, not expired) and below `max_downloads`, and the row lock makes
+ * live (document not trashed, creator may share, not expired) and below `max_downloads`, and the row lock makes
  * concurrent downloads wait and re-check the raised count, so of N+k at once exactly N pass. With
  * its `link.downloaded` row (no actor: the public has none), and, for a right password, the
  * attempt taken back from the throttle and the password's hash upgraded if it was stale.
@@ -349,6 +360,7 @@ export async function countDownload(
       where l.id = ${input.linkId}::uuid and d.id = l.document_id and d.deleted_at is null
         and (l.expires_at is null or l.expires_at > now())
         and (l.max_downloads is null or l.download_count < l.max_downloads)
+        and ${creatorMayShare(sql`l`, sql`d`)}
       returning l.id, l.document_id, l.download_count, l.max_downloads
     ),
     act as (${activity(

@@ -530,6 +530,76 @@ describe("revocation", () => {
   });
 });
 
+describe("the creator's role", () => {
+  const setRole = (docId: string, who: User, role: string) =>
+    SELF.fetch(`${DOCS}/${docId}/permissions/${who.id}`, {
+      method: "PUT",
+      headers: { ...owner.auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ role }),
+    });
+  const revoke = (docId: string, who: User) =>
+    SELF.fetch(`${DOCS}/${docId}/permissions/${who.id}`, { method: "DELETE", headers: owner.auth });
+  async function expectDead(link: Link) {
+    await expectCode(await info(link.token), 404, "link_not_found");
+    await expectCode(await postDownload(link.token), 404, "link_not_found");
+    await expectCode(await getDownload(link.token), 404, "link_not_found");
+  }
+
+  it("a revoked editor's links answer 404 at once, use no download, and answer again if EDIT is given back", async () => {
+    const docId = await sharedDocument();
+    const byEditor = await makeLink(docId, editor.auth, { max_downloads: 5 });
+    const byAdmin = await makeLink(docId, admin.auth);
+    const byOwner = await makeLink(docId, owner.auth);
+    expect((await postDownload(byEditor.token)).status).toBe(200);
+
+    expect((await revoke(docId, editor)).status).toBe(204);
+    // The revoked editor kept the token: it gives them (or anyone) nothing any more.
+    await expectDead(byEditor);
+    expect((await linkRow(byEditor.id))?.download_count).toBe(1);
+    expect(await activityOf(docId, "link.downloaded")).toHaveLength(1);
+    // Others' links are untouched, and the dead one stays listed, so an ADMIN can see and revoke it.
+    expect((await info(byAdmin.token)).status).toBe(200);
+    expect((await postDownload(byOwner.token)).status).toBe(200);
+    const listed = await SELF.fetch(`${DOCS}/${docId}/links`, { headers: admin.auth });
+    expect(((await listed.json()) as { items: Link[] }).items.map((l) => l.id)).toContain(byEditor.id);
+
+    expect(
+      (await postJson(`${DOCS}/${docId}/permissions`, { user_id: editor.id, role: "EDIT" }, owner.auth)).status,
+    ).toBe(201);
+    expect(((await (await info(byEditor.token)).json()) as { downloads_left: number }).downloads_left).toBe(4);
+    expect((await getDownload(byEditor.token)).status).toBe(302);
+  });
+
+  it("a creator demoted to READ shares nothing through their links; ADMIN or EDIT again revives them", async () => {
+    const docId = await sharedDocument();
+    const byEditor = await makeLink(docId, editor.auth);
+    const byAdmin = await makeLink(docId, admin.auth);
+    expect((await setRole(docId, editor, "READ")).status).toBe(200);
+    expect((await setRole(docId, admin, "READ")).status).toBe(200);
+    await expectDead(byEditor);
+    await expectDead(byAdmin);
+    expect((await setRole(docId, editor, "ADMIN")).status).toBe(200);
+    expect((await setRole(docId, admin, "EDIT")).status).toBe(200);
+    expect((await postDownload(byEditor.token)).status).toBe(200);
+    expect((await postDownload(byAdmin.token)).status).toBe(200);
+  });
+
+  it("of downloads racing the revocation, none answers after it, and none counts without its URL", async () => {
+    const docId = await sharedDocument();
+    const link = await makeLink(docId, editor.auth);
+    const racing = Array.from({ length: 10 }, () => postDownload(link.token));
+    const revoked = await revoke(docId, editor);
+    const answers = await Promise.all(racing);
+    expect(revoked.status).toBe(204);
+    for (const res of answers) expect([200, 404]).toContain(res.status);
+    const served = answers.filter((res) => res.status === 200).length;
+    expect((await linkRow(link.id))?.download_count).toBe(served);
+    expect(await activityOf(docId, "link.downloaded")).toHaveLength(served);
+    await expectDead(link);
+    expect((await linkRow(link.id))?.download_count).toBe(served);
+  });
+});
+
 describe("the trash", () => {
   it("a trashed document's links are 404, alive again after a restore, and gone after a purge", async () => {
     const docId = await sharedDocument();

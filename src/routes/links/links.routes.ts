@@ -134,7 +134,8 @@ export const LinkDownloadSchema = z
   .openapi("LinkDownload");
 
 const LINK_GONE =
-  "An unknown, malformed or revoked token, or a link whose document was deleted, is 404 `link_not_found`; " +
+  "An unknown, malformed or revoked token, a link whose document was deleted, or a link whose creator no " +
+  "longer holds EDIT on the document (see createLink) is 404 `link_not_found`; " +
   "an expired link 410 `link_expired`; a link with no downloads left 410 `link_exhausted`.";
 const PUBLIC =
   "No authentication (no `Authorization` header is read). Rate limited per client address with the per-user " +
@@ -154,7 +155,9 @@ export const createLink = createRoute({
     "(`link_version_not_found`). The link answers only while its document is live: while the document is in the " +
     "trash its links are 404, a restore brings them back unchanged, a purge deletes them. Links die with the " +
     "account that created them: closing an account (`DELETE /auth/me`) revokes every link it created. " +
-    "A later loss of the creator's role does not revoke them (an ADMIN can).",
+    "While the creator holds less than EDIT on the document (their permission revoked, or demoted to READ), " +
+    "their links answer 404 `link_not_found`, using no download; given EDIT or ADMIN again, the links answer " +
+    "again. The owner's links always answer.",
   request: {
     params: IdParam,
     body: { required: true, content: { "application/json": { schema: CreateLinkBody } } },
@@ -173,7 +176,8 @@ export const listLinks = createRoute({
   security: AUTHENTICATED,
   summary: "A document's share links",
   description:
-    "Needs EDIT or above. Oldest first, expired and used-up links included (revoked links are gone); never " +
+    "Needs EDIT or above. Oldest first, expired and used-up links included, and links that answer 404 while " +
+    "their creator holds less than EDIT (revoked links are gone); never " +
     "with tokens, which are not stored. Paginated: `page` from 1, `limit` 1–100 (default 20), with `total`.",
   request: { params: IdParam, query: countedPageQuery(20) },
   responses: {
