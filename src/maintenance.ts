@@ -4,8 +4,9 @@
 //   uploads (marked expired), abort multipart uploads under uploads/ that no pending upload
 //   owns, and remove the rows of uploads that ended uncompleted, a week after their deadline;
 // - sweep objects no version or pending upload refers to (bytes stored by a request whose
-//   database write failed or timed out, staging objects of completed uploads that a replayed
-//   presigned PUT recreated).
+//   database write failed or timed out, the empty markers of ended uploads once their URLs
+//   expired); an ended upload's staging key that a replayed PUT could still reach gets its
+//   marker back instead (src/documents/discard.ts, sealStagingKey).
 // - delete finished webhook deliveries WEBHOOK_DELIVERY_RETENTION_DAYS after they were made;
 // - purge trashed documents TRASH_RETENTION_DAYS after their deletion (src/documents/purge.ts):
 //   their bytes, then their rows; claimed with a lease, so overlapping runs share the work.
@@ -18,12 +19,14 @@ import { purgeAuthState } from "./auth/auth.store";
 import type { Config } from "./config";
 import { createDatabase, type Database } from "./db/client";
 import { maintenanceState } from "./db/schema";
+import { sealStagingKey } from "./documents/discard";
 import { purgeDueDocuments } from "./documents/purge";
 import {
   endPendingUploads,
   expiredUploads,
   purgeEndedUploads,
   referencedKeys,
+  sealedStagingKeys,
   type UploadRecord,
 } from "./documents/uploads.store";
 import { createLogger } from "./lib/logger";
@@ -163,15 +166,27 @@ async function sweepOrphanObjects(
     listed += page.objects.length;
     const candidates = page.objects
       .filter((o) => SWEPT_PREFIXES.some((prefix) => o.key.startsWith(prefix)))
-      .filter((o) => o.lastModified.getTime() <= cutoff)
-      .map((o) => o.key);
+      .filter((o) => o.lastModified.getTime() <= cutoff);
     // An old key that nothing refers to now never will: new rows only name keys written moments
     // before them, which the age cutoff keeps out of here.
-    const referenced = await referencedKeys(db, candidates);
-    const unreferenced = candidates.filter((key) => !referenced.has(key));
-    if (unreferenced.length > 0) {
-      const { failed } = await storage.deleteMany(unreferenced);
-      orphans += unreferenced.length - failed.length;
+    const referenced = await referencedKeys(
+      db,
+      candidates.map((o) => o.key),
+    );
+    const unreferenced = candidates.filter((o) => !referenced.has(o.key));
+    // Staging keys a replayed PUT could still reach keep (or get back) the empty marker instead.
+    const sealed = await sealedStagingKeys(
+      db,
+      unreferenced.filter((o) => o.key.startsWith("uploads/")).map((o) => o.key),
+    );
+    const toDelete = unreferenced.filter((o) => !sealed.has(o.key)).map((o) => o.key);
+    if (toDelete.length > 0) {
+      const { failed } = await storage.deleteMany(toDelete);
+      orphans += toDelete.length - failed.length;
+    }
+    for (const o of unreferenced.filter((o) => sealed.has(o.key) && o.size > 0)) {
+      await sealStagingKey(storage, o.key);
+      orphans++;
     }
     // At the end of the listing the next run starts over from the first key.
     wrapped = page.nextMarker === null;

@@ -6,11 +6,18 @@
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
-import type { ErrorCode } from "../lib/error-codes";
+import { ERROR_CODES, type ErrorCode } from "../lib/error-codes";
 import { DependencyError, Failure } from "../lib/failure";
 import type { ObjectStorage } from "../storage/object-storage";
 import type { Actor } from "./actor";
-import { type Discarding, discardAfterFailedWrite, discardObject } from "./discard";
+import {
+  type Discarding,
+  discardAfterFailedWrite,
+  discardObject,
+  SEALED_UPLOAD_TYPE,
+  sealInBackground,
+  sealStagingKey,
+} from "./discard";
 import { createDocument, documentNotFound, requireRole } from "./documents.store";
 import { cleanFileName } from "./file-names";
 import { SNIFF_BYTES } from "./file-types";
@@ -253,12 +260,24 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   const versionId = crypto.randomUUID();
   const storageKey = storageKeyFor(documentId, versionId);
   let copied = false;
+  // A concurrent `complete` may finish and remove the staged object while this one reads it.
+  // …or the upload may have been abandoned (DELETE) meanwhile.
+  const completedMeanwhile = async () => {
+    const now = await findUpload(db, upload.id, userId);
+    return now ? endedFailure(now) : null;
+  };
   // The stored object must be what was announced; otherwise it goes, and the upload ends
   // (aborted: a new upload is needed).
-  const reject = async (code: ErrorCode, detail: string): Promise<never> => {
-    await storage.deleteMany(copied ? [stagingKey, storageKey] : [stagingKey]);
-    await endPendingUploads(db, [upload.id], "ABORTED");
-    throw new Failure(code, detail);
+  // A 422 names what failed as `errors` like every other 422: the announced field the bytes
+  // disagree with (`upload.size_bytes`, `upload.content_type`, `upload.sha256`) or `upload`.
+  const reject = async (code: ErrorCode, detail: string, path = "upload"): Promise<never> => {
+    await Promise.all([sealStagingKey(storage, stagingKey), copied ? storage.delete(storageKey) : null]);
+    // Ended meanwhile (a DELETE, a concurrent `complete`): that is the answer, whatever these bytes were.
+    if ((await endPendingUploads(db, [upload.id], "ABORTED")).length === 0) {
+      const ended = await completedMeanwhile();
+      if (ended) throw ended;
+    }
+    throw new Failure(code, detail, ERROR_CODES[code].status === 422 ? { errors: [{ path, message: detail }] } : {});
   };
   // Before any byte is copied: the owner's quota must still have room (other uploads may have
   // taken it since the start). The statement recording the version makes the exact check.
@@ -273,16 +292,15 @@ export async function completeDirectUpload(services: DirectUploadServices, input
       "The uploaded object changed, or the upload was completed, while it was being checked.",
     );
 
-  // A concurrent `complete` may finish and remove the staged object while this one reads it.
-  // …or the upload may have been abandoned (DELETE) meanwhile.
-  const completedMeanwhile = async () => {
-    const now = await findUpload(db, upload.id, userId);
-    return now ? endedFailure(now) : null;
-  };
-
   const staged = await storage.head(stagingKey);
-  if (!staged) {
-    throw (await completedMeanwhile()) ?? new Failure("upload_not_received", "Nothing was uploaded to the URL yet.");
+  // The marker of an ended upload: a concurrent `complete` or a DELETE got there first.
+  if (!staged || staged.contentType === SEALED_UPLOAD_TYPE) {
+    throw (
+      (await completedMeanwhile()) ??
+      new Failure("upload_not_received", "Nothing was uploaded to the URL yet.", {
+        errors: [{ path: "upload", message: "Nothing was uploaded to the URL yet." }],
+      })
+    );
   }
   // workerd's fetch inflates encoded bodies, so such an object's size, type and digest would
   // each describe other bytes; and a stored encoding would reach every download.
@@ -296,6 +314,7 @@ export async function completeDirectUpload(services: DirectUploadServices, input
     await reject(
       "upload_mismatch",
       `The uploaded object has ${staged.size} bytes, not the ${upload.sizeBytes} announced.`,
+      "upload.size_bytes",
     );
   }
   // An empty object has no first byte to ask for (S3 answers a range on it with 416).
@@ -311,7 +330,11 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   }
   const detected = mediaType(contentType);
   if (detected !== upload.contentType && !(textual(detected) && textual(upload.contentType))) {
-    await reject("upload_mismatch", `The uploaded bytes are ${detected}, not the ${upload.contentType} announced.`);
+    await reject(
+      "upload_mismatch",
+      `The uploaded bytes are ${detected}, not the ${upload.contentType} announced.`,
+      "upload.content_type",
+    );
   }
 
   // Server-side copy of exactly the object checked so far (S3 and R2 refuse the copy if the
@@ -334,7 +357,7 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   // declared digest must match it.
   const { sha256 } = digest;
   if (upload.sha256 && sha256 !== upload.sha256) {
-    await reject("upload_mismatch", "The uploaded bytes do not match the announced SHA-256.");
+    await reject("upload_mismatch", "The uploaded bytes do not match the announced SHA-256.", "upload.sha256");
   }
 
   const file = { versionId, storageKey, fileName, contentType, sizeBytes: upload.sizeBytes, sha256 };
@@ -359,7 +382,7 @@ export async function completeDirectUpload(services: DirectUploadServices, input
         await requireVersionRole(db, upload.documentId, userId);
         throw documentNotFound();
       }
-      discardObject(services, stagingKey);
+      sealInBackground(services, stagingKey);
       return { version, documentId };
     }
     const document = await createDocument(db, {
@@ -372,7 +395,7 @@ export async function completeDirectUpload(services: DirectUploadServices, input
       quotaBytes: quota,
       uploadId: upload.id,
     });
-    discardObject(services, stagingKey);
+    sealInBackground(services, stagingKey);
     return { document };
   } catch (error) {
     // The quota refused the statement, which wrote nothing: the copy, the staged object and
@@ -431,7 +454,8 @@ function statusOf(upload: UploadRecord): UploadStatus {
 /**
  * Abandons the caller's upload: marks it aborted (expired if past its deadline; unless it
  * already ended), then aborts its S3
- * multipart upload (its parts go) and deletes its staging object. Idempotent: an upload that
+ * multipart upload (its parts go) and seals its staging key (the bytes go; a replayed PUT stores
+ * nothing). Idempotent: an upload that
  * already ended is cleaned again and keeps its status. A completed upload is a 409.
  */
 export async function abortUpload(
@@ -452,5 +476,8 @@ export async function abortUpload(
   // it fail, the scheduled job removes what is left (objects and multipart uploads no pending
   // upload refers to).
   if (upload.multipartUploadId) await storage.abortMultipart(upload.storageKey, upload.multipartUploadId);
-  await storage.deleteMany([upload.storageKey]);
+  // Sealed, not deleted: the URL may be replayed until it expires (discard.ts, sealStagingKey).
+  // Uploads started before staging keys existed PUT to a version's key, which is only deleted.
+  if (upload.storageKey.startsWith("uploads/")) await sealStagingKey(storage, upload.storageKey);
+  else await storage.delete(upload.storageKey);
 }

@@ -36,3 +36,27 @@ export function discardAfterFailedWrite(discarding: Discarding, key: string, err
     ...describeError(error),
   });
 }
+
+/**
+ * The content type of the empty object that takes an ended upload's place at its staging key
+ * (`uploads/{id}`). A presigned PUT can be replayed until its URL expires; it is signed with
+ * `If-None-Match: *`, so storage refuses it (412) while any object is at the key, and a deleted
+ * staging object would let a replay store bytes again, outside every quota. Not a type an upload
+ * can declare, so a client cannot forge it; the sweeper removes the marker once its URL has
+ * expired (uploads.store.ts, sealedStagingKeys; src/maintenance.ts).
+ */
+export const SEALED_UPLOAD_TYPE = "application/x-docvault-upload-ended";
+
+/** Replaces an ended upload's staged bytes (if any) with the empty marker above. */
+export function sealStagingKey(storage: ObjectStorage, key: string): Promise<unknown> {
+  return storage.put(key, new Uint8Array(0), { contentType: SEALED_UPLOAD_TYPE, contentLength: 0 });
+}
+
+/** sealStagingKey after the response; if it fails, the sweeper removes the staged bytes later. */
+export function sealInBackground({ storage, logger, background }: Discarding, key: string): void {
+  background(
+    sealStagingKey(storage, key).catch((error) => {
+      logger.warn("could not seal an ended upload's staging key; the sweeper will clear it", describeError(error));
+    }),
+  );
+}

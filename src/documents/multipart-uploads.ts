@@ -7,6 +7,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { Failure, type FieldError } from "../lib/failure";
 import type { ObjectStorage } from "../storage/object-storage";
+import { requireRole } from "./documents.store";
 import { findUpload, recordMultipartUploadId, type UploadRecord } from "./uploads.store";
 
 const MiB = 1024 * 1024;
@@ -132,6 +133,11 @@ export async function signParts(
   const upload = await pendingUpload(db, uploadId, userId);
   if (!isMultipart(upload)) throw notMultipart();
   checkPartNumbers(upload, partNumbers, (i) => `body.part_numbers.${i}`);
+  // A version needs EDIT for each batch of URLs as much as at the start and at `complete`: a
+  // holder revoked or demoted meanwhile must not go on storing bytes for the document.
+  if (upload.documentId) {
+    await requireRole(db, upload.documentId, userId, "EDIT", "Uploading a version needs the EDIT role.");
+  }
   const multipartUploadId = upload.multipartUploadId;
   if (!multipartUploadId) throw new Failure("upload_changed", "The upload is still being set up; try again.");
   const now = Date.now();
@@ -172,7 +178,8 @@ export async function assembleParts(
     return;
   }
   if (!parts || parts.length === 0) {
-    throw new Failure("parts_required", "Complete a multipart upload with `parts`: each part's number and ETag.");
+    const detail = "Complete a multipart upload with `parts`: each part's number and ETag.";
+    throw new Failure("parts_required", detail, { errors: [{ path: "body.parts", message: detail }] });
   }
   checkPartNumbers(
     upload,
@@ -237,7 +244,8 @@ export async function assembleParts(
       const now = await storage.listParts(key, multipartUploadId);
       if (now === null) return assembledMeanwhile(db, storage, upload);
       if (now.some((p) => bareEtag(p.etag) !== bareEtag(byNumber.get(p.partNumber)?.etag ?? p.etag))) {
-        throw new Failure("part_etag_mismatch", "A part was sent again while the upload was being completed.");
+        const detail = "A part was sent again while the upload was being completed.";
+        throw new Failure("part_etag_mismatch", detail, { errors: [{ path: "body.parts", message: detail }] });
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -34,7 +34,17 @@ export function quotaLimit(
   usedBytes: number,
 ): { bytes: number; exceeded: (received: number) => Failure } | undefined {
   if (quotaBytes === 0) return undefined;
-  return { bytes: quotaBytes - usedBytes, exceeded: (received) => quotaExceeded(quotaBytes, usedBytes, received) };
+  const room = Math.max(0, quotaBytes - usedBytes);
+  return {
+    bytes: room,
+    // The size is not known yet, only that it passes the room: say that, not the bytes read so far.
+    exceeded: (received) =>
+      new Failure(
+        "quota_exceeded",
+        `The file passes the owner's storage quota of ${quotaBytes} bytes (${usedBytes} bytes used, ${room} left): ` +
+          `refused after its first ${received} bytes.`,
+      ),
+  };
 }
 
 /** An owner's counter. */

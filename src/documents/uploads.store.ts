@@ -107,9 +107,8 @@ export async function purgeEndedUploads(db: Database, retentionSeconds: number, 
 }
 
 /**
- * Which of these keys a version or a pending upload still refers to. A completed upload's
- * staging key is not referenced: a replayed PUT after `complete` recreates that object, and
- * nothing will ever read it.
+ * Which of these keys a version or a pending upload still refers to. A completed or abandoned
+ * upload's staging key is not referenced (but see sealedStagingKeys).
  */
 export async function referencedKeys(db: Database, keys: string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
@@ -117,5 +116,19 @@ export async function referencedKeys(db: Database, keys: string[]): Promise<Set<
     select storage_key from document_versions where storage_key = any(${sql.param(keys)}::text[])
     union
     select storage_key from uploads where status = 'PENDING' and storage_key = any(${sql.param(keys)}::text[])`);
+  return new Set(result.rows.map((r) => r.storage_key));
+}
+
+/**
+ * Which of these keys are the staging keys of ended uploads whose deadline (for a single PUT,
+ * its URL's expiry) has not passed: a presigned PUT may still be replayed there, so they hold
+ * the empty marker that makes it fail (discard.ts, sealStagingKey) rather than nothing. Past the
+ * deadline nothing can write the key again, and whatever is there is an orphan.
+ */
+export async function sealedStagingKeys(db: Database, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const result = await db.execute<{ storage_key: string }>(sql`
+    select storage_key from uploads
+    where status <> 'PENDING' and expires_at > now() and storage_key = any(${sql.param(keys)}::text[])`);
   return new Set(result.rows.map((r) => r.storage_key));
 }

@@ -12,7 +12,7 @@ export type StoredObject = {
   contentEncoding: string | null;
 };
 
-export type ListedObject = { key: string; lastModified: Date };
+export type ListedObject = { key: string; lastModified: Date; size: number };
 
 /** S3 and R2 accept at most 1,000 keys per DeleteObjects call (and list at most 1,000 per page). */
 export const MAX_KEYS_PER_CALL = 1000;
@@ -207,7 +207,7 @@ export class ObjectStorage {
   }
 
   /**
-   * A GET of the object (or a range) up to its answer's headers, within `timeoutMs`: null on 404,
+   * A GET of the object (or a range) up to its answer's headers, within `timeoutMs`: null on 404 (and 416 for a range),
    * a storage error on any other failure. `stall(what)` aborts the request and fails its body with
    * a storage error naming what did not come: the caller's deadline for the body.
    */
@@ -227,7 +227,9 @@ export class ObjectStorage {
     } finally {
       clearTimeout(timer);
     }
-    if (res.status === 404) {
+    // 416: the range starts past the object's end (it is shorter than whoever asked expected:
+    // replaced meanwhile, as by an ended upload's empty marker): those bytes do not exist either.
+    if (res.status === 404 || (range && res.status === 416)) {
       await res.body?.cancel();
       return null;
     }
@@ -382,6 +384,7 @@ export class ObjectStorage {
       return {
         key: unescapeXml(/<Key>([^<]*)<\/Key>/.exec(entry)?.[1] ?? ""),
         lastModified: new Date(/<LastModified>([^<]*)<\/LastModified>/.exec(entry)?.[1] ?? 0),
+        size: Number(/<Size>([^<]*)<\/Size>/.exec(entry)?.[1] ?? 0),
       };
     });
     const last = objects.at(-1);

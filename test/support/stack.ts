@@ -5,6 +5,7 @@ import { env } from "cloudflare:test";
 import { neon } from "@neondatabase/serverless";
 import { type Config, loadConfig } from "../../src/config";
 import { useEndpointFor } from "../../src/db/neon-endpoint";
+import { SEALED_UPLOAD_TYPE } from "../../src/documents/discard";
 import { ObjectStorage } from "../../src/storage/object-storage";
 
 export function testSql() {
@@ -43,4 +44,14 @@ export async function databaseSnapshot(): Promise<Record<string, number>> {
 /** The keys of stored objects under `prefix`, sorted. */
 export async function storedKeys(prefix = "documents/"): Promise<string[]> {
   return (await testStorage().listKeys(prefix)).sort();
+}
+
+/**
+ * Keys under `prefix` that hold bytes: the empty marker an ended upload leaves at its staging key
+ * (so that a replayed presigned PUT stores nothing: src/documents/discard.ts) is not counted.
+ */
+export async function keysWithBytes(prefix: string): Promise<string[]> {
+  const keys = await storedKeys(prefix);
+  const heads = await Promise.all(keys.map((key) => testStorage().head(key)));
+  return keys.filter((_, i) => !(heads[i]?.size === 0 && heads[i]?.contentType === SEALED_UPLOAD_TYPE));
 }

@@ -9,7 +9,7 @@ import { runScheduledMaintenance } from "../../src/maintenance";
 import { newUser, postJson } from "../support/auth";
 import { randomBytes, sha256Hex } from "../support/bytes";
 import { createDocument, DOCS } from "../support/documents";
-import { databaseSnapshot, storedKeys, testConfig, testSql, testStorage } from "../support/stack";
+import { databaseSnapshot, keysWithBytes, storedKeys, testConfig, testSql, testStorage } from "../support/stack";
 
 const MiB = 1024 * 1024;
 const UPLOADS = "http://api.test/api/v1/uploads";
@@ -104,7 +104,7 @@ async function expectProblem(res: Response, status: number, code: string): Promi
 async function leftovers(id: string) {
   const key = `uploads/${id}`;
   const multipart = await storage.listMultipartUploads(key);
-  return { objects: await storedKeys(key), multipart };
+  return { objects: await keysWithBytes(key), multipart };
 }
 
 async function s3UploadIdOf(id: string): Promise<string> {
@@ -222,6 +222,27 @@ describe("multipart direct uploads", () => {
       sha256: await sha256Hex(bytes),
     });
     expect(await downloaded(alice, doc.id, 2)).toEqual(bytes);
+  });
+
+  it("sign no more part URLs for a version once its uploader is demoted or revoked", async () => {
+    const doc = await createDocument(alice.auth);
+    const permissions = `${DOCS}/${doc.id}/permissions`;
+    expect((await postJson(permissions, { user_id: bob.id, role: "EDIT" }, alice.auth)).status).toBe(201);
+    const ticket = await start(bob, randomBytes(5 * MiB + 1, PDF), { document_id: doc.id });
+    expect((await askParts(bob, ticket.upload_id, [1])).status).toBe(200);
+    const setRole = (role: string) =>
+      SELF.fetch(`${permissions}/${bob.id}`, {
+        method: "PUT",
+        headers: { ...alice.auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ role }),
+      });
+    expect((await setRole("READ")).status).toBe(200);
+    await expectProblem(await askParts(bob, ticket.upload_id, [1]), 403, "role_too_low");
+    expect((await SELF.fetch(`${permissions}/${bob.id}`, { method: "DELETE", headers: alice.auth })).status).toBe(204);
+    await expectProblem(await askParts(bob, ticket.upload_id, [2]), 404, "document_not_found");
+    // The upload itself stays the uploader's, to abandon.
+    expect(await statusOf(bob, ticket.upload_id)).toBe("pending");
+    expect((await deleteUpload(bob, ticket.upload_id)).status).toBe(204);
   });
 
   it("sign each part's URL for that part and its exact length: tampered or wrong-sized PUTs are refused", async () => {
@@ -379,7 +400,9 @@ describe("multipart direct uploads", () => {
       [{ parts: [{ part_number: 1, etag: "" }] }, 422, "validation_failed"],
     ];
     for (const [body, status, code] of attempts) {
-      await expectProblem(await complete(alice, id, body), status, code);
+      const problem = await expectProblem(await complete(alice, id, body), status, code);
+      // Every 422 names what failed, in the body's terms.
+      expect(problem.errors?.[0]?.path, code).toMatch(/^body\.parts/);
     }
     const missing = await expectProblem(
       await complete(alice, id, { parts: [{ part_number: 2, etag: e2 }] }),
@@ -477,7 +500,7 @@ describe("multipart direct uploads", () => {
     expect(await databaseSnapshot()).toEqual(rows);
   });
 
-  it("DELETE of a single-PUT upload deletes its staged object", async () => {
+  it("DELETE of a single-PUT upload deletes its staged bytes (an empty marker keeps the key)", async () => {
     const bytes = new TextEncoder().encode("%PDF-1.4\n% staged\n%%EOF\n");
     const started = await postJson(
       UPLOADS,
@@ -486,9 +509,9 @@ describe("multipart direct uploads", () => {
     );
     const ticket = (await started.json()) as { upload_id: string; url: string; headers: Record<string, string> };
     expect((await fetch(ticket.url, { method: "PUT", headers: ticket.headers, body: bytes })).status).toBe(200);
-    expect(await storedKeys(`uploads/${ticket.upload_id}`)).toHaveLength(1);
+    expect(await keysWithBytes(`uploads/${ticket.upload_id}`)).toHaveLength(1);
     expect((await deleteUpload(alice, ticket.upload_id)).status).toBe(204);
-    expect(await storedKeys(`uploads/${ticket.upload_id}`)).toEqual([]);
+    expect(await keysWithBytes(`uploads/${ticket.upload_id}`)).toEqual([]);
     expect(await statusOf(alice, ticket.upload_id)).toBe("aborted");
     await expectProblem(await complete(alice, ticket.upload_id), 409, "upload_aborted");
   });

@@ -15,7 +15,7 @@ import worker from "../../src/index";
 import { Failure } from "../../src/lib/failure";
 import { AUTH, newUser, postJson } from "../support/auth";
 import { createDocument, DOCS, multipart, sampleExe, samplePdf } from "../support/documents";
-import { databaseSnapshot, storedKeys, testConfig, testSql } from "../support/stack";
+import { databaseSnapshot, keysWithBytes, storedKeys, testConfig, testSql } from "../support/stack";
 
 const sql = testSql();
 type User = Awaited<ReturnType<typeof newUser>>;
@@ -81,7 +81,7 @@ async function state(...users: User[]) {
   return {
     rows: await databaseSnapshot(),
     documentKeys: await storedKeys("documents/"),
-    uploadKeys: await storedKeys("uploads/"),
+    uploadKeys: await keysWithBytes("uploads/"),
     counters: await Promise.all(users.map(used)),
   };
 }
@@ -222,7 +222,7 @@ describe("over the quota", () => {
     expect(after.rows).toEqual(before.rows);
     expect((await sql`select status from uploads where id = ${ticket.upload_id}`)[0]?.status).toBe("ABORTED");
     expect(after.uploadKeys).toEqual(before.uploadKeys.filter((k) => k !== `uploads/${ticket.upload_id}`));
-    expect(await storedKeys(`uploads/${ticket.upload_id}`)).toEqual([]);
+    expect(await keysWithBytes(`uploads/${ticket.upload_id}`)).toEqual([]);
   });
 
   it("is refused by the recording statement itself (the exact check), writing nothing", async () => {

@@ -8,7 +8,7 @@ import { runScheduledMaintenance } from "../../src/maintenance";
 import { newUser, postJson } from "../support/auth";
 import { sha256Hex } from "../support/bytes";
 import { createDocument, DOCS, multipart, sampleExe, samplePdf } from "../support/documents";
-import { testConfig, testSql, testStorage } from "../support/stack";
+import { keysWithBytes, testConfig, testSql, testStorage } from "../support/stack";
 
 const UPLOADS = "http://api.test/api/v1/uploads";
 const sql = testSql();
@@ -46,6 +46,9 @@ async function downloaded(documentId: string, version?: number) {
   return { meta, headers: object.headers, bytes: new Uint8Array(await object.arrayBuffer()) };
 }
 
+/** What the staging key of an ended upload holds: an empty marker, no bytes. */
+const SEALED = { size: 0, contentType: "application/x-docvault-upload-ended" };
+
 async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
@@ -61,13 +64,15 @@ describe("a presigned PUT replayed after complete", () => {
     const doc = (await done.json()) as { id: string; sha256: string };
     expect(doc.sha256).toBe(await sha256Hex(bytes));
 
-    // The attack: the same URL again, with an executable of the same length. While the staged
-    // object exists, the store refuses it (the signed If-None-Match: *, 412); once `complete` has
-    // removed it (after the response), the PUT is accepted, and must change nothing served.
+    // The attack: the same URL again, with an executable of the same length. The store refuses
+    // it (the signed If-None-Match: *, 412) while the staged object exists, and after it too:
+    // `complete` replaces the staged bytes with an empty marker (after the response).
     const exe = new Uint8Array(bytes.length);
     exe.set(sampleExe());
-    await vi.waitFor(async () => expect(await storage.head(`uploads/${ticket.upload_id}`)).toBeNull());
-    expect((await put(ticket, exe)).status).toBe(200);
+    await vi.waitFor(async () => expect(await storage.head(`uploads/${ticket.upload_id}`)).toMatchObject(SEALED));
+    const replay = await put(ticket, exe);
+    expect(replay.status).toBe(412);
+    await replay.body?.cancel();
 
     const served = await downloaded(doc.id);
     expect(served.bytes).toEqual(bytes);
@@ -76,12 +81,57 @@ describe("a presigned PUT replayed after complete", () => {
     const [version] = await sql`select storage_key from document_versions where document_id = ${doc.id}`;
     expect(ticket.url).not.toContain(version?.storage_key);
 
-    // The recreated staging object belongs to no pending upload: the sweeper removes it, and
-    // only it.
-    expect(await storage.head(`uploads/${ticket.upload_id}`)).not.toBeNull();
+    // The marker stays while the URL lives; once it has expired, the sweeper removes it, and only it.
+    await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0 });
+    expect(await storage.head(`uploads/${ticket.upload_id}`)).toMatchObject(SEALED);
+    await sql`update uploads set expires_at = now() - interval '1 second' where id = ${ticket.upload_id}`;
     await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0 });
     expect(await storage.head(`uploads/${ticket.upload_id}`)).toBeNull();
     expect((await downloaded(doc.id)).bytes).toEqual(bytes);
+  });
+
+  it("after a DELETE or a refused complete stores nothing: the key keeps an empty marker until the URL expires", async () => {
+    const usedBefore = (await (
+      await SELF.fetch(`${UPLOADS.replace("/uploads", "/auth/me")}`, { headers: alice.auth })
+    ).json()) as {
+      storage: { used_bytes: number };
+    };
+    const bytes = samplePdf("abandoned");
+    const cases = {
+      "deleted before any PUT": async (ticket: Ticket) => {
+        expect(
+          (await SELF.fetch(`${UPLOADS}/${ticket.upload_id}`, { method: "DELETE", headers: alice.auth })).status,
+        ).toBe(204);
+      },
+      "deleted after its PUT": async (ticket: Ticket) => {
+        expect((await put(ticket, bytes)).status).toBe(200);
+        expect(
+          (await SELF.fetch(`${UPLOADS}/${ticket.upload_id}`, { method: "DELETE", headers: alice.auth })).status,
+        ).toBe(204);
+      },
+      "refused at complete (another type)": async (ticket: Ticket) => {
+        const png = new Uint8Array(bytes.length);
+        png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+        expect((await put(ticket, png)).status).toBe(200);
+        expect((await complete(ticket.upload_id)).status).toBe(422);
+      },
+    };
+    for (const [name, end] of Object.entries(cases)) {
+      const ticket = await start({ file_name: "a.pdf", content_type: "application/pdf", size_bytes: bytes.length });
+      await end(ticket);
+      expect(await storage.head(`uploads/${ticket.upload_id}`), name).toMatchObject(SEALED);
+      const replay = await put(ticket, bytes);
+      expect(replay.status, name).toBe(412);
+      await replay.body?.cancel();
+      expect(await storage.head(`uploads/${ticket.upload_id}`), name).toMatchObject(SEALED);
+      expect((await complete(ticket.upload_id)).status, name).toBe(409);
+    }
+    const usedAfter = (await (
+      await SELF.fetch(`${UPLOADS.replace("/uploads", "/auth/me")}`, { headers: alice.auth })
+    ).json()) as {
+      storage: { used_bytes: number };
+    };
+    expect(usedAfter.storage.used_bytes).toBe(usedBefore.storage.used_bytes);
   });
 
   it("is refused by the store while the staged object exists (If-None-Match: *)", async () => {
@@ -140,7 +190,7 @@ describe("Content-Encoding on the direct PUT", () => {
     expect(res.status).toBe(422);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
     expect((await sql`select status from uploads where id = ${ticket.upload_id}`)[0]?.status).toBe("ABORTED");
-    expect(await storage.listKeys(`uploads/${ticket.upload_id}`)).toEqual([]);
+    expect(await keysWithBytes(`uploads/${ticket.upload_id}`)).toEqual([]);
     expect(await storage.listKeys(`documents/${ticket.upload_id}/`)).toEqual([]);
     expect(await sql`select 1 from documents where title = 'bomb'`).toHaveLength(0);
   });
@@ -259,7 +309,7 @@ describe("a write that commits after its deadline", () => {
     expect((await downloaded(doc.id, 2)).bytes).toEqual(bytes);
   });
 
-  it("keeps a direct upload's copied bytes; the sweeper later removes only the staging object", async () => {
+  it("keeps a direct upload's copied bytes; the sweeper later clears only the staging object", async () => {
     const doc = await createDocument(alice.auth);
     const bytes = samplePdf("direct version committed late");
     const ticket = await start({
@@ -282,6 +332,12 @@ describe("a write that commits after its deadline", () => {
     );
     expect((await downloaded(doc.id, 2)).bytes).toEqual(bytes);
 
+    // The staged bytes are left (the answer was lost before the seal): while the URL lives the
+    // sweeper puts the empty marker in their place, once it has expired it removes the key.
+    expect(await storage.head(`uploads/${ticket.upload_id}`)).toMatchObject({ size: bytes.length });
+    await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0 });
+    expect(await storage.head(`uploads/${ticket.upload_id}`)).toMatchObject(SEALED);
+    await sql`update uploads set expires_at = now() - interval '1 second' where id = ${ticket.upload_id}`;
     await runScheduledMaintenance(testConfig(), "test", { orphanAgeSeconds: 0 });
     expect(await storage.head(`uploads/${ticket.upload_id}`)).toBeNull();
     expect((await downloaded(doc.id, 2)).bytes).toEqual(bytes);

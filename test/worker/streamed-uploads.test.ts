@@ -338,6 +338,9 @@ describe("failures leave no object and no part", () => {
     });
     expect(res.status).toBe(507);
     expect(res.json().code).toBe("quota_exceeded");
+    // The detail says what is known: the room left, and how far the file got (not its size).
+    const detail = res.json().detail as string;
+    expect(detail).toMatch(/quota of 12582912 bytes \(\d+ bytes used, \d+ left\): refused after its first \d+ bytes/);
     expect(await state()).toEqual(before);
   }, 60_000);
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { newUser, postJson } from "../support/auth";
 import { sha256Hex } from "../support/bytes";
 import { createDocument, DOCS, samplePdf, samplePng } from "../support/documents";
-import { testSql, testStorage } from "../support/stack";
+import { keysWithBytes, testSql, testStorage } from "../support/stack";
 
 const UPLOADS = "http://api.test/api/v1/uploads";
 const sql = testSql();
@@ -127,14 +127,17 @@ describe("direct uploads", () => {
     expect((await complete(alice, ticket?.upload_id as string)).status).toBe(201);
   });
 
-  async function expectRejected(ticket: Ticket, status: number) {
+  async function expectRejected(ticket: Ticket, status: number, path?: string) {
     const res = await complete(alice, ticket.upload_id);
     expect(res.status).toBe(status);
+    // A 422 names the announced field the stored bytes disagree with.
+    if (path)
+      expect(((await res.json()) as { errors?: { path: string }[] }).errors?.map((e) => e.path)).toEqual([path]);
     // The upload ended (its record stays, for GET /uploads/{id})…
     const [row] = await sql`select status from uploads where id = ${ticket.upload_id}`;
     expect(row?.status).toBe("ABORTED");
     // …and so are the bytes, staged or copied.
-    expect(await testStorage().listKeys(`uploads/${ticket.upload_id}`)).toEqual([]);
+    expect(await keysWithBytes(`uploads/${ticket.upload_id}`)).toEqual([]);
     expect(await testStorage().listKeys(`documents/${ticket.upload_id}/`)).toEqual([]);
   }
 
@@ -149,7 +152,7 @@ describe("direct uploads", () => {
     expect(refused.status).toBe(403);
     // …and complete still checks the size, should a store keep a wrong one.
     await testStorage().put(`uploads/${ticket?.upload_id}`, samplePdf("longer"), { contentType: "application/pdf" });
-    await expectRejected(ticket as Ticket, 422);
+    await expectRejected(ticket as Ticket, 422, "upload.size_bytes");
   });
 
   it("delete the object and answer 422 when the SHA-256 differs", async () => {
@@ -170,7 +173,7 @@ describe("direct uploads", () => {
     expect(await refused.text()).toContain("BadDigest");
     // …and complete still checks the digest, should a store keep such bytes.
     await testStorage().put(`uploads/${ticket?.upload_id}`, bytes, { contentType: "application/pdf" });
-    await expectRejected(ticket as Ticket, 422);
+    await expectRejected(ticket as Ticket, 422, "upload.sha256");
   });
 
   it("delete the object when its bytes are not the announced type (422) or not allowed (415)", async () => {
@@ -181,7 +184,7 @@ describe("direct uploads", () => {
       size_bytes: png.byteLength,
     });
     await putBytes(wrong.ticket as Ticket, png);
-    await expectRejected(wrong.ticket as Ticket, 422);
+    await expectRejected(wrong.ticket as Ticket, 422, "upload.content_type");
 
     const exe = new Uint8Array([0x4d, 0x5a, 0x90, 0, 3, 0, 0, 0]);
     const disguised = await start(alice, {
@@ -195,7 +198,9 @@ describe("direct uploads", () => {
 
   it("answer 422 while nothing was uploaded, keeping the upload open", async () => {
     const { ticket } = await start(alice, { file_name: "a.pdf", content_type: "application/pdf", size_bytes: 5 });
-    expect((await complete(alice, ticket?.upload_id as string)).status).toBe(422);
+    const res = await complete(alice, ticket?.upload_id as string);
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ code: "upload_not_received", errors: [{ path: "upload" }] });
     const [row] = await sql`select status from uploads where id = ${ticket?.upload_id}`;
     expect(row?.status).toBe("PENDING");
   });

@@ -162,8 +162,11 @@ export const startUpload = createRoute({
     "UPLOAD_URL_TTL_SECONDS (default 15 minutes). Content-Length, Content-Type and `If-None-Match: *` are signed, " +
     "and so is `x-amz-checksum-sha256` when `sha256` is declared, so S3 and R2 refuse a second write and bytes " +
     "with another digest. Send the bytes to `url` with `method` and `headers` (do not add a Content-Encoding: " +
-    "`complete` refuses an encoded object), then call `complete`. The URL never names the version's own object, " +
-    "so replaying it after `complete` cannot change what downloads serve. 413 above MAX_DIRECT_UPLOAD_BYTES " +
+    "`complete` refuses an encoded object), then call `complete`. The URL writes once: a second PUT to it is " +
+    "refused by storage (412 PreconditionFailed; if a PUT's answer was lost, call `complete`). Once the upload " +
+    "ends (`complete`, DELETE, a refused `complete`) its staging object is replaced by an empty marker until the " +
+    "URL expires, so a replayed PUT stores nothing, and the URL never names the version's own object, so it " +
+    "cannot change what downloads serve. 413 above MAX_DIRECT_UPLOAD_BYTES " +
     "(default 5 GiB), and without `multipart` above 5 GiB whatever that limit (one PUT holds no more on S3 or R2); 415 when `content_type` is not on the allow-list. With `document_id`, the upload becomes " +
     "a new version (needs EDIT). `size_bytes` must fit the storage quota of the future owner (the caller, " +
     "or the document's owner for a version): 507 `quota_exceeded` otherwise.\n\n" +
@@ -241,14 +244,16 @@ export const requestPartUrls = createRoute({
     "order and again. Keep the ETag header each PUT answers, for `complete`. 422 `part_number_out_of_range` " +
     "(outside 1..`parts_count`), `duplicate_part_number`, `validation_failed` (none, or more than 100). 409 " +
     "`upload_not_multipart` for a single-PUT upload, `upload_aborted`, `upload_expired`, " +
-    "`upload_already_completed`. Only the user who started the upload (404 for anyone else).",
+    "`upload_already_completed`. Only the user who started the upload (404 for anyone else). An upload of a new " +
+    "version needs EDIT on its document for every batch, as at the start and at `complete`: 403 `role_too_low` " +
+    "once demoted, 404 `document_not_found` once the access or the document is gone.",
   request: {
     params: UploadIdParam,
     body: { required: true, content: { "application/json": { schema: PartUrlsBody } } },
   },
   responses: {
     200: { description: "One URL per part asked for.", content: { "application/json": { schema: PartUrlsSchema } } },
-    ...problems(400, 401, 404, 409, 413, 415, 422, 503),
+    ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503),
   },
 });
 
@@ -278,8 +283,9 @@ export const abortUpload = createRoute({
   security: AUTHENTICATED,
   summary: "Abandon a direct upload",
   description:
-    "Marks the upload aborted, then aborts its S3 multipart upload (its parts are removed) or deletes its staged " +
-    "object; parts or `complete` afterwards are 409 `upload_aborted`. Works for single and multipart uploads, " +
+    "Marks the upload aborted, then aborts its S3 multipart upload (its parts are removed) or replaces its " +
+    "staged object with an empty marker (the bytes are gone, and a replay of the presigned PUT is refused " +
+    "until the URL expires); parts or `complete` afterwards are 409 `upload_aborted`. Works for single and multipart uploads, " +
     "also past the deadline (the status then stays `expired`). Idempotent: a second DELETE, or a DELETE of an upload that expired or was refused " +
     "at `complete`, is 204 again (it removes anything left) and keeps the status. A completed upload cannot be " +
     "abandoned: 409 `upload_already_completed` (delete the document or version instead). Only the user who " +
