@@ -7,9 +7,9 @@
 //     ETags that match, and the 5 MiB minimum for every part but the last (EntityTooSmall);
 //   - the body of a PUT is checked against a hex `x-amz-content-sha256`, and, with
 //     `conditionalPuts`, against `x-amz-checksum-sha256` and `If-None-Match: *`;
-// patches/s3rver+3.7.1.patch fixes what lies inside s3rver itself: an object is replaced at once
-// (written aside, then renamed over the old one), a GET serves the file it opened with that
-// file's length, and a Range on an empty object is 416 InvalidRange, as on S3.
+// patches/s3rver+3.7.1.patch fixes what lies inside s3rver itself: an object is replaced at
+// once (bytes and metadata written aside, then renamed over the old ones), a GET serves the file
+// it opened with that file's length, and a Range on an empty object is 416 InvalidRange, as on S3.
 // Bodies stream through (only a CompleteMultipartUpload's small XML is read whole). Path-style
 // only, as the service uses. Multipart state is read from s3rver's own directory (parts live in
 // `{bucket}/._S3rver_uploads/{uploadId}/{n}` with `{n}.md5` and the upload's `key`), so the front
