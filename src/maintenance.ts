@@ -24,9 +24,9 @@ import { purgeDueDocuments } from "./documents/purge";
 import {
   endPendingUploads,
   expiredUploads,
+  keyUses,
   purgeEndedUploads,
-  referencedKeys,
-  sealedStagingKeys,
+  STAGING_PREFIX,
   type UploadRecord,
 } from "./documents/uploads.store";
 import { createLogger } from "./lib/logger";
@@ -135,12 +135,12 @@ async function abortMultipartUploads(
  * listing (S3: the first 1,000) per run.
  */
 async function sweepAbandonedMultipartUploads(db: Database, storage: ObjectStorage): Promise<number> {
-  const listed = await storage.listMultipartUploads("uploads/");
-  const owned = await referencedKeys(
+  const listed = await storage.listMultipartUploads(STAGING_PREFIX);
+  const { referenced } = await keyUses(
     db,
     listed.map((u) => u.key),
   );
-  const abandoned = listed.filter((u) => !owned.has(u.key));
+  const abandoned = listed.filter((u) => !referenced.has(u.key));
   const failed = await abortMultipartUploads(
     storage,
     abandoned.map((u) => ({ storageKey: u.key, multipartUploadId: u.uploadId })),
@@ -169,16 +169,12 @@ async function sweepOrphanObjects(
       .filter((o) => o.lastModified.getTime() <= cutoff);
     // An old key that nothing refers to now never will: new rows only name keys written moments
     // before them, which the age cutoff keeps out of here.
-    const referenced = await referencedKeys(
+    const { referenced, sealed } = await keyUses(
       db,
       candidates.map((o) => o.key),
     );
     const unreferenced = candidates.filter((o) => !referenced.has(o.key));
     // Staging keys a replayed PUT could still reach keep (or get back) the empty marker instead.
-    const sealed = await sealedStagingKeys(
-      db,
-      unreferenced.filter((o) => o.key.startsWith("uploads/")).map((o) => o.key),
-    );
     const toDelete = unreferenced.filter((o) => !sealed.has(o.key)).map((o) => o.key);
     if (toDelete.length > 0) {
       const { failed } = await storage.deleteMany(toDelete);

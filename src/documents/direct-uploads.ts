@@ -37,6 +37,7 @@ import {
   endPendingUploads,
   findUpload,
   findUploadWithOwnerUsage,
+  isStagingKey,
   stagingKeyFor,
   type UploadRecord,
 } from "./uploads.store";
@@ -295,12 +296,9 @@ export async function completeDirectUpload(services: DirectUploadServices, input
   const staged = await storage.head(stagingKey);
   // The marker of an ended upload: a concurrent `complete` or a DELETE got there first.
   if (!staged || staged.contentType === SEALED_UPLOAD_TYPE) {
-    throw (
-      (await completedMeanwhile()) ??
-      new Failure("upload_not_received", "Nothing was uploaded to the URL yet.", {
-        errors: [{ path: "upload", message: "Nothing was uploaded to the URL yet." }],
-      })
-    );
+    const detail = "Nothing was uploaded to the URL yet.";
+    const notReceived = new Failure("upload_not_received", detail, { errors: [{ path: "upload", message: detail }] });
+    throw (await completedMeanwhile()) ?? notReceived;
   }
   // workerd's fetch inflates encoded bodies, so such an object's size, type and digest would
   // each describe other bytes; and a stored encoding would reach every download.
@@ -478,6 +476,6 @@ export async function abortUpload(
   if (upload.multipartUploadId) await storage.abortMultipart(upload.storageKey, upload.multipartUploadId);
   // Sealed, not deleted: the URL may be replayed until it expires (discard.ts, sealStagingKey).
   // Uploads started before staging keys existed PUT to a version's key, which is only deleted.
-  if (upload.storageKey.startsWith("uploads/")) await sealStagingKey(storage, upload.storageKey);
+  if (isStagingKey(upload.storageKey)) await sealStagingKey(storage, upload.storageKey);
   else await storage.delete(upload.storageKey);
 }

@@ -11,13 +11,14 @@ export type Background = (work: Promise<unknown>) => void;
 
 export type Discarding = { storage: ObjectStorage; logger: Logger; background: Background };
 
+/** Storage work after the response; a failure is only logged, since the sweeper will redo it. */
+function afterResponse({ logger, background }: Discarding, work: Promise<unknown>, failure: string): void {
+  background(work.catch((error) => logger.warn(failure, describeError(error))));
+}
+
 /** Deletes bytes that no row refers to, after the response. */
-export function discardObject({ storage, logger, background }: Discarding, key: string): void {
-  background(
-    storage.delete(key).catch((error) => {
-      logger.warn("could not delete an orphaned object; the sweeper will", describeError(error));
-    }),
-  );
+export function discardObject(discarding: Discarding, key: string): void {
+  afterResponse(discarding, discarding.storage.delete(key), "could not delete an orphaned object; the sweeper will");
 }
 
 /**
@@ -43,7 +44,7 @@ export function discardAfterFailedWrite(discarding: Discarding, key: string, err
  * `If-None-Match: *`, so storage refuses it (412) while any object is at the key, and a deleted
  * staging object would let a replay store bytes again, outside every quota. Not a type an upload
  * can declare, so a client cannot forge it; the sweeper removes the marker once its URL has
- * expired (uploads.store.ts, sealedStagingKeys; src/maintenance.ts).
+ * expired (uploads.store.ts, keyUses; src/maintenance.ts).
  */
 export const SEALED_UPLOAD_TYPE = "application/x-docvault-upload-ended";
 
@@ -53,10 +54,10 @@ export function sealStagingKey(storage: ObjectStorage, key: string): Promise<unk
 }
 
 /** sealStagingKey after the response; if it fails, the sweeper removes the staged bytes later. */
-export function sealInBackground({ storage, logger, background }: Discarding, key: string): void {
-  background(
-    sealStagingKey(storage, key).catch((error) => {
-      logger.warn("could not seal an ended upload's staging key; the sweeper will clear it", describeError(error));
-    }),
+export function sealInBackground(discarding: Discarding, key: string): void {
+  afterResponse(
+    discarding,
+    sealStagingKey(discarding.storage, key),
+    "could not seal an ended upload's staging key; the sweeper will clear it",
   );
 }

@@ -3,14 +3,18 @@
 // version's key: a presigned URL can be replayed until it expires, so `complete` copies the
 // checked bytes to a key of its own that no URL names.
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { isTrue } from "../db/booleans";
 import type { Database } from "../db/client";
 import { documents, uploads, users } from "../db/schema";
 import { callerOpen } from "./sql";
 
 export type UploadRecord = typeof uploads.$inferSelect;
 
-/** Where the client PUTs the bytes of an upload. */
-export const stagingKeyFor = (uploadId: string) => `uploads/${uploadId}`;
+/** Where the client PUTs the bytes of an upload: a key under STAGING_PREFIX. */
+export const STAGING_PREFIX = "uploads/";
+export const stagingKeyFor = (uploadId: string) => `${STAGING_PREFIX}${uploadId}`;
+/** Uploads started before staging keys existed PUT to their version's own key (`documents/…`). */
+export const isStagingKey = (key: string) => key.startsWith(STAGING_PREFIX);
 
 /** Records a pending upload of an open account (a closed one: 401 account_inactive, nothing written). */
 export async function createUpload(
@@ -106,29 +110,29 @@ export async function purgeEndedUploads(db: Database, retentionSeconds: number, 
   return result.rows.length;
 }
 
-/**
- * Which of these keys a version or a pending upload still refers to. A completed or abandoned
- * upload's staging key is not referenced (but see sealedStagingKeys).
- */
-export async function referencedKeys(db: Database, keys: string[]): Promise<Set<string>> {
-  if (keys.length === 0) return new Set();
-  const result = await db.execute<{ storage_key: string }>(sql`
-    select storage_key from document_versions where storage_key = any(${sql.param(keys)}::text[])
-    union
-    select storage_key from uploads where status = 'PENDING' and storage_key = any(${sql.param(keys)}::text[])`);
-  return new Set(result.rows.map((r) => r.storage_key));
-}
+export type KeyUses = {
+  /** Keys a version or a pending upload refers to. */
+  referenced: Set<string>;
+  /**
+   * Staging keys of ended uploads whose deadline (for a single PUT, its URL's expiry) has not
+   * passed: a presigned PUT may still be replayed there, so they hold the empty marker that makes
+   * it fail (discard.ts, sealStagingKey) rather than nothing. Past the deadline nothing can write
+   * the key again, and whatever is there is an orphan.
+   */
+  sealed: Set<string>;
+};
 
-/**
- * Which of these keys are the staging keys of ended uploads whose deadline (for a single PUT,
- * its URL's expiry) has not passed: a presigned PUT may still be replayed there, so they hold
- * the empty marker that makes it fail (discard.ts, sealStagingKey) rather than nothing. Past the
- * deadline nothing can write the key again, and whatever is there is an orphan.
- */
-export async function sealedStagingKeys(db: Database, keys: string[]): Promise<Set<string>> {
-  if (keys.length === 0) return new Set();
-  const result = await db.execute<{ storage_key: string }>(sql`
-    select storage_key from uploads
-    where status <> 'PENDING' and expires_at > now() and storage_key = any(${sql.param(keys)}::text[])`);
-  return new Set(result.rows.map((r) => r.storage_key));
+/** What refers to each of these keys, in one statement (a key referenced is never `sealed`). */
+export async function keyUses(db: Database, keys: string[]): Promise<KeyUses> {
+  const uses: KeyUses = { referenced: new Set(), sealed: new Set() };
+  if (keys.length === 0) return uses;
+  const result = await db.execute<{ storage_key: string; sealed: unknown }>(sql`
+    select storage_key, false as sealed from document_versions where storage_key = any(${sql.param(keys)}::text[])
+    union all
+    select storage_key, status <> 'PENDING' as sealed from uploads
+    where (status = 'PENDING' or (expires_at > now() and storage_key like ${`${STAGING_PREFIX}%`}))
+      and storage_key = any(${sql.param(keys)}::text[])`);
+  for (const row of result.rows) (isTrue(row.sealed) ? uses.sealed : uses.referenced).add(row.storage_key);
+  for (const key of uses.referenced) uses.sealed.delete(key);
+  return uses;
 }
