@@ -64,6 +64,11 @@ export type LoginAttempt = {
   user: { id: string; passwordHash: string } | null;
   /** Seconds until the caller may try again; 0 when this attempt may be checked. */
   retryAfter: number;
+  /**
+   * For an attempt over a limit: whether the places within it are held by checks still running
+   * rather than by failures, so that one may come free (see `checksHoldPlaces`).
+   */
+  checksRunning: boolean;
   counted: CountedAttempt;
 };
 
@@ -95,9 +100,11 @@ export async function countLoginAttempt(
     password_hash: string | null;
     account_key: string;
     account_failures: number;
+    account_checking: number;
     account_window: string;
     account_retry: number;
     address_failures: number;
+    address_checking: number;
     address_window: string;
     address_retry: number;
   }>(sql`
@@ -107,10 +114,16 @@ export async function countLoginAttempt(
     keyed as (
       select coalesce('account:' || (select id::text from account), ${unknownKey}) as account_key
     ),
-    counted as (${countAttempts(sql`select account_key from keyed union all select ${`address:${addressKey}`}`, policy.windowSeconds)})
+    counted as (${countAttempts(
+      sql`select account_key from keyed union all select ${`address:${addressKey}`}`,
+      policy.windowSeconds,
+      { checking: true },
+    )})
     select a.id, a.password_hash, k.account_key,
-      ac.failures as account_failures, ac.window_started_at as account_window, ac.retry as account_retry,
-      ad.failures as address_failures, ad.window_started_at as address_window, ad.retry as address_retry
+      ac.failures as account_failures, ac.checking as account_checking, ac.window_started_at as account_window,
+      ac.retry as account_retry,
+      ad.failures as address_failures, ad.checking as address_checking, ad.window_started_at as address_window,
+      ad.retry as address_retry
     from keyed k
     join counted ac on ac.key = k.account_key
     join counted ad on ad.key = ${`address:${addressKey}`}
@@ -126,6 +139,18 @@ export async function countLoginAttempt(
   return {
     user: row.id && row.password_hash ? { id: row.id, passwordHash: row.password_hash } : null,
     retryAfter,
+    checksRunning: checksHoldPlaces([
+      {
+        failures: Number(row.account_failures),
+        checking: Number(row.account_checking),
+        max: policy.maxPerAccount,
+      },
+      {
+        failures: Number(row.address_failures),
+        checking: Number(row.address_checking),
+        max: policy.maxPerAddress,
+      },
+    ]),
     counted: {
       accountKey: row.account_key,
       addressKey: `address:${addressKey}`,
@@ -164,30 +189,67 @@ export function countAttempts(keys: SQL, windowSeconds: number, options: { check
 export const waitSeconds = (remaining: number | string, windowSeconds: number) =>
   Math.min(windowSeconds, Math.max(1, Number(remaining)));
 
-// Takes back one counted attempt, only within the window it was counted in (a window that has
-// since restarted owes it nothing) and never below zero.
-function uncount(db: Database, key: string, windowStartedAt: string) {
-  return db
-    .update(loginThrottles)
-    .set({ failures: sql`${loginThrottles.failures} - 1` })
-    .where(
-      and(
-        eq(loginThrottles.key, key),
-        sql`${loginThrottles.windowStartedAt} = ${windowStartedAt}::timestamptz`,
-        sql`${loginThrottles.failures} > 0`,
-      ),
-    );
+/**
+ * How long an attempt over a throttle's limit waits for other checks in flight to end before it
+ * is answered 429 (a check is one scrypt, ~150 ms; a burst queues behind the limit's few at a time).
+ */
+export const CHECK_WAIT_MS = 10_000;
+
+/**
+ * The pause before an attempt that waits for a place (until `waitUntil`) is counted again: about
+ * as long as it has waited so far, from 50 ms up to 800 ms, jittered. Each round is two
+ * statements on the counters' rows, so a burst that polled every 25–100 ms piled its rounds onto
+ * the database (a loaded machine's statements missed their deadline: 503) and onto the request's
+ * subrequests; backing off keeps a 10 s wait to about twenty rounds while a place that comes free
+ * within a check's time is still taken within one.
+ */
+export function pauseForPlace(waitUntil: number): Promise<void> {
+  const waited = Date.now() - (waitUntil - CHECK_WAIT_MS);
+  const pause = Math.min(800, Math.max(50, waited)) * (0.5 + Math.random());
+  return new Promise((resolve) => setTimeout(resolve, pause));
 }
+
+/**
+ * Whether an attempt over a limit may wait for a place: on every counter it is over, fewer than
+ * the limit are failures, the rest of the count being checks still running (a right password
+ * gives its place back when it ends). So N right passwords at once all get through, a few at a
+ * time, while at most the limit are ever checked at once or failed per window: once failures fill
+ * a counter, an attempt over it is refused at once. Failures are the counted attempts not being
+ * checked; an attempt over the limit is in both counts until it is taken back, so attempts
+ * refused at the same moment never pass for checks running.
+ */
+export function checksHoldPlaces(counters: { failures: number; checking: number; max: number }[]): boolean {
+  return counters.every(({ failures, checking, max }) => failures <= max || failures - checking < max);
+}
+
+/**
+ * Ends a counted check on one counter (a statement): `taken back` (a right password, or an
+ * attempt refused unchecked) leaves no failure; `failed` (a wrong password) stays a failure.
+ * Only within the window it was counted in (a window that has since restarted owes it nothing),
+ * never below zero.
+ */
+export const endCheckSql = (key: string, windowStartedAt: string, outcome: "taken back" | "failed") => sql`
+  update ${loginThrottles} set checking = greatest(0, checking - 1)${
+    outcome === "taken back" ? sql`, failures = greatest(0, failures - 1)` : sql``
+  }
+  where key = ${key} and window_started_at = ${windowStartedAt}::timestamptz`;
+
+const uncount = (db: Database, key: string, windowStartedAt: string) =>
+  db.execute(endCheckSql(key, windowStartedAt, "taken back"));
 
 /**
  * A refused attempt (429) was never checked, so it does not count: an address that is over its
  * limit cannot go on locking accounts, and an account's lockout does not use up its address.
  */
 export async function releaseRefusedAttempt(db: Database, counted: CountedAttempt): Promise<void> {
-  await db.batch([
-    uncount(db, counted.accountKey, counted.accountWindow),
-    uncount(db, counted.addressKey, counted.addressWindow),
-  ]);
+  await endAttempt(db, counted, "taken back");
+}
+
+/** Ends a checked attempt on both counters: a wrong password stays a failure, its check ends. */
+export async function endAttempt(db: Database, counted: CountedAttempt, outcome: "taken back" | "failed") {
+  await db.execute(sql`
+    with account as (${endCheckSql(counted.accountKey, counted.accountWindow, outcome)})
+    ${endCheckSql(counted.addressKey, counted.addressWindow, outcome)}`);
 }
 
 /**

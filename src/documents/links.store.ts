@@ -7,7 +7,7 @@
 // login throttle's table with its one-upsert counting (auth.store.ts `countAttempts`), keyed
 // `link:<id>` per link and `address:<client>` per address (the same address counter as logins).
 import { type SQL, sql } from "drizzle-orm";
-import { countAttempts } from "../auth/auth.store";
+import { countAttempts, endCheckSql } from "../auth/auth.store";
 import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
 import { offsetOf, type Page, type PageRequest } from "../lib/page-request";
@@ -309,17 +309,6 @@ export async function resolveLink(
       : null;
   return { link, guess };
 }
-
-/**
- * Ends a counted password check on one counter (a statement fragment): `taken back` (a right
- * password, or one refused unchecked) leaves no failure; `failed` (a wrong one) stays a failure.
- * Only within the window it was counted in, never below zero.
- */
-const endCheckSql = (key: string, windowStartedAt: string, outcome: "taken back" | "failed") => sql`
-  update login_throttles set checking = greatest(0, checking - 1)${
-    outcome === "taken back" ? sql`, failures = greatest(0, failures - 1)` : sql``
-  }
-  where key = ${key} and window_started_at = ${windowStartedAt}::timestamptz`;
 
 /** Ends a counted password attempt on both counters: taken back (refused unchecked, or right) or failed (wrong). */
 export async function endGuess(db: Database, guess: CountedGuess, outcome: "taken back" | "failed"): Promise<void> {

@@ -12,7 +12,7 @@
 // that can fail comes after the count, and no download is ever given back.
 import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
-import { waitSeconds } from "../auth/auth.store";
+import { CHECK_WAIT_MS, checksHoldPlaces, pauseForPlace, waitSeconds } from "../auth/auth.store";
 import { hashPassword, verifyPassword } from "../auth/password";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
@@ -30,12 +30,6 @@ import {
   type ResolvedLink,
   resolveLink,
 } from "./links.store";
-
-/**
- * How long a download over the password throttle waits for other checks in flight to end before
- * answering 429 (a check is one scrypt, ~150 ms; a burst queues behind the limit's few at a time).
- */
-const CHECK_WAIT_MS = 10_000;
 
 /** How long a presigned URL handed out through a share link lives. */
 export const LINK_URL_TTL_SECONDS = 60;
@@ -164,19 +158,19 @@ export async function downloadByLink(
     if (overLink || overAddress) {
       // Never checked, so not a failure: it is taken back (as for logins).
       await endGuess(db, guess, "taken back");
-      // Where the places over the limit are held by other checks still running, not by failures,
-      // one comes free within a check's time (a right password gives its place back): wait for it,
-      // so that of N+k right passwords at once exactly N download (max_downloads under
-      // concurrency), while at most the limit are ever checked at once or failed per window.
-      // Failures are the counted attempts not being checked (attempts over the limit, like this
-      // one, are in both counts for a moment, so they never pass for checks running).
-      const linkFailed = guess.linkFailures - guess.linkChecking;
-      const addressFailed = guess.addressFailures - guess.addressChecking;
-      const checksRunning =
-        (!overLink || linkFailed < config.LOGIN_MAX_FAILURES_PER_ACCOUNT) &&
-        (!overAddress || addressFailed < config.LOGIN_MAX_FAILURES_PER_ADDRESS);
+      // Where the places within the limit are held by checks still running, one comes free within
+      // a check's time: wait for it, so that of N+k right passwords at once exactly N download
+      // (max_downloads under concurrency).
+      const checksRunning = checksHoldPlaces([
+        { failures: guess.linkFailures, checking: guess.linkChecking, max: config.LOGIN_MAX_FAILURES_PER_ACCOUNT },
+        {
+          failures: guess.addressFailures,
+          checking: guess.addressChecking,
+          max: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+        },
+      ]);
       if (checksRunning && Date.now() < waitUntil) {
-        await new Promise((resolve) => setTimeout(resolve, 25 + Math.random() * 75));
+        await pauseForPlace(waitUntil);
         return downloadByLink(services, input, waitUntil);
       }
       const window = config.LOGIN_FAILURE_WINDOW_SECONDS;

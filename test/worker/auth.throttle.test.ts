@@ -4,7 +4,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { AUTH, PASSWORD, register, uniqueEmail } from "../support/auth";
+import { AUTH, newUser, PASSWORD, register, uniqueEmail } from "../support/auth";
 import { testSql } from "../support/stack";
 
 const sql = testSql();
@@ -85,6 +85,75 @@ describe("login throttling under concurrency", () => {
     }
     expect(await counter(`account:${victim.id}`)).toBe(0);
     expect((await attempt(victim.email, PASSWORD, "198.51.100.31", addressLimit3)).status).toBe(200);
+  });
+});
+
+describe("right passwords at once", () => {
+  // The throttle counts every attempt before hashing, so a burst of right passwords (a client's
+  // tabs, a test suite's workers logging in one account) filled the five places: the sixth was 429.
+  it("all get in: 8 simultaneous logins of one account from one address are 200", async () => {
+    const user = await register();
+    const ip = "198.51.100.80";
+    const results = await Promise.all(Array.from({ length: 8 }, () => attempt(user.email, PASSWORD, ip)));
+    expect(statuses(results)).toEqual(Array.from({ length: 8 }, () => 200));
+    // Nothing counts against the account or the address, and no check is left running.
+    const rows = await sql`select key, failures, checking from login_throttles
+      where key in (${`account:${user.id}`}, ${`address:${ip}`})`;
+    for (const row of rows)
+      expect({ key: row.key, failures: row.failures, checking: row.checking }).toEqual({
+        key: row.key,
+        failures: 0,
+        checking: 0,
+      });
+  });
+
+  it("get in beside wrong ones while failures stay below the limit: 3 wrong and 6 right at once", async () => {
+    const user = await register();
+    const ip = "198.51.100.81";
+    const results = await Promise.all([
+      ...Array.from({ length: 3 }, (_, i) => attempt(user.email, `wrong password ${i}`, ip)),
+      ...Array.from({ length: 6 }, () => attempt(user.email, PASSWORD, ip)),
+    ]);
+    expect(statuses(results)).toEqual([401, 401, 401, ...Array.from({ length: 6 }, () => 200)]);
+    expect(await counter(`address:${ip}`)).toBe(3);
+  });
+
+  it("are refused at once when failures already fill the limit, as before", async () => {
+    const user = await register();
+    const ip = "198.51.100.82";
+    for (let i = 0; i < 5; i++) expect((await attempt(user.email, "wrong password!!", ip)).status).toBe(401);
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 4 }, () => attempt(user.email, PASSWORD, ip)));
+    expect(statuses(results)).toEqual([429, 429, 429, 429]);
+    // No waiting for a place that failures hold (the wait for checks running is 25–100 ms a round).
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await counter(`account:${user.id}`)).toBe(5);
+  });
+
+  it("closing an account confirms a right password even while other checks run", async () => {
+    const user = await newUser();
+    const ip = "198.51.100.83";
+    // Four wrong logins leave one place: a closure and a login with the right password at once both pass.
+    for (let i = 0; i < 4; i++) expect((await attempt(user.email, "wrong password!!", ip)).status).toBe(401);
+    const ctx = createExecutionContext();
+    const closing = worker.fetch(
+      new Request(`${AUTH}/me`, {
+        method: "DELETE",
+        headers: {
+          ...user.auth,
+          "Content-Type": "application/json",
+          "CF-Connecting-IP": ip,
+        },
+        body: JSON.stringify({ password: PASSWORD }),
+      }) as Parameters<typeof worker.fetch>[0],
+      defaults,
+      ctx,
+    );
+    const [login, closed] = await Promise.all([attempt(user.email, PASSWORD, ip), closing]);
+    await waitOnExecutionContext(ctx);
+    expect({ status: closed.status, body: await closed.text() }).toEqual({ status: 204, body: "" });
+    // The login ran before or after the closure: in, or the account is gone (401), never throttled.
+    expect([200, 401]).toContain(login.status);
   });
 });
 

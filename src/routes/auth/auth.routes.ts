@@ -47,7 +47,10 @@ export const login = createRoute({
     "pair answers the same 401, whether or not the account exists. At most the configured number of " +
     "passwords are checked per account (default 5 in 15 minutes) and per client address (default 50; IPv6 " +
     "by /64) in a window, however many arrive at once; the rest are 429 with `Retry-After` until the window " +
-    "ends. A successful login clears the account's count. Each login starts a new refresh-token chain.",
+    "ends. A successful login clears the account's count. Attempts are counted before they are checked, " +
+    "so while the places within a limit are held by checks still running (several right logins at once), " +
+    "an attempt over it waits for one to end (up to 10 s) rather than being refused; when failures alone " +
+    "fill a limit, it is 429 at once. Each login starts a new refresh-token chain.",
   request: {
     body: {
       required: false,
@@ -128,7 +131,8 @@ export const closeAccount = createRoute({
   description:
     "Confirms with the account's password (JSON `{password}`). A wrong password is 401 `password_incorrect` " +
     "and changes nothing; attempts count on the login throttle's counters for this account and the client " +
-    "address (the same limits as login, counted before any hashing), so past the limit it is 429 " +
+    "address (the same limits as login, counted before any hashing, waiting as a login does while other " +
+    "checks hold the places), so past the limit it is 429 " +
     "`login_throttled` with `Retry-After`. On success (204), in one transaction: every refresh token of the " +
     "account stops working; its access tokens are refused (401 `account_inactive`) from the next request on, " +
     "on every route; the documents it owns move to the trash with `document.deleted` activity (purged " +
