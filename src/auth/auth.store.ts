@@ -429,6 +429,24 @@ export async function closeAccount(
       update ${refreshTokens} set revoked_at = now()
       where user_id = ${user} and revoked_at is null
         and exists (select 1 from ${users} where id = ${user} and closed_at is not null)`),
+    // Share links die with the account that made them (on its own documents and on others'), each
+    // with its `link.revoked` row: nobody answers for them any more. Before its documents go to the
+    // trash, so that their readers' feeds and webhooks list the revocations (a change to a trashed
+    // document has no readers) and a sync client that sees the document come back knows its links
+    // did not.
+    db.execute(sql`
+      with revoked as (
+        delete from share_links l
+        where l.created_by = ${user}
+          and exists (select 1 from ${users} where id = ${user} and closed_at is not null)
+        returning l.id, l.document_id, l.download_count
+      )
+      ${audit(
+        "link.revoked",
+        sql`r.document_id`,
+        sql`jsonb_build_object('link_id', r.id, 'download_count', r.download_count, 'reason', 'account_closed')`,
+      )}
+      from revoked r`),
     db.execute(sql`
       with trashed as (
         update documents d set deleted_at = now(), deleted_by = ${user}, revision = d.revision + 1
@@ -449,21 +467,6 @@ export async function closeAccount(
         "permission.revoked",
         sql`r.document_id`,
         sql`jsonb_build_object('user_id', r.user_id, 'role', r.role, 'reason', 'account_closed')`,
-      )}
-      from revoked r`),
-    // Share links die with the account that made them (on its own documents, now in the trash, and
-    // on others'), each with its `link.revoked` row: nobody answers for them any more.
-    db.execute(sql`
-      with revoked as (
-        delete from share_links l
-        where l.created_by = ${user}
-          and exists (select 1 from ${users} where id = ${user} and closed_at is not null)
-        returning l.id, l.document_id, l.download_count
-      )
-      ${audit(
-        "link.revoked",
-        sql`r.document_id`,
-        sql`jsonb_build_object('link_id', r.id, 'download_count', r.download_count, 'reason', 'account_closed')`,
       )}
       from revoked r`),
     // As after a successful login: the account's counter cleared, the attempt taken back from the address's.

@@ -7,6 +7,7 @@ import { hashPassword } from "../../src/auth/password";
 import { hashToken } from "../../src/documents/links";
 import worker from "../../src/index";
 import { BASE, newUser, postJson } from "../support/auth";
+import { drain, latest } from "../support/changes";
 import { createDocument, DOCS, samplePdf, uploadVersion } from "../support/documents";
 import { databaseSnapshot, testSql, testStorage } from "../support/stack";
 
@@ -527,6 +528,38 @@ describe("revocation", () => {
     const revoked = await activityOf(docId, "link.revoked");
     expect(revoked).toHaveLength(1);
     expect(revoked[0]?.details).toMatchObject({ link_id: link.id, reason: "account_closed" });
+  });
+
+  it("on the closed account's own documents, is revoked where their readers' feeds list it, before the trash", async () => {
+    const closer = await newUser("link-closer-own");
+    const follower = await newUser("link-follower");
+    const doc = await createDocument(closer.auth, { title: "closer's own" });
+    expect(
+      (await postJson(`${DOCS}/${doc.id}/permissions`, { user_id: follower.id, role: "ADMIN" }, closer.auth)).status,
+    ).toBe(201);
+    const link = await makeLink(doc.id, closer.auth);
+    const cursor = await latest(follower.auth);
+    const res = await SELF.fetch(`${BASE}/api/v1/auth/me`, {
+      method: "DELETE",
+      headers: { ...closer.auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ password: "correct horse battery staple" }),
+    });
+    expect(res.status).toBe(204);
+    // A change to a trashed document has no readers: revoked after the trash, the link's end was
+    // listed to nobody, and a sync client seeing the document restored could not know of it.
+    const seen = (await drain(follower.auth, cursor)).items.filter(
+      (c) => c.document_id === doc.id && c.action !== "content.indexed",
+    );
+    expect(seen.map((c) => [c.action, c.details.reason])).toEqual([
+      ["link.revoked", "account_closed"],
+      ["document.deleted", "account_closed"],
+    ]);
+    expect(seen[0]?.details).toMatchObject({ link_id: link.id });
+    // Adopted by the ADMIN, the document comes back without the closed account's link.
+    expect(
+      (await SELF.fetch(`${BASE}/api/v1/trash/${doc.id}/restore`, { method: "POST", headers: follower.auth })).status,
+    ).toBe(200);
+    await expectCode(await info(link.token), 404, "link_not_found");
   });
 });
 
