@@ -26,7 +26,22 @@ export type DeliveryView = {
   last_attempt_at: string | null;
   next_attempt_at: string | null;
   delivered_at: string | null;
+  ended_reason: DeliveryEndedReason | null;
 };
+
+/**
+ * Why a delivery will not be attempted again without having been delivered (webhook_deliveries.ended_reason,
+ * written by src/webhooks/delivery.ts).
+ */
+export const DELIVERY_ENDED_REASONS = [
+  "gave_up",
+  "webhook_disabled",
+  "no_access",
+  "url_refused",
+  "secret_unreadable",
+  "dead_lettered",
+] as const;
+export type DeliveryEndedReason = (typeof DELIVERY_ENDED_REASONS)[number];
 
 export const webhookNotFound = () => new Failure("webhook_not_found", "No such webhook.");
 
@@ -152,7 +167,7 @@ export async function listDeliveries(
            (select count(*) from webhook_deliveries where webhook_id = (select id from w)) as total,
            p.id as event_id, p.type, p.attempts, p.last_status,
            ${maybeIso("p.last_attempt_at")} as last_attempt_at, ${maybeIso("p.next_attempt_at")} as next_attempt_at,
-           ${maybeIso("p.delivered_at")} as delivered_at
+           ${maybeIso("p.delivered_at")} as delivered_at, p.ended_reason
     from (select 1) one left join page p on true
     order by p.created_at desc nulls last, p.id desc`);
   if (!result.rows[0]?.found) throw webhookNotFound();

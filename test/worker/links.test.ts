@@ -533,7 +533,7 @@ describe("revocation", () => {
   it("on the closed account's own documents, is revoked where their readers' feeds list it, before the trash", async () => {
     const closer = await newUser("link-closer-own");
     const follower = await newUser("link-follower");
-    const doc = await createDocument(closer.auth, { title: "closer's own" });
+    const doc = await createDocument(closer.auth, { fields: { title: "closer's own" } });
     expect(
       (await postJson(`${DOCS}/${doc.id}/permissions`, { user_id: follower.id, role: "ADMIN" }, closer.auth)).status,
     ).toBe(201);

@@ -18,7 +18,7 @@ import { RETRY_DELAYS_SECONDS } from "../../src/webhooks/delivery";
 import { newUser } from "../support/auth";
 import { createDocument, DOCS, indexingFinished } from "../support/documents";
 import { testSql } from "../support/stack";
-import { createWebhook, type Received, received, receiverUrl, verifySignature } from "../support/webhooks";
+import { createWebhook, type Received, received, receiverUrl, verifySignature, WEBHOOKS } from "../support/webhooks";
 
 const sql = testSql();
 /** How long side effects of the queue may take on a loaded machine. */
@@ -291,6 +291,18 @@ describe("access at delivery time", () => {
       attempts: 1,
       last_status: 500,
       attempting: false,
+    });
+    // The deliveries page says why it ended (a black-box client saw only nulls and could not tell).
+    const page = await SELF.fetch(`${WEBHOOKS}/${hook.id}/deliveries`, { headers: reader.auth });
+    expect(page.status).toBe(200);
+    const { items } = (await page.json()) as { items: Record<string, unknown>[] };
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
+      ended_reason: "no_access",
+      next_attempt_at: null,
+      delivered_at: null,
+      attempts: 1,
+      last_status: 500,
     });
   });
 });

@@ -92,7 +92,7 @@ describe("delivery", () => {
         [event.id, "document.created"],
       ]);
       for (const item of again.items) {
-        expect(item).toMatchObject({ attempts: 1, last_status: 200, next_attempt_at: null });
+        expect(item).toMatchObject({ attempts: 1, last_status: 200, next_attempt_at: null, ended_reason: null });
         expect(item.delivered_at).toEqual(expect.any(String));
       }
     }, WAIT);

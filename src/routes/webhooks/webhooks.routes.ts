@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ACTIVITY_ACTIONS } from "../../documents/activity-actions";
 import { AUTHENTICATED, problems } from "../../lib/openapi";
 import { countedPageOf, countedPageQuery } from "../../lib/pagination";
+import { DELIVERY_ENDED_REASONS } from "../../webhooks/webhooks.store";
 import { IdParam } from "../documents/documents.schemas";
 
 const tags = ["Webhooks"];
@@ -66,6 +67,18 @@ export const DeliverySchema = z
       .nullable()
       .openapi({ description: "When the next attempt is due; null when none will be made." }),
     delivered_at: z.iso.datetime().nullable().openapi({ description: "When a 2xx answer was received." }),
+    ended_reason: z
+      .enum(DELIVERY_ENDED_REASONS)
+      .nullable()
+      .openapi({
+        description:
+          "Why a delivery that was not delivered will not be attempted again; null while it is pending or " +
+          "once delivered. `gave_up`: the retry schedule ran out. `webhook_disabled`: the webhook was disabled " +
+          "(410 Gone from the receiver, or failing for 3 days). `no_access`: the owner could not read the change " +
+          "when it was to be sent (or had not when it was made), or the account is closed. `url_refused`: the URL " +
+          "no longer passes the address policy. `secret_unreadable`: the signing secret could not be decrypted " +
+          "(the service's key changed). `dead_lettered`: the queue gave up on the message.",
+      }),
   })
   .openapi("WebhookDelivery");
 
@@ -183,8 +196,9 @@ export const listDeliveries = createRoute({
   summary: "The webhook's deliveries, newest first",
   description:
     "One row per event (attempts counted on it). `page` from 1, `limit` 1–100 (default 20). A delivery that " +
-    "will not be attempted again has `next_attempt_at` null: delivered, or ended (gave up after the schedule, " +
-    "webhook disabled, the owner could no longer read the change). Such finished deliveries are listed for " +
+    "will not be attempted again has `next_attempt_at` null: delivered (`delivered_at`), or ended, with " +
+    "`ended_reason` saying why (gave up after the schedule, webhook disabled, the owner could no longer read " +
+    "the change, …). Such finished deliveries are listed for " +
     "`WEBHOOK_DELIVERY_RETENTION_DAYS` (default 30) after they were made, then deleted; one still being retried " +
     "stays whatever its age.",
   request: { params: WebhookIdParam, query: countedPageQuery(20) },
