@@ -245,11 +245,33 @@ export async function releaseRefusedAttempt(db: Database, counted: CountedAttemp
   await endAttempt(db, counted, "taken back");
 }
 
+/** A counter an attempt was counted on, and the window it was counted in. */
+export type CountedOn = { key: string; windowStartedAt: string };
+
+/**
+ * Ends a counted check on both counters an attempt was counted on (a login's account and address,
+ * a link password's link and address), in one statement.
+ */
+export async function endChecks(
+  db: Database,
+  [first, second]: [CountedOn, CountedOn],
+  outcome: "taken back" | "failed",
+) {
+  await db.execute(sql`
+    with first as (${endCheckSql(first.key, first.windowStartedAt, outcome)})
+    ${endCheckSql(second.key, second.windowStartedAt, outcome)}`);
+}
+
 /** Ends a checked attempt on both counters: a wrong password stays a failure, its check ends. */
 export async function endAttempt(db: Database, counted: CountedAttempt, outcome: "taken back" | "failed") {
-  await db.execute(sql`
-    with account as (${endCheckSql(counted.accountKey, counted.accountWindow, outcome)})
-    ${endCheckSql(counted.addressKey, counted.addressWindow, outcome)}`);
+  await endChecks(
+    db,
+    [
+      { key: counted.accountKey, windowStartedAt: counted.accountWindow },
+      { key: counted.addressKey, windowStartedAt: counted.addressWindow },
+    ],
+    outcome,
+  );
 }
 
 /**

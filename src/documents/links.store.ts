@@ -7,7 +7,7 @@
 // login throttle's table with its one-upsert counting (auth.store.ts `countAttempts`), keyed
 // `link:<id>` per link and `address:<client>` per address (the same address counter as logins).
 import { type SQL, sql } from "drizzle-orm";
-import { countAttempts, endCheckSql } from "../auth/auth.store";
+import { countAttempts, endCheckSql, endChecks } from "../auth/auth.store";
 import type { Database } from "../db/client";
 import { Failure } from "../lib/failure";
 import { offsetOf, type Page, type PageRequest } from "../lib/page-request";
@@ -312,9 +312,14 @@ export async function resolveLink(
 
 /** Ends a counted password attempt on both counters: taken back (refused unchecked, or right) or failed (wrong). */
 export async function endGuess(db: Database, guess: CountedGuess, outcome: "taken back" | "failed"): Promise<void> {
-  await db.execute(sql`
-    with a as (${endCheckSql(guess.linkKey, guess.linkWindow, outcome)})
-    ${endCheckSql(guess.addressKey, guess.addressWindow, outcome)}`);
+  await endChecks(
+    db,
+    [
+      { key: guess.linkKey, windowStartedAt: guess.linkWindow },
+      { key: guess.addressKey, windowStartedAt: guess.addressWindow },
+    ],
+    outcome,
+  );
 }
 
 /**
