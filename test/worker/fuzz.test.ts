@@ -227,11 +227,18 @@ describe.each(JSON_ENDPOINTS)("fuzzing $name", ({ name, method, url, keys, allow
   });
 });
 
+/**
+ * Any string as one path segment, except "." and "..": the URL parser resolves those (and their
+ * %2E spellings) as dot segments before any request is made, so `/webhooks/./test` is sent as
+ * `/webhooks/test`, another route (405), and no client can send them as an id at all.
+ */
+const pathId = hostileString.filter((s) => s !== "." && s !== "..");
+
 describe("fuzzing paths and queries", () => {
   it("answers 404 or 422 for any path id", async () => {
     await fc.assert(
       fc.asyncProperty(
-        hostileString,
+        pathId,
         fc.constantFrom("", "/download", "/versions", "/activity", "/permissions", "/content"),
         async (id, suffix) => {
           const res = await SELF.fetch(`${DOCS}/${encodeURIComponent(id)}${suffix}`, { headers: user.auth });
@@ -246,7 +253,7 @@ describe("fuzzing paths and queries", () => {
     const trash = `${BASE}/api/v1/trash`;
     await fc.assert(
       fc.asyncProperty(
-        hostileString,
+        pathId,
         fc.constantFrom(["POST", "/restore"], ["DELETE", ""]),
         fc.dictionary(fc.constantFrom("page", "limit", "unknown"), hostileString, { maxKeys: 3 }),
         async (id, [method, suffix], query) => {
@@ -265,7 +272,7 @@ describe("fuzzing paths and queries", () => {
   it("answers 404 link_not_found for any share-link token, changing nothing", async () => {
     await fc.assert(
       fc.asyncProperty(
-        hostileString,
+        pathId,
         fc.constantFrom(["GET", ""], ["GET", "/download"], ["POST", "/download"]),
         async (token, [method, suffix]) => {
           const before = await databaseSnapshot();
@@ -285,7 +292,7 @@ describe("fuzzing paths and queries", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.dictionary(fc.constantFrom("cursor", "limit", "unknown"), hostileString, { maxKeys: 3 }),
-        hostileString,
+        pathId,
         fc.constantFrom(["GET", ""], ["DELETE", ""], ["POST", "/test"], ["GET", "/deliveries"]),
         async (query, id, [method, suffix]) => {
           const before = await databaseSnapshot();
