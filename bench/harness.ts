@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import * as esbuild from "esbuild";
 import { unstable_readConfig } from "wrangler";
 import { type NeonHttpServer, startNeonHttpServer } from "../devstack/neon-http-server.ts";
@@ -87,11 +87,28 @@ const nodeBuiltinRequires: esbuild.Plugin = {
   },
 };
 
-/** Bundles a Worker entry (path relative to the repository) into `outdir`, as wrangler would. */
-export async function bundleWorker(entry: string, outdir: string, options: { sourcemap?: boolean } = {}) {
+/** wrangler.toml's `minify` and `keep_names` (wrangler's default for keep_names is true). */
+export function wranglerMinify(): { minify: boolean; keepNames: boolean } {
+  const config = unstable_readConfig({ config: join(ROOT, "wrangler.toml") });
+  return { minify: config.minify === true, keepNames: config.keep_names !== false };
+}
+
+/**
+ * Bundles a Worker entry (a path relative to the repository, or absolute) into `outdir`, as
+ * wrangler would: minified when wrangler.toml says so (unless `minify` says otherwise), so the
+ * bench and the node tests run the code that deploys.
+ */
+export async function bundleWorker(
+  entry: string,
+  outdir: string,
+  options: { sourcemap?: boolean; minify?: boolean } = {},
+) {
   const outfile = join(outdir, `${entry.replace(/\W/g, "_")}.js`);
+  const { minify, keepNames } = wranglerMinify();
   await esbuild.build({
-    entryPoints: [join(ROOT, entry)],
+    minify: options.minify ?? minify,
+    keepNames,
+    entryPoints: [resolve(ROOT, entry)],
     bundle: true,
     format: "esm",
     platform: "neutral",

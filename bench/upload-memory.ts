@@ -116,34 +116,46 @@ export async function newToken(apiUrl: string): Promise<string> {
   return ((await login.json()) as { access_token: string }).access_token;
 }
 
-export type UploadService = { stack: LocalStack; worker: RunningWorker; token: string; close(): Promise<void> };
+export type UploadService = {
+  stack: LocalStack;
+  worker: RunningWorker;
+  /** What the Worker was started with: the stack's bindings and the test-only secrets. */
+  bindings: Record<string, string>;
+  token: string;
+  close(): Promise<void>;
+};
 
-/** The service in workerd on a fresh local stack, with a logged-in user. */
-export async function startUploadService(options: { v8Flags?: string[]; maxUploadBytes?: number } = {}) {
+/**
+ * The service in workerd on a fresh local stack, with a logged-in user: src/index.ts bundled as
+ * wrangler would, or `script`, an already bundled Worker (test/node/deploy-bundle.test.ts); `vars`
+ * adds or replaces configuration.
+ */
+export async function startUploadService(
+  options: { v8Flags?: string[]; maxUploadBytes?: number; script?: string; vars?: Record<string, string> } = {},
+) {
   const dir = await mkdtemp(join(tmpdir(), "docvault-upload-memory-"));
   const stack = await startLocalStack({ s3Directory: join(dir, "s3") });
   try {
-    const script = await bundleWorker("src/index.ts", dir);
-    const worker = await startWorker(
-      script,
-      {
-        ...stack.bindings,
-        // Test-only keys (openssl rand -base64 32): the Worker refuses typed-in secrets.
-        JWT_SECRET: "F+vfluSAlaD8HH2Rn4eXaatG1tMvDolMAaZtKGXq/+A=",
-        PASSWORD_PEPPER: "kKL8t9Yni388zpEUa/Vpw3LkK86KbRghGeQrbNRb92U=",
-        WEBHOOK_SECRET_KEY: "pM3vR8tY1uI6oP0aS5dF2gH7jK4lZ9xC3vB8nM1qW6e=",
-        LOG_LEVEL: "error",
-        CORS_ORIGINS: "",
-        MAX_UPLOAD_BYTES: String(options.maxUploadBytes ?? 200 * MiB),
-        UPLOAD_RATE_LIMIT_PER_MINUTE: "10000",
-        REGISTER_RATE_LIMIT_PER_MINUTE: "10000",
-      },
-      { v8Flags: options.v8Flags },
-    );
+    const script = options.script ?? (await bundleWorker("src/index.ts", dir));
+    const bindings = {
+      ...stack.bindings,
+      // Test-only keys (openssl rand -base64 32): the Worker refuses typed-in secrets.
+      JWT_SECRET: "F+vfluSAlaD8HH2Rn4eXaatG1tMvDolMAaZtKGXq/+A=",
+      PASSWORD_PEPPER: "kKL8t9Yni388zpEUa/Vpw3LkK86KbRghGeQrbNRb92U=",
+      WEBHOOK_SECRET_KEY: "pM3vR8tY1uI6oP0aS5dF2gH7jK4lZ9xC3vB8nM1qW6e=",
+      LOG_LEVEL: "error",
+      CORS_ORIGINS: "",
+      MAX_UPLOAD_BYTES: String(options.maxUploadBytes ?? 200 * MiB),
+      UPLOAD_RATE_LIMIT_PER_MINUTE: "10000",
+      REGISTER_RATE_LIMIT_PER_MINUTE: "10000",
+      ...options.vars,
+    };
+    const worker = await startWorker(script, bindings, { v8Flags: options.v8Flags });
     const token = await newToken(worker.url);
     return {
       stack,
       worker,
+      bindings,
       token,
       async close() {
         await worker.dispose();
