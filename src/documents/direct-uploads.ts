@@ -385,7 +385,7 @@ export async function completeDirectUpload(services: DirectUploadServices, input
     }
     const document = await createDocument(db, {
       id: documentId,
-      title: input.title ?? fileName.slice(0, 500),
+      title: input.title ?? fileName, // at most 255 characters (cleanFileName): it fits the title
       description: input.description ?? null,
       tags: input.tags,
       file,

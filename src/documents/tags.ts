@@ -9,7 +9,10 @@ export function normaliseTags(values: readonly string[]): TagResult {
   const tags = new Set<string>();
   for (const value of values) {
     for (const part of value.split(",")) {
-      const tag = part.normalize("NFC").trim().toLowerCase();
+      // Lower-cased one character for one (Unicode's simple mapping, as PostgreSQL's lower()
+      // does): JavaScript's toLowerCase makes "İ" (U+0130) two code points, i + U+0307, the only
+      // character it lengthens, so a tag of 26 "İ" was refused as 52 characters.
+      const tag = part.normalize("NFC").trim().replaceAll("\u0130", "i").toLowerCase();
       if (!tag) continue;
       if ([...tag].length > MAX_TAG_LENGTH)
         return { ok: false, message: `each tag must be at most ${MAX_TAG_LENGTH} characters` };

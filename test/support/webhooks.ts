@@ -30,7 +30,7 @@ export async function received(key: string): Promise<Received[]> {
 
 export async function createWebhook(
   auth: Record<string, string>,
-  body: { url: string; events?: string[]; document_id?: string },
+  body: { url: string; events?: string[] | null; document_id?: string | null },
 ): Promise<CreatedWebhook> {
   const res = await postJson(WEBHOOKS, body, auth);
   if (res.status !== 201) throw new Error(`create webhook answered ${res.status}: ${await res.text()}`);

@@ -115,16 +115,31 @@ describe("POST /api/v1/auth/register", () => {
     }
   });
 
-  it("counts a password's characters as it is hashed (normalised): e + U+0301 is one character", async () => {
-    const decomposed = "e\u0301";
-    const short = await postJson(`${AUTH}/register`, { email: uniqueEmail(), password: decomposed.repeat(6) });
-    expect(short.status).toBe(422);
-    expect(((await short.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
-      "body.password",
-    ]);
-    expect((await postJson(`${AUTH}/register`, { email: uniqueEmail(), password: decomposed.repeat(12) })).status).toBe(
-      201,
-    );
+  // The contract's "shorter than 12 or longer than 256 characters" counts what the client sends.
+  // Counted after NFKC (as it is hashed), "…" became three dots: four of them passed the minimum.
+  it("counts a password's characters as sent, and compares it normalised (NFKC)", async () => {
+    const refused = async (password: string) => {
+      const res = await postJson(`${AUTH}/register`, { email: uniqueEmail(), password });
+      expect(res.status, password).toBe(422);
+      expect(((await res.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
+        "body.password",
+      ]);
+    };
+    await refused("\u2026".repeat(4)); // 4 characters, 12 once normalised
+    await refused("\ufdfa".repeat(11)); // 11 characters, 198 once normalised
+    await refused("\u2026".repeat(11));
+    await refused("x".repeat(257));
+
+    // 256 ligatures (512 characters once normalised), and 6 accents typed decomposed (12 code points).
+    for (const [sent, typedLater] of [
+      ["\ufb01".repeat(256), "fi".repeat(256)],
+      ["e\u0301".repeat(6), "\u00e9".repeat(6)],
+    ] as const) {
+      const email = uniqueEmail();
+      expect((await postJson(`${AUTH}/register`, { email, password: sent })).status, sent).toBe(201);
+      // The same password typed another way logs in: it is compared normalised.
+      expect((await postJson(`${AUTH}/login`, { email, password: typedLater })).status).toBe(200);
+    }
   });
 
   it("accepts a full_name of 200 characters, counting emoji as one, and refuses 201", async () => {

@@ -123,6 +123,15 @@ describe("upload and download", () => {
     expect(decodeURIComponent(disposition.split("UTF-8''")[1] as string)).toBe(name);
   });
 
+  // "title? (defaults to the file name)": a name of 255 characters, each two UTF-16 units, is
+  // the whole title (it was cut at 500 units, losing ".txt").
+  it("takes the whole file name as the default title, however many UTF-16 units it has", async () => {
+    const name = `${"\u{1F600}".repeat(251)}.txt`;
+    const doc = await createDocument(alice.auth, { name, bytes: "plain text", type: "text/plain" });
+    expect(doc.file_name).toBe(name);
+    expect(doc.title).toBe(name);
+  });
+
   it("cleans hostile file names and never uses them in storage keys", async () => {
     const cases: [string, string][] = [
       ["../../etc/passwd.pdf", "passwd.pdf"],
@@ -455,6 +464,23 @@ describe("metadata updates", () => {
     expect(malformed.status).toBe(400);
     const [row] = await sql`select title, revision from documents where id = ${doc.id}`;
     expect(row).toEqual({ title: "Stable", revision: 1 });
+  });
+
+  // "1–50 characters" counts what the client sends. JavaScript lower-cases "İ" (U+0130) to two
+  // code points (i + U+0307): 26 of them were refused as 52 characters. Lower-cased one for one
+  // (Unicode's simple mapping, as PostgreSQL's lower()), it is "i".
+  it("count a tag's characters as sent: 50 × İ is a tag of 50 i, 51 is 422", async () => {
+    const dotted = "\u0130";
+    const doc = await createDocument(alice.auth, { fields: { tags: dotted.repeat(26) } });
+    expect(doc.tags).toEqual(["i".repeat(26)]);
+    const res = await put(alice.auth, doc.id, { tags: [dotted.repeat(50), `${dotted}stanbul`] });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { tags: string[] }).tags).toEqual(["i".repeat(50), "istanbul"]);
+    const over = await put(alice.auth, doc.id, { tags: [dotted.repeat(51)] });
+    expect(over.status).toBe(422);
+    // A filter is lower-cased the same way.
+    const found = await SELF.fetch(`${DOCS}?tags=${encodeURIComponent(`${dotted}STANBUL`)}`, { headers: alice.auth });
+    expect(((await found.json()) as { items: { id: string }[] }).items.map((d) => d.id)).toEqual([doc.id]);
   });
 });
 

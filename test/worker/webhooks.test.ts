@@ -280,6 +280,18 @@ describe("CRUD and the test event", () => {
     expect((await sql`select count(*)::int as n from webhooks where owner_id = ${frank.id}`)[0]?.n).toBe(0);
   });
 
+  // A Webhook shows "all" as null; a client that sends back what it read gets the same webhook.
+  it("takes null events and document_id as absent: every action, every document", async () => {
+    const hana = await newUser("hook-hana");
+    const { url } = receiverUrl("ok");
+    const hook = await createWebhook(hana.auth, { url, events: null, document_id: null });
+    expect(hook).toMatchObject({ url, events: null, document_id: null });
+    const [row] = await sql`select events, document_id from webhooks where id = ${hook.id}`;
+    expect(row).toEqual({ events: null, document_id: null });
+    const empty = await postJson(WEBHOOKS, { url, events: [] }, hana.auth);
+    expect(empty.status).toBe(422);
+  });
+
   it("a malformed body is 400; ids that are not UUIDs are 422", async () => {
     const gina = await newUser("hook-gina");
     const bad = await SELF.fetch(WEBHOOKS, {

@@ -5,14 +5,17 @@ import { codePoints, upToCharacters } from "../../lib/characters";
 export const NewPassword = z
   .string()
   .max(1024)
-  // Counted as it is hashed: NFKC-normalised (password.ts), so "é" typed as e + U+0301 is one character.
-  .refine((v) => codePoints(v.normalize("NFKC")) >= 12, "must be at least 12 characters")
-  .refine((v) => codePoints(v.normalize("NFKC")) <= 256, "must be at most 256 characters")
+  // Counted as sent, in code points, as the contract and a client count them. It is hashed
+  // NFKC-normalised (password.ts), which may make it longer ("…" is three dots) or shorter
+  // (e + U+0301 is "é"); counted after that, "…………" (4 characters) passed the minimum of 12.
+  .refine((v) => codePoints(v) >= 12, "must be at least 12 characters")
+  .refine((v) => codePoints(v) <= 256, "must be at most 256 characters")
   .openapi({
     minLength: 12,
     maxLength: 256,
     description:
-      "12 to 256 characters (Unicode code points, once NFKC-normalised as it is hashed), no composition rules.",
+      "12 to 256 characters (Unicode code points, counted as sent), no composition rules. It is compared " +
+      "NFKC-normalised, so the same password typed with composed or decomposed accents logs in.",
     example: "correct horse battery staple",
   });
 

@@ -62,7 +62,9 @@ export const createDocumentHandler: AppRouteHandler<typeof createDocument> = asy
   try {
     const document = await createDocumentRow(db, {
       id: documentId,
-      title: title ?? stored.fileName.slice(0, 500),
+      // A cleaned file name (at most 255 characters) always fits the title's 500; slicing it at
+      // 500 UTF-16 units cut a name of 251 emoji and ".txt" (255 characters) to 250 emoji.
+      title: title ?? stored.fileName,
       description: description ?? null,
       tags,
       file: stored,

@@ -44,12 +44,14 @@ export const CreateWebhookBody = z
       .array(z.enum(ACTIVITY_ACTIONS))
       .min(1)
       .max(ACTIVITY_ACTIONS.length)
-      .optional()
-      .openapi({ description: "Activity actions to deliver (default: all). Duplicates are kept once." }),
-    document_id: z
-      .guid()
-      .optional()
-      .openapi({ description: "Limit to one document; needs READ on it (404 otherwise)." }),
+      // null as in a Webhook, where it means "all": a client may send back what it read.
+      .nullish()
+      .openapi({
+        description: "Activity actions to deliver (absent or `null`: all). Duplicates are kept once.",
+      }),
+    document_id: z.guid().nullish().openapi({
+      description: "Limit to one document; needs READ on it (404 otherwise). Absent or `null`: every document.",
+    }),
   })
   .openapi("CreateWebhook");
 
