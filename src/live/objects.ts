@@ -15,7 +15,14 @@ import { createDatabase } from "../db/client";
 import { type LiveKind, unregisterConnection } from "./live.store";
 import { LIVE_NAME_HEADER, LIVE_OBJECT_HEADER, LIVE_USER_HEADER, MAX_MESSAGE_BYTES } from "./protocol";
 
-type Attachment = { userId: string; fullName: string | null; since: string; objectId: string };
+type Attachment = {
+  userId: string;
+  fullName: string | null;
+  since: string;
+  objectId: string;
+  /** Set when this object closed the socket (closeUsers: 4401, 4403). */
+  closedByObject?: boolean;
+};
 
 abstract class LiveObject extends DurableObject<Env> {
   protected abstract readonly kind: LiveKind;
@@ -83,6 +90,25 @@ abstract class LiveObject extends DurableObject<Env> {
       // Already closed (the runtime may answer the close frame itself).
     }
     await this.gone(ws);
+    this.endConnectionsIfLast(ws);
+  }
+
+  /**
+   * A socket that this object closed from a call (closeUsers) keeps its connection open after the
+   * client has answered the close, until the object is next evicted: ~10 s after its last work in
+   * workerd, more while a timer (a query's deadline) is pending. A client that waits for the
+   * server to end the connection (Node's WebSocket and \`ws\`, Python's websockets) reported the
+   * 4403 or 4401 only 20 s later. A socket whose client had sent any frame first, or one closed
+   * while handling its own message (1008), ends at once. Resetting the object ends its
+   * connections at once; that is done only when nothing else is connected to it (an account's
+   * own events object always, a document's presence object when the user was alone there). The
+   * reset logs an error ("no sockets left"); the objects keep no state in memory.
+   */
+  private endConnectionsIfLast(ws: WebSocket) {
+    if (!this.attachment(ws)?.closedByObject) return;
+    if (this.ctx.getWebSockets().every((other) => other === ws || other.readyState === WebSocket.CLOSED)) {
+      this.ctx.abort("no sockets left");
+    }
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
@@ -107,13 +133,24 @@ abstract class LiveObject extends DurableObject<Env> {
 
   /** Closes every socket of these users (a closed account: 4401; lost access: 4403). */
   async closeUsers(userIds: string[], code: number, reason: string): Promise<number> {
-    let closed = 0;
     const closedAt = Date.now();
+    // The registry first, the sockets last with no await after them: a client's answer to the
+    // close (webSocketClose) may reset the object, which would break this call if it were still
+    // running. Sockets are read again after the queries, so one opened meanwhile is closed too.
+    for (const userId of userIds) {
+      const objectId = this.ctx
+        .getWebSockets(userId)
+        .map((ws) => this.attachment(ws)?.objectId)
+        .find(Boolean);
+      if (objectId) await unregisterConnection(this.database(), { kind: this.kind, objectId, userId, closedAt });
+    }
+    let closed = 0;
     const gone: Attachment[] = [];
     for (const userId of userIds) {
       for (const ws of this.ctx.getWebSockets(userId)) {
         const who = this.attachment(ws);
         try {
+          if (who) ws.serializeAttachment({ ...who, closedByObject: true } satisfies Attachment);
           ws.close(code, reason);
         } catch {
           // already closing
@@ -121,8 +158,6 @@ abstract class LiveObject extends DurableObject<Env> {
         closed++;
         if (who) gone.push(who);
       }
-      const objectId = gone[0]?.objectId;
-      if (objectId) await unregisterConnection(this.database(), { kind: this.kind, objectId, userId, closedAt });
     }
     for (const who of gone) await this.left(who);
     return closed;

@@ -169,4 +169,87 @@ describe("npm run dev", () => {
       await interrupt(dev);
     }
   });
+
+  // Over real TCP, with Node's WebSocket, which (like `ws` and Python's websockets) reports
+  // `close` once the server has ended the connection, not when the close frame arrives. A socket
+  // closed from the live dispatcher's call kept its connection ~20 s after the client answered
+  // the close (until its object was evicted): the 4403 and 4401 were seen 20 s late.
+  it("ends a revoked reader's presence socket (4403) and a closed account's events socket (4401) at once", async () => {
+    const dev = await startDev();
+    try {
+      const api = `${dev.base}/api/v1`;
+      const password = "correct horse battery staple";
+      const post = (path: string, body: unknown, token?: string) =>
+        fetch(`${api}${path}`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify(body),
+        });
+      const account = async (name: string) => {
+        const email = `${name}-${Date.now()}@example.com`;
+        expect((await post("/auth/register", { email, password })).status).toBe(201);
+        const { access_token } = (await (await post("/auth/login", { email, password })).json()) as {
+          access_token: string;
+        };
+        const me = (await (
+          await fetch(`${api}/auth/me`, { headers: { Authorization: `Bearer ${access_token}` } })
+        ).json()) as {
+          id: string;
+        };
+        return { email, token: access_token, id: me.id };
+      };
+      const owner = await account("owner");
+      const reader = await account("reader");
+      const form = new FormData();
+      form.append("file", new File(["live socket check"], "notes.txt"));
+      const uploaded = await fetch(`${api}/documents`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${owner.token}` },
+        body: form,
+      });
+      const { id } = (await uploaded.json()) as { id: string };
+      expect(
+        (await post(`/documents/${id}/permissions`, { email: reader.email, role: "READ" }, owner.token)).status,
+      ).toBe(201);
+
+      const open = async (path: string) => {
+        const { ticket } = (await (await post("/events/ticket", {}, reader.token)).json()) as { ticket: string };
+        const ws = new WebSocket(`${dev.base.replace("http", "ws")}/api/v1${path}?ticket=${ticket}`);
+        // Listeners, not on* properties: the global WebSocket here may be a wrapper without them.
+        const closed = new Promise<{ code: number; at: number }>((resolve) => {
+          ws.addEventListener("close", (event) => resolve({ code: event.code, at: Date.now() }));
+        });
+        await new Promise((resolve, reject) => {
+          ws.addEventListener("open", resolve);
+          ws.addEventListener("error", reject);
+        });
+        return { closed };
+      };
+
+      const presence = await open(`/documents/${id}/presence`);
+      const revokedAt = Date.now();
+      const revoke = await fetch(`${api}/documents/${id}/permissions/${reader.id}`, {
+        method: "DELETE",
+        headers: { Authorization: `Bearer ${owner.token}` },
+      });
+      expect(revoke.status).toBe(204);
+      const revoked = await presence.closed;
+      expect(revoked.code).toBe(4403);
+      expect(revoked.at - revokedAt).toBeLessThan(5_000);
+
+      const events = await open("/events");
+      const closedAt = Date.now();
+      const closure = await fetch(`${api}/auth/me`, {
+        method: "DELETE",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${reader.token}` },
+        body: JSON.stringify({ password }),
+      });
+      expect(closure.status).toBe(204);
+      const ended = await events.closed;
+      expect(ended.code).toBe(4401);
+      expect(ended.at - closedAt).toBeLessThan(5_000);
+    } finally {
+      await interrupt(dev);
+    }
+  });
 });

@@ -80,7 +80,11 @@ export const presenceSocket = createRoute({
     "has it open (the socket's own user is not listed, so a user alone gets `[]`), each user once (with several " +
     "tabs open, `since` is their earliest), oldest first; the joining socket gets it too. A " +
     "socket ends with close code `4403` when its user loses access (permission revoked, including by leaving " +
-    `or an account closure; the document deleted), within about a second of the change. ${SOCKET_RULES}`,
+    "or an account closure; the document deleted), within about a second of the change: that is when the close " +
+    "frame arrives. When other users are still on the document, the connection itself may end some seconds " +
+    "later (the runtime ends it when the document's object next idles), so a client should act on the close " +
+    "frame, as browsers do. A document id that is not a UUID is `422` before any other check. " +
+    `${SOCKET_RULES}`,
   request: { params: IdParam, query: TicketQuery },
   responses: {
     101: { description: "Switching Protocols: the socket is open." },
