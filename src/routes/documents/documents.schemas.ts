@@ -208,9 +208,15 @@ export const ListQuery = z
       .openapi({ description: "Media type of the current version, e.g. application/pdf." }),
     created_after: Timestamp.optional().openapi({ description: "Inclusive." }),
     created_before: Timestamp.optional().openapi({ description: "Exclusive." }),
-    sort: z.enum(["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]).optional().openapi({
-      description: "`-` for descending. Default `-created_at` (relevance when `q` is given). Ties break on id.",
-    }),
+    sort: z
+      .enum(["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"])
+      .optional()
+      .openapi({
+        description:
+          "`-` for descending. Default `-created_at` (relevance when `q` is given). Ties break on id. `title` " +
+          "sorts by Unicode code point, the same on every database (upper case before lower case, accented letters " +
+          "after z).",
+      }),
     ...depthPageFields(20, "narrow the query instead"),
   })
   .superRefine(withinPageDepth("narrow the query (q, tags, owner, dates) instead"));

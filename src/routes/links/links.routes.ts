@@ -120,7 +120,11 @@ export const LinkDownloadBody = z
       .string()
       .max(1024)
       .optional()
-      .openapi({ description: "Required for a link with a password; ignored otherwise." }),
+      .openapi({
+        description:
+          "Required for a link with a password; ignored otherwise. When sent, it must be a string (a number is 422 " +
+          "for any link).",
+      }),
   })
   .openapi("LinkDownloadRequest");
 
