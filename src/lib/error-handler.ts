@@ -77,7 +77,7 @@ const pathPattern = (path: string) =>
 /**
  * Unknown routes: 404 `route_not_found`, or, for a path that exists with other methods, 405
  * `method_not_allowed` with `Allow` naming them (RFC 9110 §15.5.6; HEAD wherever GET is, as
- * Hono serves it).
+ * Hono serves it); a known path with a trailing slash, 307 to the path without it.
  */
 export function notFoundFor(routes: readonly RouteEntry[]): NotFoundHandler<AppEnv> {
   const byPath = new Map<string, Set<string>>();
@@ -91,6 +91,15 @@ export function notFoundFor(routes: readonly RouteEntry[]): NotFoundHandler<AppE
   }
   const patterns = [...byPath].map(([path, methods]) => ({ pattern: pathPattern(path), methods }));
   return (c) => {
+    // A known path with a trailing slash is redirected to the path without it, keeping the method
+    // and body (307), as the original design's FastAPI does (redirect_slashes); any other is 404.
+    const path = c.req.path;
+    if (path.length > 1 && path.endsWith("/")) {
+      const trimmed = path.replace(/\/+$/, "");
+      if (patterns.some(({ pattern }) => pattern.test(trimmed))) {
+        return c.redirect(`${trimmed}${new URL(c.req.url).search}`, 307);
+      }
+    }
     const allowed = new Set<string>();
     for (const { pattern, methods } of patterns) {
       if (pattern.test(c.req.path)) for (const method of methods) allowed.add(method);

@@ -110,7 +110,9 @@ A validation error's \`path\` starts with where the value was: \`body\`, \`query
 characters); otherwise one is generated. Every response echoes it. Unknown JSON fields and query
 parameters are ignored. Text values must not contain NUL (U+0000), which PostgreSQL cannot store:
 such a value is a 422 (with \`path\` \`body\` when it could only be found on writing) and changes
-nothing; in the search parameter \`q\` a NUL simply separates words.
+nothing; in the search parameter \`q\` a NUL simply separates words. A path written with a
+trailing slash (\`/api/v1/documents/\`) is answered \`307\` with \`Location\` the path without it
+(query kept; the method and body are sent again), as FastAPI does; an unknown path is \`404\`.
 
 **Closed accounts** (\`DELETE /api/v1/auth/me\`): from the request after the closure on, every
 authenticated route answers an access token of that account with 401 \`account_inactive\`, even

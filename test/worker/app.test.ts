@@ -16,6 +16,30 @@ describe("unknown routes", () => {
     expect(body.request_id).toBe(res.headers.get("x-request-id"));
   });
 
+  // FastAPI (the original design) redirects a known path written with a trailing slash.
+  it("redirect a known path with a trailing slash (307, query kept) and leave unknown ones 404", async () => {
+    const health = await SELF.fetch(`${BASE}/health/?verbose=1`, { redirect: "manual" });
+    expect(health.status).toBe(307);
+    expect(health.headers.get("location")).toBe("/health?verbose=1");
+    const register = await SELF.fetch(`${BASE}/api/v1/auth/register/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+      redirect: "manual",
+    });
+    expect(register.status).toBe(307);
+    expect(register.headers.get("location")).toBe("/api/v1/auth/register");
+    const id = crypto.randomUUID();
+    expect((await SELF.fetch(`${BASE}/api/v1/links/${id}//`, { redirect: "manual" })).headers.get("location")).toBe(
+      `/api/v1/links/${id}`,
+    );
+    for (const path of ["/api/v1/nothing-here/", "/api/v1/auth/"]) {
+      const res = await SELF.fetch(`${BASE}${path}`, { redirect: "manual" });
+      expect(res.status, path).toBe(404);
+      expect(((await res.json()) as { code: string }).code).toBe("route_not_found");
+    }
+  });
+
   it("answer 405 with Allow for a path that exists with other methods", async () => {
     const res = await SELF.fetch(`${BASE}/health`, { method: "PUT" });
     expect(res.status).toBe(405);

@@ -57,6 +57,21 @@ describe("POST /api/v1/auth/login", () => {
     expect(decodeJwt(tokens.access_token).sub).toBe(user.id);
   });
 
+  // FastAPI's OAuth2PasswordRequestForm (the original design) takes an empty form value as absent.
+  it("takes empty optional form fields as absent (grant_type=, client_secret=), and still refuses another grant", async () => {
+    const user = await register();
+    const res = await form({ grant_type: "", username: user.email, password: PASSWORD, client_secret: "", scope: "" });
+    expect(res.status).toBe(200);
+    const refresh = (await res.json()) as { refresh_token: string };
+    const refreshed = await SELF.fetch(`${AUTH}/refresh`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "", refresh_token: refresh.refresh_token, client_id: "" }),
+    });
+    expect(refreshed.status).toBe(200);
+    expect((await form({ grant_type: "refresh_token", username: user.email, password: PASSWORD })).status).toBe(422);
+  });
+
   it("logs in with the same form sent as multipart/form-data (a browser's FormData; FastAPI's form reads it)", async () => {
     const user = await register();
     const body = new FormData();

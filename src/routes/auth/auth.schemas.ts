@@ -74,14 +74,22 @@ export const LoginJson = z
   .object({ email: z.string().min(1).max(254), password: LoginPassword })
   .openapi("LoginRequest");
 
+/**
+ * An optional OAuth2 form field, where an empty value counts as absent: FastAPI's
+ * OAuth2PasswordRequestForm (the original design's login) takes `grant_type=` that way, and
+ * some OAuth2 clients send every field of the form, empty when unused.
+ */
+const optionalFormField = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+
 export const LoginForm = z
   .object({
     username: z.string().min(1).max(254).openapi({ description: "The account's email." }),
     password: LoginPassword,
-    grant_type: z.literal("password").optional(),
-    scope: z.string().max(1000).optional(),
-    client_id: z.string().max(200).optional(),
-    client_secret: z.string().max(200).optional(),
+    grant_type: optionalFormField(z.literal("password")),
+    scope: optionalFormField(z.string().max(1000)),
+    client_id: optionalFormField(z.string().max(200)),
+    client_secret: optionalFormField(z.string().max(200)),
   })
   .openapi("LoginForm", { description: "OAuth2 resource owner password credentials (RFC 6749 §4.3)." });
 
@@ -91,9 +99,9 @@ export const RefreshBody = z.object({ refresh_token: z.string().min(1).max(512) 
 export const RefreshForm = z
   .object({
     refresh_token: z.string().min(1).max(512),
-    grant_type: z.literal("refresh_token").optional(),
-    scope: z.string().max(1000).optional(),
-    client_id: z.string().max(200).optional(),
+    grant_type: optionalFormField(z.literal("refresh_token")),
+    scope: optionalFormField(z.string().max(1000)),
+    client_id: optionalFormField(z.string().max(200)),
   })
   .openapi("RefreshForm", { description: "OAuth2 refresh request (RFC 6749 §6)." });
 

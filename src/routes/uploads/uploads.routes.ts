@@ -198,7 +198,9 @@ export const completeUpload = createRoute({
     "first bytes and SHA-256 (which must equal `sha256` when one was declared) are what is recorded and served. " +
     "Nothing uploaded yet is 422 and the upload stays open; a mismatch or an encoded object deletes the object " +
     "(the upload ends `aborted`) and answers 422 (415 for a type that is not allowed). Then creates the document " +
-    "(201 Document; `title`, `description`, `tags`) or the new version (201 Version; `comment`). A second " +
+    "(201 Document; `title`, `description`, `tags`) or the new version (201 Version; `comment`); the fields of " +
+    "the other kind are ignored, as unknown fields are (a new document's version 1 has no comment; a version " +
+    "leaves the document's title, description and tags as they are: change them with PUT). A second " +
     "`complete` is 409, also when two run at once; so is an expired upload, and an object that changed while " +
     "it was checked. Only the user who started the upload can complete it (404 for anyone else). A new " +
     "version needs EDIT at `complete` too: a holder demoted since the start is 403 `role_too_low`, one whose " +
