@@ -87,9 +87,12 @@ const nodeBuiltinRequires: esbuild.Plugin = {
   },
 };
 
+/** wrangler.toml as wrangler reads it: what the bundles and the workerd configs take from it. */
+const wranglerConfig = () => unstable_readConfig({ config: join(ROOT, "wrangler.toml") });
+
 /** wrangler.toml's `minify` and `keep_names` (wrangler's default for keep_names is true). */
 export function wranglerMinify(): { minify: boolean; keepNames: boolean } {
-  const config = unstable_readConfig({ config: join(ROOT, "wrangler.toml") });
+  const config = wranglerConfig();
   return { minify: config.minify === true, keepNames: config.keep_names !== false };
 }
 
@@ -126,16 +129,14 @@ export async function bundleWorker(
 
 /** The compatibility date and flags the service deploys with (wrangler.toml), for the bench's workerd. */
 export function wranglerCompatibility(): { compatibilityDate: string; compatibilityFlags: string[] } {
-  const config = unstable_readConfig({ config: join(ROOT, "wrangler.toml") });
+  const config = wranglerConfig();
   if (!config.compatibility_date) throw new Error("wrangler.toml has no compatibility_date");
   return { compatibilityDate: config.compatibility_date, compatibilityFlags: config.compatibility_flags };
 }
 
 /** The names of wrangler.toml's Rate Limiting bindings. */
 export function wranglerRateLimits(): string[] {
-  return unstable_readConfig({ config: join(ROOT, "wrangler.toml") }).ratelimits.map(
-    (binding: { name: string }) => binding.name,
-  );
+  return wranglerConfig().ratelimits.map((binding: { name: string }) => binding.name);
 }
 
 /** Runs a bundled Worker in workerd itself (bench/workerd.ts says why not Miniflare) on a free loopback port. */

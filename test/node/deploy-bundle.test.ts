@@ -19,20 +19,15 @@ import { textPdf } from "../support/pdf.ts";
 const MiB = 1024 * 1024;
 
 // The dry run's module, wrapped so that a request can hand the service's queue() handler a batch
-// of content messages (workerd here has no queue; bench/content-consumer-worker.ts does the same).
+// of content messages (workerd here has no queue), built as the bench's consumer builds them.
 const WRAPPER = `
 import service from "./index.js";
+import { messageBatch } from ${JSON.stringify(join(ROOT, "bench/queue-batch.ts"))};
 export default {
   async fetch(request, env, ctx) {
     if (new URL(request.url).pathname !== "/__content-queue") return service.fetch(request, env, ctx);
-    const bodies = await request.json();
-    const outcome = { acked: 0, retried: 0 };
-    const messages = bodies.map((body, i) => ({
-      id: String(i), timestamp: new Date(), attempts: 1, body,
-      ack: () => { outcome.acked += 1; },
-      retry: () => { outcome.retried += 1; },
-    }));
-    await service.queue({ queue: "docvault-content", messages, ackAll() {}, retryAll() {} }, env, ctx);
+    const { batch, outcome } = messageBatch("docvault-content", await request.json());
+    await service.queue(batch, env, ctx);
     return Response.json(outcome);
   },
 };
